@@ -1,0 +1,195 @@
+/**
+ * mmlq-edge CLI.
+ *
+ *   mmlq-edge score <files|folders|globs...> [--top N] [--json|--csv] [--text-map map.json]
+ *   mmlq-edge models
+ *
+ * Exit codes: 0 every image scored; 1 at least one image failed (the others are still reported);
+ * 2 usage or model errors (nothing scored).
+ */
+import { writeFile } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError as CommanderArgError, CommanderError, Option } from 'commander';
+import { isMmlqError } from '../errors.ts';
+import { readManifest } from '../manifest.ts';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels } from '../registry.ts';
+import { PROVIDERS, type Provider } from '../runtime.ts';
+import { type ScoreOutcome, type ScoreRequest, Scorer } from '../scorer.ts';
+import { parseThresholds } from '../scoring.ts';
+import { expandInputs, readTextMap, type TextMap, textFor } from './inputs.ts';
+import { buildReport, formatCsv, formatJson, formatTable } from './output.ts';
+
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Whether stderr is an interactive terminal (progress bar). */
+  interactive: boolean;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+function intArg(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new CommanderArgError(`Expected positive integer for ${name} but received ${value}`);
+    return n;
+  };
+}
+
+interface ScoreFlags {
+  model: string;
+  modelsDir: string;
+  top?: number;
+  json?: boolean;
+  csv?: boolean;
+  output?: string;
+  textMap?: string;
+  sidecar: boolean;
+  batchSize: number;
+  threads: number;
+  provider: Provider;
+  tiers?: string;
+  progress: boolean;
+}
+
+async function score(inputs: string[], flags: ScoreFlags, io: Io): Promise<number> {
+  if (flags.json && flags.csv) {
+    io.stderr('error: choose one of --json or --csv\n');
+    return 2;
+  }
+  const tiers = flags.tiers ? parseThresholds(flags.tiers) : undefined;
+  const textMap: TextMap | undefined = flags.textMap
+    ? await readTextMap(resolve(io.cwd, flags.textMap))
+    : undefined;
+  const { files, unmatched } = await expandInputs(inputs, io.cwd);
+  for (const arg of unmatched) io.stderr(`warning: ${arg} matched no image files\n`);
+  if (files.length === 0) {
+    io.stderr('error: no image files to score\n');
+    return 2;
+  }
+  const started = performance.now();
+  const scorer = await Scorer.create({
+    model: flags.model,
+    modelsDir: flags.modelsDir,
+    batchSize: flags.batchSize,
+    intraOpThreads: flags.threads,
+    provider: flags.provider,
+    ...(tiers ? { tiers } : {}),
+    log: (m) => io.stderr(`${m}\n`),
+  });
+  const requests: ScoreRequest[] = await Promise.all(
+    files.map(async (file) => ({
+      id: relative(io.cwd, file) || file,
+      image: { path: file },
+      text: scorer.modelInfo.multimodal ? await textFor(file, textMap, flags.sidecar, io.cwd) : undefined,
+    })),
+  );
+  const bar =
+    flags.progress && io.interactive && files.length > 1
+      ? new SingleBar({
+          format: 'scoring [{bar}] {value}/{total} {eta_formatted} left  {last}',
+          stream: process.stderr,
+          hideCursor: true,
+        })
+      : undefined;
+  bar?.start(files.length, 0, { last: '' });
+  const outcomes: ScoreOutcome[] = await scorer.scoreMany(requests, (done, outcome) =>
+    bar?.update(done, { last: outcome.id }),
+  );
+  bar?.stop();
+  const info = scorer.modelInfo;
+  const report = buildReport(
+    outcomes,
+    { name: info.name, version: info.version, provider: info.provider },
+    performance.now() - started,
+    flags.top,
+  );
+  const text = flags.json ? formatJson(report) : flags.csv ? formatCsv(report) : formatTable(report);
+  if (flags.output) {
+    await writeFile(resolve(io.cwd, flags.output), text);
+    io.stderr(`wrote ${flags.output}\n`);
+  } else {
+    io.stdout(text);
+  }
+  return report.failed.length ? 1 : 0;
+}
+
+async function models(modelsDir: string, io: Io): Promise<number> {
+  const names = await listModels(modelsDir);
+  if (!names.length) {
+    io.stderr(`error: no models in ${modelsDir}\n`);
+    return 2;
+  }
+  for (const name of names) {
+    try {
+      const m = await readManifest(`${modelsDir}/${name}`);
+      io.stdout(`${name}@${m.version}  ${m.inputs.text ? 'image+text' : 'image'}  ${m.description}\n`);
+    } catch (error) {
+      io.stdout(`${name}  (invalid: ${(error as Error).message})\n`);
+    }
+  }
+  return 0;
+}
+
+export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  let exitCode = 0;
+  const program = new Command()
+    .name('mmlq-edge')
+    .description('Score image aesthetics with an MMLQ model and rank the results.')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  program
+    .command('score')
+    .description('score images (files, folders, globs) and print them ranked, best first')
+    .argument('<inputs...>', 'image files, folders (searched recursively) or glob patterns')
+    .option(
+      '-m, --model <name>',
+      'model name (a folder under --models-dir)',
+      io.env['MMLQ_MODEL'] ?? DEFAULT_MODEL,
+    )
+    .option('--models-dir <dir>', 'where models live', io.env['MODELS_DIR'] ?? DEFAULT_MODELS_DIR)
+    .option('-n, --top <n>', 'only the N best images (hero picks)', intArg('--top'))
+    .option('--json', 'print JSON')
+    .option('--csv', 'print CSV')
+    .option('-o, --output <file>', 'write the report to a file instead of stdout')
+    .option(
+      '--text-map <file>',
+      'JSON object mapping image paths or file names to their text (caption, alt, comments)',
+    )
+    .option('--no-sidecar', 'do not read photo.txt / photo.jpg.txt beside each image as its text')
+    .option('--batch-size <n>', 'images per inference run', intArg('--batch-size'), 8)
+    .option('--threads <n>', 'onnxruntime threads per operator (default: one per core)', intArg('--threads'))
+    .addOption(
+      new Option('--provider <name>', 'execution provider (falls back to cpu)')
+        .choices(PROVIDERS)
+        .default('cpu'),
+    )
+    .option('--tiers <spec>', 'percentile thresholds, e.g. top=90,good=60,average=25')
+    .option('--no-progress', 'no progress bar')
+    .action(async (inputs: string[], flags: ScoreFlags & { threads?: number }) => {
+      exitCode = await score(inputs, { ...flags, threads: flags.threads ?? 0 }, io);
+    });
+
+  program
+    .command('models')
+    .description('list the models available')
+    .option('--models-dir <dir>', 'where models live', io.env['MODELS_DIR'] ?? DEFAULT_MODELS_DIR)
+    .action(async (flags: { modelsDir: string }) => {
+      exitCode = await models(flags.modelsDir, io);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (isMmlqError(error)) {
+      io.stderr(`error [${error.code}]: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  return exitCode;
+}

@@ -1,0 +1,132 @@
+/**
+ * Models by name. A models root holds one folder per model (`<root>/<name>/manifest.json`); a name
+ * that is not there fails with the list of valid names. Loading is cached per process: the load
+ * promise is kept, so concurrent callers share one load, and evicted on failure so a later call retries.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ModelError } from './errors.ts';
+import { type Manifest, readManifest, readModelFiles } from './manifest.ts';
+import { ModelSession, type Provider } from './runtime.ts';
+import { WordTokenizer } from './tokenizer.ts';
+
+/** The repository's models/ folder (the default root; a Lambda layer or image sets MODELS_DIR). */
+export const DEFAULT_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../models');
+export const DEFAULT_MODEL = 'mmlq-mnv2-synth';
+
+export interface LoadOptions {
+  modelsDir: string;
+  provider: Provider;
+  intraOpThreads: number;
+  /** Check every file's sha256 against the manifest (default true). */
+  verify: boolean;
+  log: (message: string) => void;
+}
+
+export interface LoadedModel {
+  manifest: Manifest;
+  dir: string;
+  session: ModelSession;
+  tokenizer: WordTokenizer | undefined;
+  /** Milliseconds spent reading, verifying and creating the session. */
+  loadMs: number;
+}
+
+export async function listModels(modelsDir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(modelsDir);
+  } catch {
+    return [];
+  }
+  const names: string[] = [];
+  for (const entry of entries.sort()) {
+    try {
+      if ((await stat(join(modelsDir, entry, 'manifest.json'))).isFile()) names.push(entry);
+    } catch {
+      // not a model folder
+    }
+  }
+  return names;
+}
+
+export async function resolveModelDir(name: string, modelsDir: string): Promise<string> {
+  const names = await listModels(modelsDir);
+  if (!names.includes(name)) {
+    const valid = names.length ? names.join(', ') : 'none';
+    throw new ModelError('MODEL_NOT_FOUND', `Unknown model "${name}" in ${modelsDir}; valid names: ${valid}`);
+  }
+  return join(modelsDir, name);
+}
+
+async function load(name: string, options: LoadOptions): Promise<LoadedModel> {
+  const started = performance.now();
+  const dir = await resolveModelDir(name, options.modelsDir);
+  const manifest = await readManifest(dir);
+  if (manifest.name !== name) {
+    throw new ModelError(
+      'MANIFEST_INVALID',
+      `Invalid manifest ${join(dir, 'manifest.json')}: name "${manifest.name}" must equal its folder name "${name}"`,
+    );
+  }
+  const files = await readModelFiles(dir, manifest, options.verify);
+  const session = await ModelSession.create(
+    files.get('graph')!,
+    join(dir, manifest.files['graph']!.path),
+    options,
+  );
+  const { image, text } = manifest.inputs;
+  const { distribution, attributes, imageFeatures } = manifest.outputs;
+  session.assertSignature(
+    text ? [image.name, text.idsName, text.maskName] : [image.name],
+    [
+      distribution.name,
+      ...(attributes ? [attributes.name] : []),
+      ...(imageFeatures ? [imageFeatures.name] : []),
+    ],
+    dir,
+  );
+  const tokenizer = text
+    ? new WordTokenizer(files.get(text.tokenizer.vocab)!.toString('utf8'), {
+        ...text.tokenizer,
+        maxTokens: text.maxTokens,
+      })
+    : undefined;
+  return { manifest, dir, session, tokenizer, loadMs: performance.now() - started };
+}
+
+const cache = new Map<string, Promise<LoadedModel>>();
+
+/** Loads a model once per process and options; concurrent callers share the same promise. */
+export function loadModel(name: string, options: LoadOptions): Promise<LoadedModel> {
+  const key = JSON.stringify([
+    resolve(options.modelsDir),
+    name,
+    options.provider,
+    options.intraOpThreads,
+    options.verify,
+  ]);
+  let pending = cache.get(key);
+  if (!pending) {
+    pending = load(name, options);
+    cache.set(key, pending);
+    pending.catch(() => {
+      if (cache.get(key) === pending) cache.delete(key);
+    });
+  }
+  return pending;
+}
+
+/** Releases every cached session (tests, graceful shutdown). */
+export async function unloadAll(): Promise<void> {
+  const pending = [...cache.values()];
+  cache.clear();
+  for (const p of pending) {
+    try {
+      await (await p).session.release();
+    } catch {
+      // failed loads have nothing to release
+    }
+  }
+}

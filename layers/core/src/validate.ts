@@ -1,0 +1,42 @@
+/**
+ * Small predicates for options and arguments, each throwing an InvalidArgumentError whose message
+ * names the option, what was expected and what was received.
+ */
+import { describe, InvalidArgumentError } from './errors.ts';
+
+export function invalid(name: string, expected: string, value: unknown): InvalidArgumentError {
+  return mismatch(name, expected, describe(value));
+}
+
+/** Like invalid(), with the received part already worded. */
+export function mismatch(name: string, expected: string, received: string): InvalidArgumentError {
+  return new InvalidArgumentError(`Expected ${expected} for ${name} but received ${received}`);
+}
+
+export function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw invalid(name, 'positive integer', value);
+  }
+  return value;
+}
+
+export function nonNegativeInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw invalid(name, 'non-negative integer', value);
+  }
+  return value;
+}
+
+export function numberInRange(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw invalid(name, `number between ${min} and ${max}`, value);
+  }
+  return value;
+}
+
+export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw invalid(name, `one of ${allowed.join(', ')}`, value);
+  }
+  return value as T;
+}

@@ -1,0 +1,169 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Io, runCli } from '#core/cli/main.ts';
+import { unloadAll } from '#core/registry.ts';
+import { solid } from '../helpers/images.ts';
+import { writeTinyModel } from '../helpers/tiny-model.ts';
+
+let root: string;
+let images: string;
+let modelsDir: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'mmlq-cli-'));
+  modelsDir = join(root, 'models');
+  await writeTinyModel(modelsDir, { name: 'tiny' });
+  images = join(root, 'photos');
+  await mkdir(join(images, 'nested'), { recursive: true });
+  await writeFile(join(images, 'bright.png'), await solid(40, 40, { r: 230, g: 230, b: 230 }));
+  await writeFile(join(images, 'dark.jpg'), await solid(40, 40, { r: 30, g: 30, b: 30 }, 'jpeg'));
+  await writeFile(join(images, 'nested', 'mid.png'), await solid(40, 40, { r: 128, g: 128, b: 128 }));
+  await writeFile(join(images, 'notes.md'), 'not an image, not matched by folder expansion');
+});
+
+afterAll(unloadAll);
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: Io = {
+    stdout: (t) => (out += t),
+    stderr: (t) => (err += t),
+    interactive: false,
+    cwd: root,
+    env: {},
+  };
+  const code = await runCli(['score', '--models-dir', modelsDir, '--model', 'tiny', ...args], io);
+  return { code, out, err };
+}
+
+describe('mmlq-edge score', () => {
+  it('prints a ranked table, best first, and exits 0 when every image scored', async () => {
+    const { code, out } = await cli(['photos']);
+    expect(code).toBe(0);
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toMatch(/^#\s+file\s+score\s+std\s+pct\s+tier\s+mode\s+weakest$/);
+    expect(lines[1]).toMatch(
+      /^1\s+photos\/bright\.png\s+\d+\.\d\d\s+\d\.\d\d\s+\d+\.\d\s+(top|good|average|low)\s+image/,
+    );
+    expect(lines[2]).toMatch(/^2\s+photos\/nested\/mid\.png/);
+    expect(lines[3]).toMatch(/^3\s+photos\/dark\.jpg/);
+    expect(lines.at(-1)).toMatch(/^3 ranked, 0 failed, model tiny@1\.0\.0 \(cpu\), \d+\.\d s$/);
+  });
+
+  it('keeps only the best N with --top', async () => {
+    const { out } = await cli(['photos', '--top', '1', '--json']);
+    const report = JSON.parse(out);
+    expect(report.results).toHaveLength(1);
+    expect(report.results[0]).toMatchObject({
+      rank: 1,
+      file: 'photos/bright.png',
+      tier: expect.any(String),
+      mode: 'image',
+    });
+  });
+
+  it('writes JSON with results, errors and the model, and exits 1 when an image failed', async () => {
+    await writeFile(join(root, 'broken.jpg'), 'definitely not a jpeg');
+    const { code, out } = await cli(['photos/*.png', 'broken.jpg', '--json']);
+    expect(code).toBe(1);
+    const report = JSON.parse(out);
+    expect(report.model).toEqual({ name: 'tiny', version: '1.0.0', provider: 'cpu' });
+    expect(report.results.map((r: { file: string }) => r.file)).toEqual(['photos/bright.png']);
+    expect(report.results[0].distribution).toHaveLength(10);
+    expect(report.errors).toEqual([
+      {
+        file: 'broken.jpg',
+        code: 'IMAGE_UNSUPPORTED_FORMAT',
+        message:
+          'Expected an image in one of jpeg, png, webp, gif, avif, heif, tiff but the bytes are not a recognised image',
+      },
+    ]);
+  });
+
+  it('writes CSV with one column per attribute and failed rows last', async () => {
+    const { code, out } = await cli(['photos', 'broken.jpg', '--csv']);
+    expect(code).toBe(1);
+    const rows: string[][] = parse(out);
+    expect(rows[0]).toEqual([
+      'rank',
+      'file',
+      'score',
+      'std',
+      'percentile',
+      'tier',
+      'mode',
+      'brightness',
+      'constant',
+      'error_code',
+      'error_message',
+    ]);
+    expect(rows.slice(1).map((r) => r[1])).toEqual([
+      'photos/bright.png',
+      'photos/nested/mid.png',
+      'photos/dark.jpg',
+      'broken.jpg',
+    ]);
+    expect(Number(rows[1]![2])).toBeGreaterThan(Number(rows[3]![2]));
+    expect(rows[4]![9]).toBe('IMAGE_UNSUPPORTED_FORMAT');
+  });
+
+  it('reads text from a sidecar file and from a JSON map', async () => {
+    await writeFile(join(images, 'nested', 'mid.txt'), 'lovely sharp');
+    const first = await cli(['photos/nested', '--json']);
+    expect(first.err).toBe('');
+    const sidecar = JSON.parse(first.out);
+    expect(sidecar.results[0].mode).toBe('image+text');
+    const plain = JSON.parse((await cli(['photos/nested', '--json', '--no-sidecar'])).out);
+    expect(plain.results[0].mode).toBe('image');
+    expect(sidecar.results[0].score).toBeGreaterThan(plain.results[0].score);
+    await writeFile(join(root, 'text.json'), JSON.stringify({ 'mid.png': ['blurry', 'dark'] }));
+    const mapped = JSON.parse((await cli(['photos/nested', '--json', '--text-map', 'text.json'])).out);
+    expect(mapped.results[0].score).toBeLessThan(plain.results[0].score);
+  });
+
+  it('writes the report to --output', async () => {
+    const { code, err } = await cli(['photos', '--csv', '--output', join(root, 'out.csv')]);
+    expect(code).toBe(0);
+    expect(err).toContain('wrote');
+    expect((await readFile(join(root, 'out.csv'), 'utf8')).split('\n')[0]).toContain('rank,file,score');
+  });
+
+  it('exits 2 with a clear message when nothing matches or the model is unknown', async () => {
+    const none = await cli(['nowhere/*.jpg']);
+    expect(none.code).toBe(2);
+    expect(none.err).toBe('warning: nowhere/*.jpg matched no image files\nerror: no image files to score\n');
+    const unknown = await cli(['photos', '--model', 'nima']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toBe(
+      `error [MODEL_NOT_FOUND]: Unknown model "nima" in ${modelsDir}; valid names: tiny\n`,
+    );
+    const badTop = await cli(['photos', '--top', '0']);
+    expect(badTop.code).toBe(2);
+    expect(badTop.err).toContain('Expected positive integer for --top but received 0');
+  });
+
+  it('runs as a real process through the bin entry and sets the exit code', async () => {
+    const run = promisify(execFile);
+    const bin = join(import.meta.dirname, '../../layers/core/src/cli/bin.ts');
+    const tsx = join(import.meta.dirname, '../../node_modules/.bin/tsx');
+    const ok = await run(
+      tsx,
+      [bin, 'score', 'photos', '--models-dir', modelsDir, '--model', 'tiny', '--json'],
+      { cwd: root },
+    );
+    expect(JSON.parse(ok.stdout).results).toHaveLength(3);
+    const failed = await run(
+      tsx,
+      [bin, 'score', 'broken.jpg', '--models-dir', modelsDir, '--model', 'tiny'],
+      { cwd: root },
+    ).catch((e: { code: number; stdout: string }) => e);
+    expect((failed as { code: number }).code).toBe(1);
+    expect((failed as { stdout: string }).stdout).toContain('IMAGE_UNSUPPORTED_FORMAT');
+  });
+});

@@ -1,0 +1,262 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { ImageError } from '#core/errors.ts';
+import {
+  type ImageSpec,
+  inspectImage,
+  prepareImage,
+  readImageFile,
+  readStream,
+  resolveLimits,
+  toNormalisedChw,
+} from '#core/image.ts';
+import { halves, patternJpeg, pngHeaderOnly, solid } from '../helpers/images.ts';
+
+const spec = (size = 8, extra: Partial<ImageSpec> = {}): ImageSpec => ({
+  height: size,
+  width: size,
+  resize: { mode: 'shortest-edge', size },
+  crop: 'center',
+  rescale: 1 / 255,
+  mean: [0, 0, 0],
+  std: [1, 1, 1],
+  ...extra,
+});
+const limits = resolveLimits();
+
+async function rejects(promise: Promise<unknown>): Promise<ImageError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ImageError);
+  return error as ImageError;
+}
+
+function channelMeans(pixels: Float32Array, plane: number): number[] {
+  return [0, 1, 2].map((c) => pixels.subarray(c * plane, (c + 1) * plane).reduce((a, b) => a + b, 0) / plane);
+}
+
+describe('typed image errors', () => {
+  it('rejects an empty body with IMAGE_EMPTY', async () => {
+    const e = await rejects(prepareImage(Buffer.alloc(0), spec(), limits));
+    expect(e.code).toBe('IMAGE_EMPTY');
+    expect(e.status).toBe(422);
+    expect(e.message).toBe('Expected image bytes but received an empty body');
+  });
+
+  it('rejects bytes that are not an image with IMAGE_UNSUPPORTED_FORMAT', async () => {
+    const e = await rejects(prepareImage(Buffer.from('{"not":"an image"}'), spec(), limits));
+    expect(e.code).toBe('IMAGE_UNSUPPORTED_FORMAT');
+    expect(e.status).toBe(415);
+    expect(e.message).toBe(
+      'Expected an image in one of jpeg, png, webp, gif, avif, heif, tiff but the bytes are not a recognised image',
+    );
+  });
+
+  it('rejects a recognised but unsupported format (SVG) by name', async () => {
+    const svg = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64"/></svg>',
+    );
+    const e = await rejects(prepareImage(svg, spec(), limits));
+    expect(e.code).toBe('IMAGE_UNSUPPORTED_FORMAT');
+    expect(e.message).toBe(
+      'Expected an image in one of jpeg, png, webp, gif, avif, heif, tiff but received svg',
+    );
+  });
+
+  it('rejects a truncated JPEG with IMAGE_CORRUPT', async () => {
+    const jpeg = await patternJpeg(256, 256);
+    const e = await rejects(prepareImage(jpeg.subarray(0, Math.floor(jpeg.length / 2)), spec(), limits));
+    expect(e.code).toBe('IMAGE_CORRUPT');
+    expect(e.message).toBe(
+      'Expected a complete, valid image but decoding failed (truncated or corrupt data): VipsJpeg: premature end of JPEG image',
+    );
+  });
+
+  it('rejects a decompression bomb from its header, before decoding', async () => {
+    const started = performance.now();
+    const e = await rejects(prepareImage(pngHeaderOnly(100_000, 100_000), spec(), limits));
+    expect(e.code).toBe('IMAGE_TOO_MANY_PIXELS');
+    expect(e.status).toBe(413);
+    expect(e.message).toBe(
+      'Expected an image of at most 64000000 pixels but received 100000x100000 (10000000000 pixels)',
+    );
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('applies a custom pixel limit', async () => {
+    const e = await rejects(
+      prepareImage(await solid(100, 100, { r: 0, g: 0, b: 0 }), spec(), resolveLimits({ maxPixels: 9999 })),
+    );
+    expect(e.message).toBe('Expected an image of at most 9999 pixels but received 100x100 (10000 pixels)');
+  });
+
+  it('rejects too many bytes with IMAGE_TOO_MANY_BYTES', async () => {
+    const png = await solid(64, 64, { r: 1, g: 2, b: 3 });
+    const e = await rejects(prepareImage(png, spec(), resolveLimits({ maxBytes: 100 })));
+    expect(e.code).toBe('IMAGE_TOO_MANY_BYTES');
+    expect(e.message).toBe(`Expected an image of at most 100 bytes but received ${png.length} bytes`);
+  });
+
+  it('stops reading a stream as soon as it passes the byte limit', async () => {
+    let pulled = 0;
+    async function* chunks() {
+      for (let i = 0; i < 1000; i++) {
+        pulled++;
+        yield Buffer.alloc(1024);
+      }
+    }
+    const e = await rejects(readStream(Readable.from(chunks()), 4096));
+    expect(e.code).toBe('IMAGE_TOO_MANY_BYTES');
+    expect(e.message).toBe('Expected an image of at most 4096 bytes but received more than 5120 bytes');
+    expect(pulled).toBeLessThan(10);
+  });
+
+  it('checks a file size before reading it, and reports a missing file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mmlq-img-'));
+    const path = join(dir, 'big.png');
+    await writeFile(path, Buffer.alloc(5000));
+    expect((await rejects(readImageFile(path, 4000))).message).toBe(
+      'Expected an image of at most 4000 bytes but received 5000 bytes',
+    );
+    const missing = await rejects(readImageFile(join(dir, 'nope.jpg'), 4000));
+    expect(missing.code).toBe('IMAGE_NOT_FOUND');
+    expect(missing.message).toBe(
+      `Expected a readable image file at ${join(dir, 'nope.jpg')} but it does not exist or cannot be read`,
+    );
+  });
+
+  it('rejects images smaller than the minimum side with IMAGE_TOO_SMALL', async () => {
+    const e = await rejects(prepareImage(await solid(10, 6, { r: 0, g: 0, b: 0 }), spec(), limits));
+    expect(e.code).toBe('IMAGE_TOO_SMALL');
+    expect(e.message).toBe('Expected an image at least 16x16 pixels but received 10x6');
+  });
+});
+
+describe('preprocessing', () => {
+  it('produces CHW float32 of exactly 3 x H x W with the colour normalised', async () => {
+    const out = await prepareImage(await solid(40, 30, { r: 255, g: 128, b: 0 }), spec(8), limits);
+    expect(out.pixels).toBeInstanceOf(Float32Array);
+    expect(out.pixels.length).toBe(3 * 8 * 8);
+    expect(out.info).toEqual({
+      format: 'png',
+      width: 40,
+      height: 30,
+      bytes: expect.any(Number),
+      orientation: 1,
+    });
+    const [r, g, b] = channelMeans(out.pixels, 64);
+    expect(r).toBeCloseTo(1, 6);
+    expect(g).toBeCloseTo(128 / 255, 6);
+    expect(b).toBeCloseTo(0, 6);
+  });
+
+  it('applies mean and std per channel', () => {
+    const hwc = new Uint8Array([255, 0, 51, 0, 255, 102]);
+    const chw = toNormalisedChw(hwc, {
+      height: 1,
+      width: 2,
+      rescale: 1 / 255,
+      mean: [0.5, 0.5, 0.2],
+      std: [0.5, 0.25, 0.1],
+    });
+    const expected = [1, -1, -2, 2, 0, 2];
+    for (const [i, v] of expected.entries()) expect(chw[i]).toBeCloseTo(v, 5);
+  });
+
+  it('centre-crops after resizing the shortest edge (left/right halves of a wide image)', async () => {
+    // 64x16 image: left half red, right half blue → short side 8 gives 32x8, centre 8x8 straddles the middle.
+    const out = await prepareImage(
+      await halves(64, 16, { r: 255, g: 0, b: 0 }, { r: 0, g: 0, b: 255 }),
+      spec(8),
+      limits,
+    );
+    const row = Array.from(out.pixels.subarray(0, 8)); // red channel of the first row
+    expect(row[0]).toBeCloseTo(1, 1);
+    expect(row[7]).toBeCloseTo(0, 1);
+    const [r, , b] = channelMeans(out.pixels, 64);
+    expect(r).toBeCloseTo(0.5, 1);
+    expect(b).toBeCloseTo(0.5, 1);
+  });
+
+  it('stretches with resize mode exact', async () => {
+    const out = await prepareImage(
+      await halves(64, 16, { r: 255, g: 0, b: 0 }, { r: 0, g: 0, b: 255 }),
+      spec(8, { resize: { mode: 'exact' }, crop: 'none' }),
+      limits,
+    );
+    const [r, , b] = channelMeans(out.pixels, 64);
+    expect(r).toBeCloseTo(0.5, 1);
+    expect(b).toBeCloseTo(0.5, 1);
+  });
+
+  it('applies EXIF orientation: a rotated file with orientation 6 equals its upright twin', async () => {
+    const upright = await halves(64, 32, { r: 255, g: 0, b: 0 }, { r: 0, g: 255, b: 0 });
+    // Stored pixels are the upright image turned 90° counter-clockwise; tag 6 says "turn clockwise to view".
+    const stored = await sharp(upright).rotate(270).withMetadata({ orientation: 6 }).png().toBuffer();
+    expect((await sharp(stored).metadata()).orientation).toBe(6);
+    const a = await prepareImage(upright, spec(16, { resize: { mode: 'exact' }, crop: 'none' }), limits);
+    const b = await prepareImage(stored, spec(16, { resize: { mode: 'exact' }, crop: 'none' }), limits);
+    expect(b.info.orientation).toBe(6);
+    let maxDiff = 0;
+    for (let i = 0; i < a.pixels.length; i++)
+      maxDiff = Math.max(maxDiff, Math.abs(a.pixels[i]! - b.pixels[i]!));
+    expect(maxDiff).toBeLessThan(1e-6);
+  });
+
+  it('flattens alpha on white and expands greyscale to RGB', async () => {
+    const transparent = await sharp({
+      create: { width: 20, height: 20, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } },
+    })
+      .png()
+      .toBuffer();
+    const t = await prepareImage(transparent, spec(4), limits);
+    expect(channelMeans(t.pixels, 16).map((v) => Number(v.toFixed(4)))).toEqual([1, 1, 1]);
+    const grey = await sharp(Buffer.alloc(400, 51), { raw: { width: 20, height: 20, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
+    expect((await sharp(grey).metadata()).channels).toBe(1);
+    const g = await prepareImage(grey, spec(4), limits);
+    expect(g.pixels.length).toBe(48);
+    for (const v of channelMeans(g.pixels, 16)) expect(v).toBeCloseTo(0.2, 2);
+  });
+
+  it('converts CMYK to sRGB', async () => {
+    const cmyk = await sharp(await solid(32, 32, { r: 200, g: 40, b: 40 }))
+      .toColourspace('cmyk')
+      .jpeg({ quality: 100 })
+      .toBuffer();
+    expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
+    const out = await prepareImage(cmyk, spec(4), limits);
+    const [r, g, b] = channelMeans(out.pixels, 16);
+    expect(r).toBeGreaterThan(0.6);
+    expect(g).toBeLessThan(0.35);
+    expect(b).toBeLessThan(0.35);
+  });
+
+  it('uses the first frame of an animation', async () => {
+    const frame = (c: { r: number; g: number; b: number }) =>
+      sharp({ create: { width: 24, height: 24, channels: 3, background: c } })
+        .png()
+        .toBuffer();
+    const gif = await sharp([await frame({ r: 255, g: 0, b: 0 }), await frame({ r: 0, g: 0, b: 255 })], {
+      join: { animated: true },
+    })
+      .gif()
+      .toBuffer();
+    const meta = await sharp(gif).metadata();
+    expect(meta.pages).toBe(2);
+    const info = await inspectImage(gif, limits);
+    expect([info.width, info.height]).toEqual([24, 24]);
+    const out = await prepareImage(gif, spec(4), limits);
+    const [r, , b] = channelMeans(out.pixels, 16);
+    expect(r).toBeGreaterThan(0.9);
+    expect(b).toBeLessThan(0.1);
+  });
+});

@@ -1,0 +1,220 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MmlqError } from '#core/errors.ts';
+import { loadModel, unloadAll } from '#core/registry.ts';
+import { Scorer } from '#core/scorer.ts';
+import { distributionStats } from '#core/scoring.ts';
+import { patternJpeg, solid } from '../helpers/images.ts';
+import { expected, VOCAB, writeTinyModel } from '../helpers/tiny-model.ts';
+
+let root: string;
+const logs: string[] = [];
+const options = () => ({ model: 'tiny', modelsDir: root, log: (m: string) => logs.push(m) });
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'mmlq-scorer-'));
+  await writeTinyModel(root, { name: 'tiny', size: 16 });
+  await writeTinyModel(root, { name: 'tiny-image-only', text: false, size: 16 });
+});
+
+afterAll(unloadAll);
+
+describe('Scorer', () => {
+  it('returns the graph distribution, its mean/std, percentile and tier (golden values)', async () => {
+    const scorer = await Scorer.create(options());
+    const result = await scorer.scoreOne({
+      id: 'orange',
+      image: { bytes: await solid(64, 48, { r: 255, g: 128, b: 0 }) },
+    });
+    const want = expected([1, 128 / 255, 0]);
+    for (const [i, p] of result.distribution.entries()) expect(p).toBeCloseTo(want.distribution[i]!, 4);
+    const stats = distributionStats(want.distribution, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(result.score).toBeCloseTo(stats.mean, 3);
+    expect(result.std).toBeCloseTo(stats.std, 3);
+    // calibration [[1,0],[5.5,50],[10,100]] is linear: percentile = (score - 1) / 9 * 100
+    expect(result.percentile).toBeCloseTo(((stats.mean - 1) / 9) * 100, 1);
+    expect(result.tier).toBe(
+      result.percentile >= 90
+        ? 'top'
+        : result.percentile >= 60
+          ? 'good'
+          : result.percentile >= 25
+            ? 'average'
+            : 'low',
+    );
+    expect(result.attributes).toEqual({
+      brightness: expect.closeTo(want.attributes[0]!, 4),
+      constant: expect.closeTo(want.attributes[1]!, 4),
+    });
+    expect(result.mode).toBe('image');
+    expect(result.model).toEqual({ name: 'tiny', version: '1.0.0' });
+    expect(result.image).toEqual({ format: 'png', width: 64, height: 48, bytes: expect.any(Number) });
+    expect(Object.keys(result.timings)).toEqual(['readMs', 'decodeMs', 'inferenceMs']);
+  });
+
+  it('ranks a bright image above a dark one (the tiny model scores brightness)', async () => {
+    const scorer = await Scorer.create(options());
+    const [dark, bright] = await scorer.scoreMany([
+      { id: 'dark', image: { bytes: await solid(32, 32, { r: 20, g: 20, b: 20 }) } },
+      { id: 'bright', image: { bytes: await solid(32, 32, { r: 240, g: 240, b: 240 }) } },
+    ]);
+    expect(dark!.ok && bright!.ok).toBe(true);
+    if (dark!.ok && bright!.ok) expect(bright!.result.score).toBeGreaterThan(dark!.result.score + 3);
+  });
+
+  it('uses text when the model takes it: positive words raise, negative words lower the score', async () => {
+    const scorer = await Scorer.create(options());
+    const bytes = await solid(32, 32, { r: 128, g: 128, b: 128 });
+    const [none, good, bad] = await scorer.scoreMany([
+      { id: 'none', image: { bytes } },
+      { id: 'good', image: { bytes }, text: ['Sharp and LOVELY.'] },
+      { id: 'bad', image: { bytes }, text: 'blurry, dark' },
+    ]);
+    if (!none!.ok || !good!.ok || !bad!.ok) throw new Error('expected all to score');
+    expect(none!.result.mode).toBe('image');
+    expect(good!.result.mode).toBe('image+text');
+    const grey = 128 / 255;
+    const ids = [VOCAB.indexOf('sharp'), VOCAB.indexOf('lovely')];
+    expect(good!.result.distribution[9]).toBeCloseTo(
+      expected([grey, grey, grey], ids, [1, 1]).distribution[9]!,
+      4,
+    );
+    expect(good!.result.score).toBeGreaterThan(none!.result.score);
+    expect(bad!.result.score).toBeLessThan(none!.result.score);
+  });
+
+  it('scores an image-only model and ignores text', async () => {
+    const scorer = await Scorer.create({ ...options(), model: 'tiny-image-only' });
+    expect(scorer.modelInfo.multimodal).toBe(false);
+    const r = await scorer.scoreOne({
+      id: 'x',
+      image: { bytes: await solid(32, 32, { r: 0, g: 0, b: 0 }) },
+      text: 'lovely',
+    });
+    expect(r.mode).toBe('image');
+    expect(r.score).toBeCloseTo(5.5, 3);
+  });
+
+  it('reads images from bytes, files and streams alike', async () => {
+    const scorer = await Scorer.create(options());
+    const bytes = await patternJpeg(80, 60);
+    const path = join(root, 'p.jpg');
+    await writeFile(path, bytes);
+    const outcomes = await scorer.scoreMany([
+      { id: 'bytes', image: { bytes } },
+      { id: 'path', image: { path } },
+      { id: 'stream', image: { stream: Readable.from([bytes.subarray(0, 100), bytes.subarray(100)]) } },
+    ]);
+    const scores = outcomes.map((o) => (o.ok ? o.result.score : Number.NaN));
+    expect(scores[1]).toBe(scores[0]);
+    expect(scores[2]).toBe(scores[0]);
+  });
+
+  it('reports per-item errors in order without failing the batch', async () => {
+    const scorer = await Scorer.create({ ...options(), batchSize: 2 });
+    const good = await solid(32, 32, { r: 100, g: 100, b: 100 });
+    const done: string[] = [];
+    const outcomes = await scorer.scoreMany(
+      [
+        { id: 'a', image: { bytes: good } },
+        { id: 'empty', image: { bytes: Buffer.alloc(0) } },
+        { id: 'text', image: { bytes: Buffer.from('hello') } },
+        { id: 'b', image: { bytes: good } },
+        { id: 'missing', image: { path: join(root, 'missing.jpg') } },
+      ],
+      (n, o) => done.push(`${n}:${o.id}`),
+    );
+    expect(outcomes.map((o) => o.id)).toEqual(['a', 'empty', 'text', 'b', 'missing']);
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.error.code))).toEqual([
+      'ok',
+      'IMAGE_EMPTY',
+      'IMAGE_UNSUPPORTED_FORMAT',
+      'ok',
+      'IMAGE_NOT_FOUND',
+    ]);
+    expect(done).toHaveLength(5);
+    expect(done.at(-1)!.startsWith('5:')).toBe(true);
+  });
+
+  it('throws the typed error from scoreOne', async () => {
+    const scorer = await Scorer.create(options());
+    const error = await scorer
+      .scoreOne({ id: 'e', image: { bytes: Buffer.alloc(0) } })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MmlqError);
+    expect((error as MmlqError).code).toBe('IMAGE_EMPTY');
+    expect((error as MmlqError).status).toBe(422);
+  });
+
+  it('loads a model once per process: concurrent and later callers share the session', async () => {
+    const opts = {
+      modelsDir: root,
+      provider: 'cpu' as const,
+      intraOpThreads: 1,
+      verify: true,
+      log: () => {},
+    };
+    const [a, b] = await Promise.all([loadModel('tiny', opts), loadModel('tiny', opts)]);
+    const c = await loadModel('tiny', opts);
+    expect(a).toBe(b);
+    expect(c).toBe(a);
+    const s1 = await Scorer.create({ ...options(), intraOpThreads: 1 });
+    const s2 = await Scorer.create({ ...options(), intraOpThreads: 1 });
+    expect(s1.model.session).toBe(a.session);
+    expect(s2.model.session).toBe(a.session);
+  });
+
+  it('evicts a failed load so a later call can succeed', async () => {
+    const dir = join(root, 'late');
+    const opts = {
+      modelsDir: root,
+      provider: 'cpu' as const,
+      intraOpThreads: 0,
+      verify: true,
+      log: () => {},
+    };
+    const first = await loadModel('late', opts).catch((e: unknown) => e);
+    expect((first as MmlqError).code).toBe('MODEL_NOT_FOUND');
+    await writeTinyModel(root, { name: 'late' });
+    const second = await loadModel('late', opts);
+    expect(second.dir).toBe(dir);
+  });
+
+  it('falls back to cpu with one log line when cuda is not available', async () => {
+    logs.length = 0;
+    const scorer = await Scorer.create({ ...options(), provider: 'cuda', intraOpThreads: 2 });
+    expect(scorer.modelInfo.provider).toBe('cpu');
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(
+      /^Execution provider cuda (could not start|is unavailable) \(.+\); falling back to cpu$/,
+    );
+    const r = await scorer.scoreOne({ id: 'x', image: { bytes: await solid(32, 32, { r: 0, g: 0, b: 0 }) } });
+    expect(r.score).toBeCloseTo(5.5, 3);
+  });
+
+  it('refuses a graph whose inputs do not match the manifest', async () => {
+    await writeTinyModel(root, {
+      name: 'mismatch',
+      patch: (m: any) => {
+        m.inputs.image.name = 'image';
+      },
+    });
+    const error = await Scorer.create({ ...options(), model: 'mismatch' }).catch((e: unknown) => e);
+    expect((error as MmlqError).code).toBe('MANIFEST_INVALID');
+    expect((error as Error).message).toContain(
+      'does not match its graph: expected inputs [image, input_ids, attention_mask]',
+    );
+  });
+
+  it('validates options with precise messages', async () => {
+    await expect(Scorer.create({ ...options(), batchSize: 0 })).rejects.toThrow(
+      'Expected positive integer for batchSize but received 0 of type number',
+    );
+    await expect(Scorer.create({ ...options(), limits: { maxPixels: -1 } })).rejects.toThrow(
+      'Expected positive integer for limits.maxPixels but received -1 of type number',
+    );
+  });
+});
