@@ -1,0 +1,28 @@
+/** on-upload: S3 ObjectCreated → core (score via the scorer, tag, write result JSON). */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { S3Event } from 'aws-lambda';
+import { createS3Client, ObjectStore } from '#core/aws/s3.ts';
+import { createScorerClient } from '#core/aws/scorer-client.ts';
+import { readUploadConfig } from '#core/edge/config.ts';
+import { observability } from '#core/edge/observability.ts';
+import { cachedModel, handleUploadEvent } from '#core/edge/uploads.ts';
+
+const config = readUploadConfig();
+const { logger, metrics } = observability('on-upload');
+const scorer = createScorerClient(config.scorer, config.region, (n, reason) =>
+  logger.warn('scorer attempt failed; retrying', { attempt: n, reason }),
+);
+const deps = {
+  config,
+  objects: new ObjectStore(createS3Client(config.s3)),
+  scorer,
+  logger,
+  metrics,
+  model: cachedModel(scorer, 5 * 60_000),
+};
+
+export const onUpload = (event: S3Event) => handleUploadEvent(event, deps);
+
+export const handler = middy(onUpload).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -1,0 +1,26 @@
+/** score-api: API Gateway HTTP API → core → JSON response. See layers/core/src/edge/api.ts. */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createS3Client, ObjectStore } from '#core/aws/s3.ts';
+import { createScorerClient } from '#core/aws/scorer-client.ts';
+import { handleApiRequest } from '#core/edge/api.ts';
+import { readApiConfig } from '#core/edge/config.ts';
+import { observability } from '#core/edge/observability.ts';
+
+const config = readApiConfig();
+const { logger, metrics } = observability('score-api');
+const deps = {
+  config,
+  objects: new ObjectStore(createS3Client(config.s3)),
+  scorer: createScorerClient(config.scorer, config.region, (n, reason) =>
+    logger.warn('scorer attempt failed; retrying', { attempt: n, reason }),
+  ),
+  logger,
+  metrics,
+};
+
+export const score = (event: APIGatewayProxyEventV2) => handleApiRequest(event, deps);
+
+export const handler = middy(score).use(injectLambdaContext(logger)).use(logMetrics(metrics));

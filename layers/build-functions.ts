@@ -1,0 +1,45 @@
+/**
+ * Bundles each function for AWS into dist/functions/<name>/ (ESM, Node 20, source maps). The edge
+ * functions (score-api, on-upload) must not contain sharp or onnxruntime-node: the build fails if they
+ * do. The scorer bundles keep both native packages external; its container image installs them.
+ *   tsx layers/build-functions.ts
+ */
+import { rm } from 'node:fs/promises';
+import { build } from 'esbuild';
+
+const NATIVE = ['sharp', 'onnxruntime-node'];
+const entries = {
+  'score-api/handler': { entry: 'functions/score-api/handler.ts', edge: true },
+  'on-upload/handler': { entry: 'functions/on-upload/handler.ts', edge: true },
+  'scorer/handler': { entry: 'functions/scorer/handler.ts', edge: false },
+  'scorer/server': { entry: 'functions/scorer/server.ts', edge: false },
+};
+
+await rm('dist/functions', { recursive: true, force: true });
+for (const [out, { entry, edge }] of Object.entries(entries)) {
+  const result = await build({
+    entryPoints: [entry],
+    outfile: `dist/functions/${out}.mjs`,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    sourcemap: true,
+    metafile: true,
+    logLevel: 'warning',
+    external: NATIVE,
+    // CommonJS dependencies inside an ESM bundle still call require().
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+  });
+  const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
+  const native = NATIVE.filter((n) => imports.includes(n));
+  if (edge && native.length) {
+    throw new Error(`${entry} must not load ${native.join(', ')}: an edge function imports the runtime`);
+  }
+  const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+  console.log(
+    `dist/functions/${out}.mjs  ${(bytes / 1024).toFixed(0)} KiB${native.length ? `  (external: ${native.join(', ')})` : ''}`,
+  );
+}

@@ -1,0 +1,99 @@
+/**
+ * `npm start`: the local stack with the default model (or MODEL / MODELS_DIR), on 127.0.0.1.
+ * Drop images into .local/drop/ (or PutObject under uploads/ in the local bucket) and they are scored,
+ * tagged and get a result JSON, through the same handlers that run on AWS.
+ *
+ * Environment: MODEL, MODELS_DIR, MMLQ_BUCKET (mmlq-local), MMLQ_S3_PORT (4569), MMLQ_HTTP_PORT (3000),
+ * MMLQ_LAMBDA_PORT (3002), MMLQ_DATA_DIR (.local).
+ */
+import { existsSync, watch } from 'node:fs';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '../registry.ts';
+import { startStack } from './stack.ts';
+
+const env = process.env;
+const root = resolve(import.meta.dirname, '../../../..');
+const model = env['MODEL'] || DEFAULT_MODEL;
+const modelsDir = resolve(env['MODELS_DIR'] || DEFAULT_MODELS_DIR);
+const dataDir = resolve(env['MMLQ_DATA_DIR'] || join(root, '.local'));
+const port = (name: string, fallback: number) => Number(env[name] || fallback);
+
+if (!existsSync(join(modelsDir, model, 'manifest.json'))) {
+  const available = existsSync(modelsDir)
+    ? (await readdir(modelsDir)).filter((d) => existsSync(join(modelsDir, d, 'manifest.json')))
+    : [];
+  console.error(
+    `Model "${model}" is not in ${modelsDir} (no ${model}/manifest.json). Available: ${available.join(', ') || 'none'}.\n` +
+      'Set MODEL and/or MODELS_DIR to a model folder (see docs/MODEL_FORMAT.md).',
+  );
+  process.exit(2);
+}
+
+const stack = await startStack({
+  root,
+  dataDir: join(dataDir, 's3'),
+  bucket: env['MMLQ_BUCKET'] || 'mmlq-local',
+  s3Port: port('MMLQ_S3_PORT', 4569),
+  httpPort: port('MMLQ_HTTP_PORT', 3000),
+  lambdaPort: port('MMLQ_LAMBDA_PORT', 3002),
+  model,
+  modelsDir,
+  log: (line) => console.log(`[stack] ${line}`),
+  offlineOutput: (text) => {
+    if (/error|warn|λ/i.test(text) && !/NodeVersionSupportWarning|No application metrics/.test(text)) {
+      process.stdout.write(text);
+    }
+  },
+});
+
+const drop = join(dataDir, 'drop');
+await mkdir(drop, { recursive: true });
+const sent = new Map<string, number>();
+const busy = new Set<string>();
+async function upload(name: string) {
+  const path = join(drop, name);
+  if (busy.has(name)) return;
+  busy.add(name);
+  try {
+    const st = await stat(path);
+    if (!st.isFile() || sent.get(name) === st.mtimeMs) return;
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await stat(path);
+    if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
+      setTimeout(() => upload(name), 250);
+      return;
+    }
+    sent.set(name, st.mtimeMs);
+    const key = `${stack.uploadPrefix}${basename(name)}`;
+    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: await readFile(path) }));
+    console.log(`[drop] ${name} → s3://${stack.bucket}/${key}`);
+  } catch {
+    // removed before it could be read
+  } finally {
+    busy.delete(name);
+  }
+}
+for (const name of await readdir(drop)) void upload(name);
+watch(drop, (_, name) => name && void upload(name));
+
+console.log(`
+mmlq-edge local stack is up (model ${model}).
+  Drop images into      ${drop}
+    → scored via on-upload; results in s3://${stack.bucket}/results/uploads/<name>.json, tags on the object
+  Or use S3 directly     AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \\
+                         aws --endpoint-url ${stack.s3Endpoint} s3 cp photo.jpg s3://${stack.bucket}/${stack.uploadPrefix}
+  S3 objects on disk     ${join(dataDir, 's3', stack.bucket)}
+  HTTP API               curl -s ${stack.apiUrl}/v1/health
+                         curl -s -H 'content-type: application/octet-stream' --data-binary @photo.jpg ${stack.apiUrl}/v1/scores
+  Lambda endpoint        ${stack.lambdaEndpoint} (functions ${stack.functionName('on-upload')}, ${stack.functionName('scorer')})
+  Failed deliveries      s3://${stack.bucket}/${stack.deadLetterPrefix}on-upload/
+Ctrl-C stops it.`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.log('\nstopping…');
+    void stack.stop().then(() => process.exit(0));
+  });
+}

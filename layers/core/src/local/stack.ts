@@ -1,0 +1,263 @@
+/**
+ * The local stack, on loopback only: s3rver (S3), serverless-offline through the osls binary (HTTP API
+ * and Lambda endpoints running the real handlers), and the S3 event bridge (s3-bridge.ts) that turns
+ * PutObject into on-upload deliveries with AWS's async retry and dead-letter semantics. `npm start`
+ * and the integration tests both start it through `startStack`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Event } from 'aws-lambda';
+import S3rver from 's3rver';
+import { createS3Client, ObjectStore } from '../aws/s3.ts';
+import { S3EventBridge } from './s3-bridge.ts';
+
+const HOST = '127.0.0.1';
+const SERVICE = 'mmlq-edge';
+const STAGE = 'local';
+
+export interface StackOptions {
+  /** Repository root (where serverless.yml is). */
+  root: string;
+  /** Where s3rver keeps its objects. */
+  dataDir: string;
+  bucket?: string;
+  /** 0 = any free port. */
+  s3Port?: number;
+  httpPort?: number;
+  lambdaPort?: number;
+  model?: string;
+  modelsDir?: string;
+  uploadPrefix?: string;
+  deadLetterPrefix?: string;
+  /** Async-invoke emulation: retries after the first attempt and the base backoff. */
+  retries?: number;
+  retryBackoffMs?: number;
+  /** Where the edge functions send scorer invocations (default: serverless-offline's own Lambda port). */
+  scorerLambdaEndpoint?: string;
+  /** Extra environment for the functions (e.g. URL_ALLOWED_ORIGINS, SCORER_MAX_ATTEMPTS). */
+  env?: Record<string, string>;
+  /** Stack messages (bridge deliveries, start-up). */
+  log?: (line: string) => void;
+  /** serverless-offline's own output. */
+  offlineOutput?: (chunk: string) => void;
+  /** Milliseconds to wait for serverless-offline to be ready. */
+  startTimeoutMs?: number;
+}
+
+export interface Stack {
+  bucket: string;
+  uploadPrefix: string;
+  deadLetterPrefix: string;
+  s3Endpoint: string;
+  apiUrl: string;
+  lambdaEndpoint: string;
+  s3: S3Client;
+  lambda: LambdaClient;
+  bridge: S3EventBridge;
+  /** Every event the local S3 emits (e.g. to count writes of a key). Returns an unsubscribe function. */
+  onS3Event: (listener: (event: S3Event) => void) => () => void;
+  functionName: (name: 'score-api' | 'on-upload' | 'scorer') => string;
+  stop: () => Promise<void>;
+}
+
+/** A port that was free a moment ago (bound to 0, read, released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Local credentials: s3rver checks signatures against S3RVER/S3RVER; serverless-offline ignores them. */
+const LOCAL_AWS_ENV = {
+  AWS_ACCESS_KEY_ID: 'S3RVER',
+  AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  AWS_REGION: 'us-east-1',
+};
+
+function waitForReady(child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
+  return new Promise((resolveReady, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(`serverless-offline was not ready within ${timeoutMs} ms:\n${output().slice(-4000)}`),
+        ),
+      timeoutMs,
+    );
+    const onData = () => {
+      if (/Server ready/i.test(output())) {
+        clearTimeout(timer);
+        resolveReady();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `serverless-offline exited with code ${code} before it was ready:\n${output().slice(-4000)}`,
+        ),
+      );
+    });
+  });
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const log = options.log ?? (() => {});
+  const bucket = options.bucket ?? 'mmlq-local';
+  const uploadPrefix = options.uploadPrefix ?? 'uploads/';
+  const deadLetterPrefix = options.deadLetterPrefix ?? 'dead-letter/';
+  const root = resolve(options.root);
+  const osls = join(root, 'node_modules', 'osls', 'bin', 'serverless.js');
+  if (!existsSync(osls)) throw new Error(`osls is not installed at ${osls}: run npm ci`);
+
+  await mkdir(options.dataDir, { recursive: true });
+  const s3rver = new S3rver({
+    address: HOST,
+    port: options.s3Port ?? 0,
+    directory: options.dataDir,
+    silent: true,
+    configureBuckets: [{ name: bucket }],
+  });
+  const s3Address = await s3rver.run();
+  const s3Endpoint = `http://${HOST}:${s3Address.port}`;
+  const httpPort = options.httpPort || (await freePort());
+  const lambdaPort = options.lambdaPort || (await freePort());
+  const lambdaEndpoint = `http://${HOST}:${lambdaPort}`;
+  const s3 = createS3Client(
+    { region: 'us-east-1', endpoint: s3Endpoint, forcePathStyle: true },
+    { accessKeyId: LOCAL_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_ENV.AWS_SECRET_ACCESS_KEY },
+  );
+  // s3rver's configureBuckets covers a fresh directory; an existing one keeps its bucket.
+  await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => {});
+
+  let output = '';
+  const child = spawn(
+    process.execPath,
+    [
+      osls,
+      'offline',
+      'start',
+      '--stage',
+      STAGE,
+      '--httpPort',
+      String(httpPort),
+      '--lambdaPort',
+      String(lambdaPort),
+    ],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        ...LOCAL_AWS_ENV,
+        MMLQ_BUCKET: bucket,
+        MMLQ_S3_ENDPOINT: s3Endpoint,
+        MMLQ_LAMBDA_ENDPOINT: options.scorerLambdaEndpoint ?? lambdaEndpoint,
+        ...(options.model ? { MODEL: options.model } : {}),
+        ...(options.modelsDir ? { MODELS_DIR: resolve(options.modelsDir) } : {}),
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    output = (output + text).slice(-200_000);
+    options.offlineOutput?.(text);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+
+  const stopChild = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    await waitForReady(child, options.startTimeoutMs ?? 60_000, () => output);
+  } catch (error) {
+    await stopChild();
+    await s3rver.close();
+    throw error;
+  }
+
+  const lambda = new LambdaClient({
+    region: 'us-east-1',
+    endpoint: lambdaEndpoint,
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const functionName = (name: 'score-api' | 'on-upload' | 'scorer') => `${SERVICE}-${STAGE}-${name}`;
+  const objects = new ObjectStore(s3);
+  const bridge = new S3EventBridge({
+    functionName: functionName('on-upload'),
+    prefix: uploadPrefix,
+    retries: options.retries ?? 2,
+    backoffMs: options.retryBackoffMs ?? 1000,
+    log,
+    invoke: async (name, event) => {
+      const out = await lambda.send(
+        new InvokeCommand({
+          FunctionName: name,
+          InvocationType: 'RequestResponse',
+          Payload: JSON.stringify(event),
+        }),
+      );
+      const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
+      const payload: unknown = text ? JSON.parse(text) : undefined;
+      return { ok: !out.FunctionError, payload };
+    },
+    deadLetter: async (record) => {
+      const stamp = record.timestamp.replace(/[:.]/g, '-');
+      await objects.putJson(
+        { bucket, key: `${deadLetterPrefix}on-upload/${stamp}-${randomUUID()}.json` },
+        record,
+      );
+    },
+  });
+  s3rver.on('event', (event: S3Event) => {
+    if (event.Records.every((r) => r.s3.bucket.name === bucket)) bridge.accept(event);
+  });
+  log(
+    `local S3 ${s3Endpoint} (bucket ${bucket}), HTTP API http://${HOST}:${httpPort}, Lambda ${lambdaEndpoint}`,
+  );
+
+  return {
+    bucket,
+    uploadPrefix,
+    deadLetterPrefix,
+    s3Endpoint,
+    apiUrl: `http://${HOST}:${httpPort}`,
+    lambdaEndpoint,
+    s3,
+    lambda,
+    bridge,
+    onS3Event: (listener) => {
+      s3rver.on('event', listener);
+      return () => s3rver.off('event', listener);
+    },
+    functionName,
+    stop: async () => {
+      await bridge.idle().catch(() => {});
+      await stopChild();
+      await s3rver.close();
+      s3.destroy();
+      lambda.destroy();
+    },
+  };
+}

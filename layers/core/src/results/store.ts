@@ -1,0 +1,123 @@
+/**
+ * Where results live: a JSON document per source object under the results prefix of the object's own
+ * bucket (`results/<key>.json`), and S3 object tags on the source for the hero-image pickers.
+ *
+ * Idempotency: a result records the key it was written for, `<bucket>/<key>#<versionId or ETag>` plus
+ * `<model>@<version>`. A re-delivered event whose key matches the stored one neither rescores nor
+ * rewrites; a new object version or a new model version does.
+ */
+import type { ObjectRef, ObjectStore } from '../aws/s3.ts';
+import type { ServiceErrorPayload } from '../edge/errors.ts';
+import type { ScoreResult } from '../scorer.ts';
+
+export const TAG_PREFIX = 'aesthetic-';
+export const TAGS = Object.freeze({
+  score: 'aesthetic-score',
+  tier: 'aesthetic-tier',
+  model: 'aesthetic-model',
+  error: 'aesthetic-error',
+});
+
+/** Metadata header (x-amz-meta-idempotency-key) carrying the key on the result object. */
+const IDEMPOTENCY_META = 'idempotency-key';
+
+export interface SourceVersion extends ObjectRef {
+  etag: string;
+}
+
+export interface ModelId {
+  name: string;
+  version: string;
+}
+
+export type StoredResult = {
+  /** Opaque id for GET /v1/scores/{id}: base64url of the source key. */
+  id: string;
+  source: { bucket: string; key: string; versionId?: string; etag: string };
+  model: ModelId;
+  idempotencyKey: string;
+  scoredAt: string;
+} & ({ ok: true; result: ScoreResult } | { ok: false; error: ServiceErrorPayload });
+
+/** The score as a tag value: two decimals, no trailing zeros ("6.5", "7.25"). */
+export const scoreTag = (score: number): string => String(Number(score.toFixed(2)));
+
+export const modelId = (m: ModelId): string => `${m.name}@${m.version}`;
+
+export function idempotencyKey(source: SourceVersion, model: ModelId): string {
+  return `${source.bucket}/${source.key}#${source.versionId ?? source.etag}@${modelId(model)}`;
+}
+
+export const resultId = (key: string): string => Buffer.from(key, 'utf8').toString('base64url');
+
+/** The source key of a result id, or undefined when the id is not one of ours. */
+export function keyOfResultId(id: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]{1,1400}$/.test(id)) return undefined;
+  const key = Buffer.from(id, 'base64url').toString('utf8');
+  return key.length > 0 && resultId(key) === id ? key : undefined;
+}
+
+export class ResultStore {
+  constructor(
+    private readonly objects: ObjectStore,
+    readonly resultsPrefix: string,
+  ) {}
+
+  resultRef(bucket: string, key: string): ObjectRef {
+    return { bucket, key: `${this.resultsPrefix}${key}.json` };
+  }
+
+  /** True when a result for exactly this object version and model is already stored. */
+  async has(source: SourceVersion, model: ModelId): Promise<boolean> {
+    const head = await this.objects.head(this.resultRef(source.bucket, source.key));
+    return head?.metadata[IDEMPOTENCY_META] === encodeURIComponent(idempotencyKey(source, model));
+  }
+
+  async get(bucket: string, key: string): Promise<StoredResult | undefined> {
+    return this.objects.getJson<StoredResult>(this.resultRef(bucket, key));
+  }
+
+  build(
+    source: SourceVersion,
+    model: ModelId,
+    outcome: { ok: true; result: ScoreResult } | { ok: false; error: ServiceErrorPayload },
+    now = new Date(),
+  ): StoredResult {
+    return {
+      id: resultId(source.key),
+      source: {
+        bucket: source.bucket,
+        key: source.key,
+        ...(source.versionId ? { versionId: source.versionId } : {}),
+        etag: source.etag,
+      },
+      model: { name: model.name, version: model.version },
+      idempotencyKey: idempotencyKey(source, model),
+      scoredAt: now.toISOString(),
+      ...outcome,
+    };
+  }
+
+  async put(document: StoredResult): Promise<void> {
+    await this.objects.putJson(this.resultRef(document.source.bucket, document.source.key), document, {
+      // S3 metadata is ASCII-only: the key is stored URI-encoded.
+      [IDEMPOTENCY_META]: encodeURIComponent(document.idempotencyKey),
+    });
+  }
+
+  /** Tags the source object with the score (or the error code) and the model. */
+  async tag(document: StoredResult): Promise<void> {
+    const tags: Record<string, string> = { [TAGS.model]: modelId(document.model) };
+    if (document.ok) {
+      tags[TAGS.score] = scoreTag(document.result.score);
+      tags[TAGS.tier] = document.result.tier;
+    } else {
+      tags[TAGS.error] = document.error.code;
+    }
+    await this.objects.mergeTags(
+      { bucket: document.source.bucket, key: document.source.key, versionId: document.source.versionId },
+      tags,
+      TAG_PREFIX,
+    );
+  }
+}

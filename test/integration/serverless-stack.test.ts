@@ -1,0 +1,357 @@
+/**
+ * The serverless path for real, on loopback: s3rver + serverless-offline (through the osls binary) running
+ * the score-api, on-upload and scorer handlers with a tiny ONNX model, and the S3 event bridge that
+ * delivers uploads with AWS's async-invoke retry and dead-letter semantics. Nothing is mocked: the scorer
+ * is taken down by switching off the TCP path the edge functions use to reach it.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeEventKey } from '#core/aws/s3-event.ts';
+import { freePort, type Stack, startStack } from '#core/local/stack.ts';
+import { scoreTag } from '#core/results/store.ts';
+import { patternJpeg, solid } from '../helpers/images.ts';
+import { eventually } from '../helpers/poll.ts';
+import { TcpSwitch } from '../helpers/tcp-switch.ts';
+import { writeTinyModel } from '../helpers/tiny-model.ts';
+
+let dir: string;
+let stack: Stack;
+let scorerPath: TcpSwitch;
+let images: Server;
+let imagesOrigin: string;
+const offline: string[] = [];
+
+async function putUpload(key: string, body: Buffer) {
+  await stack.s3.send(
+    new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body, ContentType: 'image/jpeg' }),
+  );
+}
+
+async function getJson(key: string): Promise<any> {
+  const out = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+  return JSON.parse(await out.Body!.transformToString());
+}
+
+async function tagsOf(key: string): Promise<Record<string, string>> {
+  const out = await stack.s3.send(new GetObjectTaggingCommand({ Bucket: stack.bucket, Key: key }));
+  return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key!, t.Value!]));
+}
+
+async function listKeys(prefix: string): Promise<string[]> {
+  const out = await stack.s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key!);
+}
+
+async function invokeOnUpload(event: unknown): Promise<{ error?: string; payload: any }> {
+  const out = await stack.lambda.send(
+    new InvokeCommand({ FunctionName: stack.functionName('on-upload'), Payload: JSON.stringify(event) }),
+  );
+  const payload = JSON.parse(Buffer.from(out.Payload!).toString('utf8'));
+  return { ...(out.FunctionError ? { error: out.FunctionError } : {}), payload };
+}
+
+function post(body: string | Buffer, contentType: string, query = ''): Promise<Response> {
+  return fetch(`${stack.apiUrl}/v1/scores${query}`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body,
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mmlq-stack-'));
+  await writeTinyModel(join(dir, 'models'), { name: 'tiny' });
+  const png = await solid(48, 48, { r: 230, g: 230, b: 230 });
+  images = createServer((req, res) => {
+    if (req.url === '/bright.png') {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(png);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => images.listen(0, '127.0.0.1', r));
+  imagesOrigin = `http://127.0.0.1:${(images.address() as { port: number }).port}`;
+  const lambdaPort = await freePort();
+  scorerPath = new TcpSwitch(await freePort(), { host: '127.0.0.1', port: lambdaPort });
+  await scorerPath.on();
+  stack = await startStack({
+    root: process.cwd(),
+    dataDir: join(dir, 's3'),
+    bucket: 'mmlq-test',
+    lambdaPort,
+    model: 'tiny',
+    modelsDir: join(dir, 'models'),
+    scorerLambdaEndpoint: scorerPath.url,
+    retryBackoffMs: 50,
+    env: {
+      SCORER_BACKOFF_MS: '50',
+      URL_ALLOWED_ORIGINS: imagesOrigin,
+      // Loopback is how this test serves URL images; never set on AWS.
+      URL_ALLOW_PRIVATE_NETWORKS: 'true',
+    },
+    offlineOutput: (t) => offline.push(t),
+  });
+  // Warm the scorer (model load) so the tests below share one loaded model.
+  const health = await fetch(`${stack.apiUrl}/v1/health`);
+  expect(health.status).toBe(200);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await scorerPath?.off();
+  await new Promise<void>((r) => (images ? images.close(() => r()) : r()));
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('S3 uploads (on-upload through the event bridge)', () => {
+  it('scores an uploaded JPEG, tags it and writes its result JSON', async () => {
+    const key = 'uploads/red flower+1.jpg';
+    await putUpload(key, await patternJpeg(96, 64));
+    const result = await eventually('the result JSON', () => getJson(`results/${key}.json`));
+    expect(result).toMatchObject({
+      ok: true,
+      source: { bucket: 'mmlq-test', key },
+      model: { name: 'tiny', version: '1.0.0' },
+      result: { mode: 'image', image: { format: 'jpeg', width: 96, height: 64 } },
+    });
+    expect(result.idempotencyKey).toBe(`mmlq-test/${key}#${result.source.etag}@tiny@1.0.0`);
+    expect(result.result.distribution).toHaveLength(10);
+    expect(await tagsOf(key)).toEqual({
+      'aesthetic-score': scoreTag(result.result.score),
+      'aesthetic-tier': result.result.tier,
+      'aesthetic-model': 'tiny@1.0.0',
+    });
+  });
+
+  it('keeps tags written by others and replaces stale aesthetic tags when it rescores', async () => {
+    const key = 'uploads/tagged.jpg';
+    await putUpload(key, await patternJpeg(80, 80));
+    const first = await eventually('the result JSON', () => getJson(`results/${key}.json`));
+    await stack.s3.send(
+      new PutObjectTaggingCommand({
+        Bucket: stack.bucket,
+        Key: key,
+        Tagging: {
+          TagSet: [
+            { Key: 'owner', Value: 'alice' },
+            { Key: 'aesthetic-error', Value: 'STALE' },
+          ],
+        },
+      }),
+    );
+    // Without its result document the object counts as not scored: a redelivery rescores it.
+    await stack.s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: `results/${key}.json` }));
+    const event = JSON.parse(await readFile('test/events/s3-put.json', 'utf8'));
+    event.Records[0].s3.bucket.name = stack.bucket;
+    event.Records[0].s3.object.key = encodeEventKey(key);
+    event.Records[0].s3.object.eTag = first.source.etag;
+    expect((await invokeOnUpload(event)).payload.records[0]).toMatchObject({ key, status: 'scored' });
+    expect(await tagsOf(key)).toEqual({
+      owner: 'alice',
+      'aesthetic-score': scoreTag(first.result.score),
+      'aesthetic-tier': first.result.tier,
+      'aesthetic-model': 'tiny@1.0.0',
+    });
+  });
+
+  it('leaves objects outside the upload prefix alone', async () => {
+    await putUpload('elsewhere/x.jpg', await patternJpeg(32, 32));
+    await stack.bridge.idle();
+    expect(stack.bridge.reports.some((r) => r.keys.some((k) => k.includes('elsewhere')))).toBe(false);
+    expect(await listKeys('results/elsewhere/')).toEqual([]);
+  });
+
+  it('writes one result when the same S3 event is delivered twice', async () => {
+    const key = 'uploads/twice.jpg';
+    const writes: string[] = [];
+    const unsubscribe = stack.onS3Event((e) => {
+      for (const r of e.Records) if (r.s3.object.key === `results/${key}.json`) writes.push(r.eventName);
+    });
+    try {
+      await putUpload(key, await patternJpeg(64, 64, 80));
+      const first = await eventually('the first result', () => getJson(`results/${key}.json`));
+      await stack.bridge.idle();
+      // Re-deliver the very event S3 sent (same key, same ETag), as at-least-once delivery may.
+      const event = JSON.parse(await readFile('test/events/s3-put.json', 'utf8'));
+      event.Records[0].s3.bucket.name = stack.bucket;
+      event.Records[0].s3.object.key = encodeEventKey(key);
+      event.Records[0].s3.object.eTag = first.source.etag;
+      const again = await invokeOnUpload(event);
+      expect(again).toEqual({ payload: { records: [{ bucket: stack.bucket, key, status: 'duplicate' }] } });
+      expect(writes).toEqual(['ObjectCreated:Put']);
+      expect((await getJson(`results/${key}.json`)).scoredAt).toBe(first.scoredAt);
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  it('records a typed error result for a corrupt image, does not retry it, and stays up', async () => {
+    const key = 'uploads/broken.jpg';
+    const jpeg = await patternJpeg(128, 128);
+    await putUpload(key, jpeg.subarray(0, Math.floor(jpeg.length / 2)));
+    const result = await eventually('the error result', () => getJson(`results/${key}.json`));
+    expect(result).toMatchObject({ ok: false, error: { code: 'IMAGE_CORRUPT' } });
+    expect(result.error.message).toMatch(/^Expected a complete, valid image but decoding failed/);
+    expect(await tagsOf(key)).toEqual({
+      'aesthetic-error': 'IMAGE_CORRUPT',
+      'aesthetic-model': 'tiny@1.0.0',
+    });
+    await stack.bridge.idle();
+    expect(stack.bridge.reports.find((r) => r.keys[0] === key)).toEqual({
+      keys: [key],
+      attempts: 1,
+      outcome: 'delivered',
+    });
+    expect((await fetch(`${stack.apiUrl}/v1/health`)).status).toBe(200);
+  });
+
+  it('retries when the scorer is down, then records the event under dead-letter/, never dropping it', async () => {
+    const key = 'uploads/while-down.jpg';
+    await scorerPath.off();
+    try {
+      await putUpload(key, await patternJpeg(64, 48));
+      await stack.bridge.idle();
+    } finally {
+      await scorerPath.on();
+    }
+    expect(stack.bridge.reports.find((r) => r.keys[0] === key)).toEqual({
+      keys: [key],
+      attempts: 3,
+      outcome: 'dead-lettered',
+    });
+    const letters = await listKeys('dead-letter/on-upload/');
+    const records = await Promise.all(letters.map(getJson));
+    const record = records.find((r) => r.requestPayload.Records[0].s3.object.key === encodeEventKey(key));
+    expect(record).toMatchObject({
+      requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      responseContext: { functionError: 'Unhandled' },
+    });
+    expect(record.responsePayload.errorMessage).toMatch(/failed 3 attempts/);
+    expect(await listKeys(`results/${key}`)).toEqual([]);
+    // The dead-lettered event can be re-driven once the scorer is back.
+    const redriven = await invokeOnUpload(record.requestPayload);
+    expect(redriven.payload.records[0]).toMatchObject({ key, status: 'scored' });
+  });
+});
+
+describe('HTTP API (score-api)', () => {
+  it('GET /v1/health says which model the scorer has loaded', async () => {
+    const res = await fetch(`${stack.apiUrl}/v1/health`);
+    expect(await res.json()).toMatchObject({
+      status: 'ok',
+      model: { name: 'tiny', version: '1.0.0', provider: 'cpu', multimodal: true },
+    });
+  });
+
+  it('POST image bytes: scores them, stores the result, and GET /v1/scores/{id} returns it', async () => {
+    const res = await post(
+      await solid(64, 64, { r: 240, g: 240, b: 240 }),
+      'application/octet-stream',
+      '?text=lovely',
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body).toMatchObject({
+      ok: true,
+      model: { name: 'tiny', version: '1.0.0' },
+      mode: 'image+text',
+      image: { format: 'png', width: 64, height: 64 },
+    });
+    expect(Object.keys(body)).toEqual(
+      expect.arrayContaining(['score', 'std', 'distribution', 'percentile', 'tier', 'timings', 'resultId']),
+    );
+    const stored = await fetch(`${stack.apiUrl}/v1/scores/${body.resultId}`);
+    expect(stored.status).toBe(200);
+    expect(await stored.json()).toMatchObject({ id: body.resultId, ok: true, result: { score: body.score } });
+  });
+
+  it('refuses a binary body that arrived as text with a message that says what to send', async () => {
+    const res = await post(await solid(32, 32, { r: 1, g: 2, b: 3 }), 'image/png');
+    expect(res.status).toBe(415);
+    expect(await res.json()).toEqual({
+      error: {
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message:
+          'Expected the image bytes as a binary body but they arrived as text; send Content-Type application/octet-stream (received image/png)',
+      },
+    });
+  });
+
+  it('POST an S3 reference', async () => {
+    await stack.s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: 'library/dark.png',
+        Body: await solid(40, 40, { r: 10, g: 10, b: 10 }),
+      }),
+    );
+    const res = await post(
+      JSON.stringify({ s3: { bucket: stack.bucket, key: 'library/dark.png' } }),
+      'application/json',
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body).toMatchObject({ id: 'library/dark.png', ok: true, model: { name: 'tiny' } });
+    expect(body.distribution).toHaveLength(10);
+  });
+
+  it('POST a batch: per-item results and typed errors, in order', async () => {
+    const res = await post(
+      JSON.stringify({
+        items: [
+          { s3: { bucket: stack.bucket, key: 'library/dark.png' } },
+          { id: 'from-url', url: `${imagesOrigin}/bright.png`, text: ['sharp', 'lovely'] },
+          { s3: { bucket: stack.bucket, key: 'library/missing.png' } },
+        ],
+      }),
+      'application/json',
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body.items.map((i: any) => [i.id, i.ok ? i.mode : i.error.code])).toEqual([
+      ['library/dark.png', 'image'],
+      ['from-url', 'image+text'],
+      ['library/missing.png', 'IMAGE_NOT_FOUND'],
+    ]);
+    expect(body.items[1].score).toBeGreaterThan(body.items[0].score);
+  });
+
+  it('rejects bad requests with typed errors', async () => {
+    const cases: [string | Buffer, string, number, string][] = [
+      [
+        JSON.stringify({ url: 'http://169.254.169.254/latest/meta-data/' }),
+        'application/json',
+        400,
+        'URL_NOT_ALLOWED',
+      ],
+      [
+        JSON.stringify({ s3: { bucket: 'someone-else', key: 'a.jpg' } }),
+        'application/json',
+        400,
+        'INVALID_ARGUMENT',
+      ],
+      [JSON.stringify({ items: [] }), 'application/json', 400, 'INVALID_ARGUMENT'],
+      ['hello', 'text/plain', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [Buffer.from('not an image'), 'application/octet-stream', 415, 'IMAGE_UNSUPPORTED_FORMAT'],
+    ];
+    for (const [body, type, status, code] of cases) {
+      const res = await post(body, type);
+      expect([res.status, ((await res.json()) as any).error.code]).toEqual([status, code]);
+    }
+    const missing = await fetch(`${stack.apiUrl}/v1/scores/bm9wZQ`);
+    expect(missing.status).toBe(404);
+  });
+});
