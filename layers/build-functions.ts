@@ -1,5 +1,6 @@
 /**
- * Bundles each function for AWS into dist/functions/<name>/ (ESM, Node 20, source maps). The edge
+ * Bundles each function for AWS into dist/functions/<name>/ (ESM, Node 20, source maps), and the CLI
+ * into dist/mmlq-edge.mjs (package.json "bin"). The edge
  * functions (score-api, on-upload) must not contain sharp or onnxruntime-node: the build fails if they
  * do. The scorer bundles keep both native packages external; its container image installs them.
  *   tsx layers/build-functions.ts
@@ -8,18 +9,19 @@ import { rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 const NATIVE = ['sharp', 'onnxruntime-node'];
-const entries = {
+const entries: Record<string, { entry: string; edge: boolean; outfile?: string }> = {
   'score-api/handler': { entry: 'functions/score-api/handler.ts', edge: true },
   'on-upload/handler': { entry: 'functions/on-upload/handler.ts', edge: true },
   'scorer/handler': { entry: 'functions/scorer/handler.ts', edge: false },
   'scorer/server': { entry: 'functions/scorer/server.ts', edge: false },
+  cli: { entry: 'layers/core/src/cli/bin.ts', edge: false, outfile: 'dist/mmlq-edge.mjs' },
 };
 
 await rm('dist/functions', { recursive: true, force: true });
-for (const [out, { entry, edge }] of Object.entries(entries)) {
+for (const [out, { entry, edge, outfile = `dist/functions/${out}.mjs` }] of Object.entries(entries)) {
   const result = await build({
     entryPoints: [entry],
-    outfile: `dist/functions/${out}.mjs`,
+    outfile,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -40,6 +42,6 @@ for (const [out, { entry, edge }] of Object.entries(entries)) {
   }
   const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
   console.log(
-    `dist/functions/${out}.mjs  ${(bytes / 1024).toFixed(0)} KiB${native.length ? `  (external: ${native.join(', ')})` : ''}`,
+    `${outfile}  ${(bytes / 1024).toFixed(0)} KiB${native.length ? `  (external: ${native.join(', ')})` : ''}`,
   );
 }

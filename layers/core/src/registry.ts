@@ -3,6 +3,7 @@
  * that is not there fails with the list of valid names. Loading is cached per process: the load
  * promise is kept, so concurrent callers share one load, and evicted on failure so a later call retries.
  */
+import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,8 +12,18 @@ import { type Manifest, readManifest, readModelFiles } from './manifest.ts';
 import { ModelSession, type Provider } from './runtime.ts';
 import { WordTokenizer } from './tokenizer.ts';
 
-/** The repository's models/ folder (the default root; a Lambda layer or image sets MODELS_DIR). */
-export const DEFAULT_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../models');
+/**
+ * The package's models/ folder: the nearest ancestor of this module (source or bundle) that holds
+ * package.json and models/. Deployed images and layers set MODELS_DIR instead.
+ */
+export const DEFAULT_MODELS_DIR = findModelsDir(dirname(fileURLToPath(import.meta.url)));
+
+function findModelsDir(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'models'))) return join(dir, 'models');
+    if (dirname(dir) === dir) return resolve(start, '../../../models');
+  }
+}
 export const DEFAULT_MODEL = 'mmlq-mnv2-synth';
 
 export interface LoadOptions {
