@@ -7,7 +7,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { onnx } from 'onnx-proto';
+import type { onnx as OnnxTypes } from 'onnx-proto';
+import onnxProto from 'onnx-proto';
 import { sha256 } from '#core/manifest.ts';
 
 export const VOCAB = ['<pad>', '<unk>', 'sharp', 'lovely', 'blurry', 'dark', 'café', 'x2'];
@@ -24,14 +25,15 @@ const ATTR = [
   [1, 0],
 ];
 
+const { onnx } = onnxProto;
 const F = onnx.TensorProto.DataType.FLOAT;
 const I64 = onnx.TensorProto.DataType.INT64;
 
-function tensor(name: string, dims: number[], values: number[]): onnx.ITensorProto {
+function tensor(name: string, dims: number[], values: number[]): OnnxTypes.ITensorProto {
   return { name, dims, dataType: F, rawData: new Uint8Array(new Float32Array(values).buffer) };
 }
 
-function int64s(name: string, values: number[]): onnx.ITensorProto {
+function int64s(name: string, values: number[]): OnnxTypes.ITensorProto {
   return {
     name,
     dims: [values.length],
@@ -40,7 +42,7 @@ function int64s(name: string, values: number[]): onnx.ITensorProto {
   };
 }
 
-function value(name: string, elemType: number, dims: (number | string)[]): onnx.IValueInfoProto {
+function value(name: string, elemType: number, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
   return {
     name,
     type: {
@@ -56,15 +58,15 @@ function node(
   opType: string,
   input: string[],
   output: string[],
-  attribute: onnx.IAttributeProto[] = [],
-): onnx.INodeProto {
+  attribute: OnnxTypes.IAttributeProto[] = [],
+): OnnxTypes.INodeProto {
   return { opType, input, output, attribute, name: output[0]! };
 }
 
 export function buildGraph(options: { text: boolean; features?: boolean }): Uint8Array {
   const W: number[] = [];
   for (let c = 0; c < 3; c++) for (let k = 0; k < BINS; k++) W.push((k - 4.5) * SLOPE);
-  const nodes: onnx.INodeProto[] = [
+  const nodes: OnnxTypes.INodeProto[] = [
     node(
       'ReduceMean',
       ['pixel_values'],
@@ -128,7 +130,7 @@ export function buildGraph(options: { text: boolean; features?: boolean }): Uint
     nodes.push(node('Identity', ['m'], ['image_features']));
     outputs.push(value('image_features', F, ['N', 3]));
   }
-  const model: onnx.IModelProto = {
+  const model: OnnxTypes.IModelProto = {
     irVersion: 8,
     opsetImport: [{ domain: '', version: 13 }],
     producerName: 'mmlq-edge tests',

@@ -3,8 +3,12 @@
  * (best first); images that failed follow with their error code and message.
  */
 import { stringify } from 'csv-stringify/sync';
-import type { ErrorPayload } from '../errors.ts';
-import type { ScoreOutcome, ScoreResult } from '../scorer.ts';
+import type { ScoreResult } from '../scorer.ts';
+
+/** A scored or failed image; error codes may come from the core or from a remote scorer. */
+export type Outcome =
+  | { id: string; ok: true; result: ScoreResult }
+  | { id: string; ok: false; error: { code: string; message: string } };
 
 export interface Ranked {
   rank: number;
@@ -14,7 +18,7 @@ export interface Ranked {
 
 export interface Failed {
   file: string;
-  error: ErrorPayload;
+  error: { code: string; message: string };
 }
 
 export interface Report {
@@ -26,18 +30,18 @@ export interface Report {
 }
 
 export function buildReport(
-  outcomes: readonly ScoreOutcome[],
+  outcomes: readonly Outcome[],
   model: Report['model'],
   elapsedMs: number,
   top?: number,
 ): Report {
-  const scored = outcomes.filter((o): o is Extract<ScoreOutcome, { ok: true }> => o.ok);
+  const scored = outcomes.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
   scored.sort((a, b) => b.result.score - a.result.score || a.id.localeCompare(b.id));
   const ranked = scored
     .slice(0, top ?? scored.length)
     .map((o, i) => ({ rank: i + 1, file: o.id, result: o.result }));
   const failed = outcomes
-    .filter((o): o is Extract<ScoreOutcome, { ok: false }> => !o.ok)
+    .filter((o): o is Extract<Outcome, { ok: false }> => !o.ok)
     .map((o) => ({ file: o.id, error: o.error }));
   return { model, ranked, failed, elapsedMs };
 }

@@ -3,16 +3,26 @@
  * Drop images into .local/drop/ (or PutObject under uploads/ in the local bucket) and they are scored,
  * tagged and get a result JSON, through the same handlers that run on AWS.
  *
+ * On start it uploads the sample photos (test/fixtures/samples, or MMLQ_SEED_DIR) through the same
+ * path and prints them ranked from their result JSON. `npm start -- --once` exits after that (exit 1
+ * if any sample failed); `--no-seed` skips it.
+ *
  * Environment: MODEL, MODELS_DIR, MMLQ_BUCKET (mmlq-local), MMLQ_S3_PORT (4569), MMLQ_HTTP_PORT (3000),
- * MMLQ_LAMBDA_PORT (3002), MMLQ_DATA_DIR (.local).
+ * MMLQ_LAMBDA_PORT (3002), MMLQ_DATA_DIR (.local), MMLQ_SEED_DIR (test/fixtures/samples).
  */
-import { existsSync, watch } from 'node:fs';
+import { existsSync, readFileSync, watch } from 'node:fs';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { parseArgs } from 'node:util';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { buildReport, formatTable, type Outcome } from '../cli/output.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '../registry.ts';
+import type { StoredResult } from '../results/store.ts';
 import { startStack } from './stack.ts';
 
+const { values: flags } = parseArgs({
+  options: { once: { type: 'boolean', default: false }, 'no-seed': { type: 'boolean', default: false } },
+});
 const env = process.env;
 const root = resolve(import.meta.dirname, '../../../..');
 const model = env['MODEL'] || DEFAULT_MODEL;
@@ -47,6 +57,70 @@ const stack = await startStack({
     }
   },
 });
+
+/** Uploads the sample photos under uploads/samples/ and prints them ranked once their results exist. */
+async function seed(dir: string): Promise<number> {
+  const names = (await readdir(dir)).filter((n) => /\.(jpe?g|png|webp|gif|avif|tiff?)$/i.test(n)).sort();
+  const started = performance.now();
+  console.log(
+    `[seed] uploading ${names.length} sample photos from ${dir} to s3://${stack.bucket}/${stack.uploadPrefix}samples/`,
+  );
+  await Promise.all(
+    names.map((n) =>
+      stack.s3.send(
+        new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: `${stack.uploadPrefix}samples/${n}`,
+          Body: readFileSync(join(dir, n)),
+        }),
+      ),
+    ),
+  );
+  const outcomes: Outcome[] = [];
+  let scoredBy = { name: model, version: '?' };
+  for (const n of names) {
+    const key = `results/${stack.uploadPrefix}samples/${n}.json`;
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      try {
+        const body = await (
+          await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }))
+        ).Body!.transformToString();
+        const stored = JSON.parse(body) as StoredResult;
+        scoredBy = stored.model;
+        outcomes.push(
+          stored.ok ? { id: n, ok: true, result: stored.result } : { id: n, ok: false, error: stored.error },
+        );
+        break;
+      } catch {
+        if (Date.now() > deadline) {
+          outcomes.push({
+            id: n,
+            ok: false,
+            error: { code: 'INTERNAL', message: `no result at s3://${stack.bucket}/${key} after 180 s` },
+          });
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+  console.log(
+    `\nSample photos, ranked by the scorer (results in s3://${stack.bucket}/results/${stack.uploadPrefix}samples/):\n`,
+  );
+  console.log(
+    formatTable(buildReport(outcomes, { ...scoredBy, provider: 'scorer' }, performance.now() - started)),
+  );
+  return outcomes.every((o) => o.ok) ? 0 : 1;
+}
+
+if (!flags['no-seed']) {
+  const code = await seed(resolve(env['MMLQ_SEED_DIR'] || join(root, 'test/fixtures/samples')));
+  if (flags.once) {
+    await stack.stop();
+    process.exit(code);
+  }
+}
 
 const drop = join(dataDir, 'drop');
 await mkdir(drop, { recursive: true });
