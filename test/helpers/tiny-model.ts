@@ -63,7 +63,7 @@ function node(
   return { opType, input, output, attribute, name: output[0]! };
 }
 
-export function buildGraph(options: { text: boolean; features?: boolean }): Uint8Array {
+export function buildGraph(options: { text: boolean; features?: boolean; fixedSize?: number }): Uint8Array {
   const W: number[] = [];
   for (let c = 0; c < 3; c++) for (let k = 0; k < BINS; k++) W.push((k - 4.5) * SLOPE);
   const nodes: OnnxTypes.INodeProto[] = [
@@ -86,7 +86,8 @@ export function buildGraph(options: { text: boolean; features?: boolean }): Uint
     tensor('A', [3, 2], ATTR.flat()),
     tensor('c', [2], [0, -1]),
   ];
-  const inputs = [value('pixel_values', F, ['N', 3, 'H', 'W'])];
+  const hw = options.fixedSize ?? 0;
+  const inputs = [value('pixel_values', F, ['N', 3, hw || 'H', hw || 'W'])];
   if (options.text) {
     inputs.push(value('input_ids', I64, ['N', 'T']), value('attention_mask', I64, ['N', 'T']));
     initializer.push(
@@ -163,6 +164,10 @@ export interface TinyModelOptions {
   text?: boolean;
   size?: number;
   maxTokens?: number;
+  /** Declare pixel_values with this fixed height/width in the graph (to provoke a run-time mismatch). */
+  graphSize?: number;
+  /** Replace the graph with these bytes (its sha256 is still recorded correctly). */
+  graphBytes?: Uint8Array;
   /** Overrides merged into the manifest (after sha256s are computed). */
   patch?: (manifest: Record<string, unknown>) => void;
 }
@@ -174,7 +179,9 @@ export async function writeTinyModel(root: string, options: TinyModelOptions = {
   const size = options.size ?? 32;
   const dir = join(root, name);
   await mkdir(dir, { recursive: true });
-  const graph = buildGraph({ text, features: true });
+  const graph =
+    options.graphBytes ??
+    buildGraph({ text, features: true, ...(options.graphSize ? { fixedSize: options.graphSize } : {}) });
   const vocab = `${VOCAB.join('\n')}\n`;
   await writeFile(join(dir, 'model.onnx'), graph);
   await writeFile(join(dir, 'vocab.txt'), vocab);

@@ -209,6 +209,30 @@ describe('Scorer', () => {
     );
   });
 
+  it('fails with MODEL_LOAD_FAILED when the graph is not valid ONNX', async () => {
+    await writeTinyModel(root, { name: 'garbage', graphBytes: new TextEncoder().encode('not a protobuf') });
+    const error = await Scorer.create({ ...options(), model: 'garbage' }).catch((e: unknown) => e);
+    expect((error as MmlqError).code).toBe('MODEL_LOAD_FAILED');
+    expect((error as MmlqError).status).toBe(500);
+    expect((error as Error).message).toMatch(
+      /^Expected a valid ONNX graph in .*garbage\/model\.onnx but onnxruntime refused it: .+/,
+    );
+  });
+
+  it('reports INFERENCE_FAILED with input names and shapes, never data, when the graph rejects a batch', async () => {
+    await writeTinyModel(root, { name: 'fixed', size: 32, graphSize: 16 });
+    const scorer = await Scorer.create({ ...options(), model: 'fixed' });
+    const [outcome] = await scorer.scoreMany([
+      { id: 'x', image: { bytes: await solid(40, 40, { r: 1, g: 2, b: 3 }) } },
+    ]);
+    expect(outcome!.ok).toBe(false);
+    if (outcome!.ok) return;
+    expect(outcome!.error.code).toBe('INFERENCE_FAILED');
+    expect(outcome!.error.message).toMatch(
+      /^onnxruntime failed to run the graph with pixel_values: float32\[1,3,32,32\], input_ids: int64\[1,8\], attention_mask: int64\[1,8\]: .+/,
+    );
+  });
+
   it('validates options with precise messages', async () => {
     await expect(Scorer.create({ ...options(), batchSize: 0 })).rejects.toThrow(
       'Expected positive integer for batchSize but received 0 of type number',
