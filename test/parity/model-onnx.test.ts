@@ -1,0 +1,126 @@
+/**
+ * Parity of the shipped default model: onnxruntime-node (through our runtime) against the PyTorch
+ * reference outputs that models/mmlq/export.py recorded beside the model (parity/index.json), and the
+ * TypeScript tokenizer against the Python one (parity/tokenizer.json).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, type LoadedModel, loadModel, unloadAll } from '#core/registry.ts';
+import type { Feed } from '#core/runtime.ts';
+import { splitWords, WordTokenizer } from '#core/tokenizer.ts';
+
+const dir = join(DEFAULT_MODELS_DIR, DEFAULT_MODEL);
+
+interface TensorFile {
+  file: string;
+  dtype: 'float32' | 'int64';
+  dims: number[];
+}
+interface Case {
+  name: string;
+  inputs: Record<string, TensorFile>;
+  expected: {
+    distribution: number[][];
+    attributes: number[][];
+    image_features: { dims: number[]; sample_flat_indices: number[]; sample_values: number[] };
+  };
+}
+interface Index {
+  tolerance: { distribution: number; attributes: number; image_features: number };
+  cases: Case[];
+}
+
+async function tensor(spec: TensorFile): Promise<Feed> {
+  const bytes = await readFile(join(dir, 'parity', spec.file));
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const data = spec.dtype === 'float32' ? new Float32Array(buffer) : new BigInt64Array(buffer);
+  expect(data.length).toBe(spec.dims.reduce((a, b) => a * b, 1));
+  return { data, dims: spec.dims };
+}
+
+function maxAbsDiff(actual: ArrayLike<number>, expected: readonly number[]): number {
+  expect(actual.length).toBe(expected.length);
+  let max = 0;
+  for (let i = 0; i < expected.length; i++) max = Math.max(max, Math.abs(actual[i]! - expected[i]!));
+  return max;
+}
+
+let model: LoadedModel;
+let index: Index;
+
+beforeAll(async () => {
+  model = await loadModel(DEFAULT_MODEL, {
+    modelsDir: DEFAULT_MODELS_DIR,
+    provider: 'cpu',
+    intraOpThreads: 0,
+    verify: true,
+    log: () => {},
+  });
+  index = JSON.parse(await readFile(join(dir, 'parity', 'index.json'), 'utf8'));
+});
+afterAll(unloadAll);
+
+describe(`${DEFAULT_MODEL}: onnxruntime-node vs the PyTorch reference`, () => {
+  it('has image-only and with-text cases', () => {
+    expect(index.cases.map((c) => c.name)).toEqual(expect.arrayContaining(['image_only', 'with_text']));
+    expect(index.tolerance.distribution).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('matches the distribution and attributes within 1e-4 and the image features within 1e-3', async () => {
+    const { distribution, attributes, imageFeatures } = model.manifest.outputs;
+    for (const c of index.cases) {
+      const feeds: Record<string, Feed> = {};
+      for (const [name, spec] of Object.entries(c.inputs)) feeds[name] = await tensor(spec);
+      const out = await model.session.run(feeds, [distribution.name, attributes!.name, imageFeatures!.name]);
+      const d = maxAbsDiff(out[distribution.name]!.data, c.expected.distribution.flat());
+      const a = maxAbsDiff(out[attributes!.name]!.data, c.expected.attributes.flat());
+      const f = out[imageFeatures!.name]!;
+      expect([...f.dims]).toEqual(c.expected.image_features.dims);
+      const sampled = c.expected.image_features.sample_flat_indices.map((i) => f.data[i]!);
+      const g = maxAbsDiff(sampled, c.expected.image_features.sample_values);
+      expect({ case: c.name, d: d <= 1e-4, a: a <= 1e-4, f: g <= 1e-3 }).toEqual({
+        case: c.name,
+        d: true,
+        a: true,
+        f: true,
+      });
+    }
+  });
+
+  it('scores differently with text than without (the text branch is live)', async () => {
+    const { distribution } = model.manifest.outputs;
+    const byName = Object.fromEntries(index.cases.map((c) => [c.name, c]));
+    const none = byName['image_only']!.expected.distribution[0]!;
+    const text = byName['with_text']!.expected.distribution[0]!;
+    expect(maxAbsDiff(text, none)).toBeGreaterThan(1e-3);
+    // the second image has no text in both cases: identical
+    expect(
+      maxAbsDiff(
+        byName['with_text']!.expected.distribution[1]!,
+        byName['image_only']!.expected.distribution[1]!,
+      ),
+    ).toBeLessThan(1e-6);
+    expect(distribution.bins).toBe(10);
+  });
+});
+
+describe(`${DEFAULT_MODEL}: TypeScript tokenizer vs the Python one`, () => {
+  it('splits and encodes every recorded case identically', async () => {
+    const fixture = JSON.parse(await readFile(join(dir, 'parity', 'tokenizer.json'), 'utf8')) as {
+      maxTokens: number;
+      cases: { text: string; words: string[]; input_ids: number[]; attention_mask: number[] }[];
+    };
+    const text = model.manifest.inputs.text!;
+    expect(fixture.maxTokens).toBe(text.maxTokens);
+    const vocab = await readFile(join(dir, model.manifest.files[text.tokenizer.vocab]!.path), 'utf8');
+    const tokenizer = new WordTokenizer(vocab, { ...text.tokenizer, maxTokens: text.maxTokens });
+    expect(fixture.cases.length).toBeGreaterThanOrEqual(20);
+    for (const c of fixture.cases) {
+      expect(splitWords(c.text, true), c.text).toEqual(c.words);
+      const e = tokenizer.encode(c.text);
+      expect(Array.from(e.ids, Number), c.text).toEqual(c.input_ids);
+      expect(Array.from(e.mask, Number), c.text).toEqual(c.attention_mask);
+    }
+  });
+});
