@@ -3,7 +3,10 @@
  * `status` for the API layer, and a message that says what was expected and what was received.
  */
 
-export type ErrorCode =
+export type ErrorCode = CoreErrorCode | EdgeErrorCode;
+
+/** Codes of the scoring core. */
+export type CoreErrorCode =
   | 'IMAGE_EMPTY'
   | 'IMAGE_UNSUPPORTED_FORMAT'
   | 'IMAGE_CORRUPT'
@@ -18,6 +21,18 @@ export type ErrorCode =
   | 'MODEL_LOAD_FAILED'
   | 'INFERENCE_FAILED'
   | 'INTERNAL';
+
+/** Codes of the serverless edge (layers/core/src/edge/errors.ts). */
+export type EdgeErrorCode =
+  | 'URL_NOT_ALLOWED'
+  | 'URL_FETCH_FAILED'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'RESULT_NOT_FOUND'
+  | 'ROUTE_NOT_FOUND'
+  | 'SCORER_UNAVAILABLE'
+  | 'SCORER_FAILED'
+  | 'STORAGE_FAILED';
 
 export interface ErrorPayload {
   code: ErrorCode;
@@ -40,6 +55,15 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   MODEL_LOAD_FAILED: 500,
   INFERENCE_FAILED: 500,
   INTERNAL: 500,
+  URL_NOT_ALLOWED: 400,
+  URL_FETCH_FAILED: 502,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  RESULT_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  SCORER_UNAVAILABLE: 503,
+  SCORER_FAILED: 502,
+  STORAGE_FAILED: 503,
 });
 
 export class MmlqError extends Error {

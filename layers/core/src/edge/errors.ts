@@ -3,57 +3,27 @@
  * `code` and an HTTP `status`: 4xx are the caller's input and permanent, 5xx are ours and worth a retry.
  * Core errors (MmlqError) pass through unchanged; `errorPayload()` normalises both.
  */
-import { type ErrorCode, isMmlqError, STATUS } from '../errors.ts';
+import {
+  type EdgeErrorCode,
+  type ErrorCode,
+  type ErrorPayload,
+  MmlqError,
+  STATUS,
+  toErrorPayload,
+} from '../errors.ts';
 
-export type EdgeErrorCode =
-  | 'URL_NOT_ALLOWED'
-  | 'URL_FETCH_FAILED'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'RESULT_NOT_FOUND'
-  | 'ROUTE_NOT_FOUND'
-  | 'SCORER_UNAVAILABLE'
-  | 'SCORER_FAILED'
-  | 'STORAGE_FAILED';
-
-export const EDGE_STATUS: Readonly<Record<EdgeErrorCode, number>> = Object.freeze({
-  URL_NOT_ALLOWED: 400,
-  URL_FETCH_FAILED: 502,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  PAYLOAD_TOO_LARGE: 413,
-  RESULT_NOT_FOUND: 404,
-  ROUTE_NOT_FOUND: 404,
-  SCORER_UNAVAILABLE: 503,
-  SCORER_FAILED: 502,
-  STORAGE_FAILED: 503,
-});
+export type { EdgeErrorCode };
 
 /** Any code a service payload may carry: the core's or the edge's. */
-export type ServiceErrorCode = ErrorCode | EdgeErrorCode;
+export type ServiceErrorCode = ErrorCode;
+export type ServiceErrorPayload = ErrorPayload;
 
-export interface ServiceErrorPayload {
-  code: ServiceErrorCode;
-  message: string;
-}
-
-export class EdgeError extends Error {
-  readonly code: EdgeErrorCode;
-  readonly status: number;
+export class EdgeError extends MmlqError {
+  declare readonly code: EdgeErrorCode;
 
   constructor(code: EdgeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'EdgeError';
-    this.code = code;
-    this.status = EDGE_STATUS[code];
-  }
-
-  /** True when retrying the same input cannot succeed. */
-  get permanent(): boolean {
-    return this.status < 500;
-  }
-
-  toJSON(): ServiceErrorPayload {
-    return { code: this.code, message: this.message };
   }
 }
 
@@ -65,11 +35,9 @@ export class ConfigError extends Error {
   }
 }
 
-/** HTTP status of a payload code (500 for anything unknown). */
+/** HTTP status of a payload code (500 for anything unknown, e.g. from a newer scorer). */
 export function statusOf(code: string): number {
-  if (code in EDGE_STATUS) return EDGE_STATUS[code as EdgeErrorCode];
-  if (code in STATUS) return STATUS[code as ErrorCode];
-  return 500;
+  return code in STATUS ? STATUS[code as ErrorCode] : 500;
 }
 
 /** True when the failure is the input's fault and a retry cannot help. */
@@ -78,7 +46,4 @@ export function isPermanent(payload: ServiceErrorPayload): boolean {
 }
 
 /** Normalises anything thrown into a payload; unknown errors become a generic INTERNAL. */
-export function errorPayload(error: unknown): ServiceErrorPayload {
-  if (error instanceof EdgeError || isMmlqError(error)) return error.toJSON();
-  return { code: 'INTERNAL', message: 'Internal error' };
-}
+export const errorPayload: (error: unknown) => ServiceErrorPayload = toErrorPayload;
