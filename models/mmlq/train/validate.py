@@ -1,0 +1,199 @@
+"""Validation on held-out source photos (never trained on).
+
+  python3 train/validate.py --data /work/scratch/h2/data --vocab /work/scratch/h2/vocab --ckpt ckpt.pt \
+                            [--json out.json]
+
+Prints and writes (JSON):
+* pairwise accuracy original > degraded per kind (blur sigma 1.2/3/6, exposure x0.6/0.4/0.25,
+  JPEG q25/10/4, noise sigma 15/35/70) and level; every other damage kind at s = 0.8;
+* ordered-pair accuracy of original > mild > medium > strong (all 6 pairs per crop and kind);
+* Spearman of score vs severity (pooled over crops, and the mean of per-crop values);
+* legit styles (b/w, low-key, high-key, shallow DoF): mean score change vs the original;
+* text effect: mean score change vs no text for positive / negative / neutral comments with seen
+  words and with unseen synonyms, and how often the change has the right sign;
+* attributes: mean of the matching attribute on originals vs damaged views.
+Image-only unless stated.  Scores are the distribution means (1..10).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import defaultdict
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from mmlq_ref.model import ATTRIBUTE_LABELS, WordVocabTokenizer, mean_score, round_fp16_  # noqa: E402
+from train import text as T  # noqa: E402
+from train.features import load_groups  # noqa: E402
+
+LEVELS = ["mild", "medium", "strong"]
+MAIN_KINDS = ["gblur", "under", "jpeg", "noise"]
+ATTR_OF = {"gblur": "sharpness", "defocus": "sharpness", "motion": "sharpness", "upscale": "sharpness",
+           "under": "exposure", "over": "exposure", "jpeg": "compression", "pixelate": "compression",
+           "posterize": "compression", "noise": "noise", "contrast": "contrast", "cast": "colour",
+           "faded": "colour", "oversat": "colour"}
+
+
+@torch.no_grad()
+def run_head(head, groups, idx, ids=None, mask=None, bs=128):
+    out_s, out_a = [], []
+    for i in range(0, len(idx), bs):
+        j = idx[i:i + bs]
+        g = {k: torch.from_numpy(v[j].astype(np.float32)) for k, v in groups.items()}
+        n = len(j)
+        if ids is None:
+            ii = torch.zeros(n, 48, dtype=torch.int64)
+            mm = torch.zeros(n, 48, dtype=torch.int64)
+        else:
+            ii, mm = ids[i:i + bs], mask[i:i + bs]
+        logits, att = head(g, ii, mm)
+        out_s.append(mean_score(torch.softmax(logits, -1)))
+        out_a.append(torch.sigmoid(att))
+    return torch.cat(out_s).numpy(), torch.cat(out_a).numpy()
+
+
+def _index(metas):
+    by = defaultdict(dict)
+    for i, m in enumerate(metas):
+        by[m["crop"]][(m["kind"], m["level"])] = i
+    return by
+
+
+def quick_pairwise(head, groups, metas):
+    head.eval()
+    sc, _ = run_head(head, groups, np.arange(len(metas)))
+    by = _index(metas)
+    res = {}
+    for lv in LEVELS:
+        ok = [sc[d[("original", "none")]] > sc[d[(k, lv)]] for d in by.values() for k in MAIN_KINDS]
+        res[lv] = round(float(np.mean(ok)), 3)
+    return res
+
+
+def evaluate(head, groups, metas, tok, seed=0):
+    head.eval()
+    n = len(metas)
+    sc, att = run_head(head, groups, np.arange(n))
+    by = _index(metas)
+    R = {"n_crops": len(by), "n_sources": len({m["source"] for m in metas})}
+    # per kind / level
+    pk = {}
+    ordered_ok, ordered_n, mild_ok = 0, 0, []
+    sp_pooled, sp_crop = {}, {}
+    for k in MAIN_KINDS:
+        pk[k] = {}
+        for lv in LEVELS:
+            ok = [sc[d[("original", "none")]] > sc[d[(k, lv)]] for d in by.values()]
+            pk[k][lv] = round(float(np.mean(ok)), 3)
+        xs, ys, per = [], [], []
+        for d in by.values():
+            chain = [sc[d[("original", "none")]]] + [sc[d[(k, lv)]] for lv in LEVELS]
+            for a in range(4):
+                for b in range(a + 1, 4):
+                    ordered_ok += chain[a] > chain[b]
+                    ordered_n += 1
+            mild_ok.append(chain[0] > chain[1])
+            xs += [0, 1, 2, 3]
+            ys += chain
+            per.append(spearmanr([0, 1, 2, 3], chain).correlation)
+        sp_pooled[k] = round(float(-spearmanr(xs, ys).correlation), 3)
+        sp_crop[k] = round(float(-np.nanmean(per)), 3)
+    R["pairwise_original_vs_degraded"] = pk
+    R["pairwise_by_level"] = {lv: round(float(np.mean([pk[k][lv] for k in MAIN_KINDS])), 3) for lv in LEVELS}
+    R["ordered_pair_accuracy"] = round(ordered_ok / ordered_n, 3)
+    R["mild_accuracy"] = round(float(np.mean(mild_ok)), 3)
+    R["spearman_score_vs_severity"] = {"pooled": sp_pooled, "per_crop_mean": sp_crop,
+                                       "note": "sign flipped: +1 = score falls as severity rises"}
+    others = sorted({m["kind"] for m in metas if m["level"] == "strong" and m["kind"] not in MAIN_KINDS})
+    R["other_kinds_strong_s0.8"] = {k: round(float(np.mean([sc[d[("original", "none")]] > sc[d[(k, "strong")]]
+                                                             for d in by.values()])), 3) for k in others}
+    # styles
+    st = {}
+    for s in ["bw", "lowkey", "highkey", "sdof"]:
+        deltas = [sc[d[("style:" + s, "none")]] - sc[d[("original", "none")]] for d in by.values()]
+        above_mild = [sc[d[("style:" + s, "none")]] > np.mean([sc[d[(k, "mild")]] for k in MAIN_KINDS])
+                      for d in by.values()]
+        st[s] = {"mean_delta": round(float(np.mean(deltas)), 3), "min_delta": round(float(np.min(deltas)), 3),
+                 "above_mean_of_mild_damage": round(float(np.mean(above_mild)), 3)}
+    R["legit_styles"] = st
+    orig = np.array([d[("original", "none")] for d in by.values()])
+    strong = np.array([d[(k, "strong")] for d in by.values() for k in MAIN_KINDS])
+    R["score_summary"] = {"originals_mean": round(float(sc[orig].mean()), 3),
+                          "originals_min": round(float(sc[orig].min()), 3),
+                          "strong_mean": round(float(sc[strong].mean()), 3),
+                          "all_views_mean": round(float(sc.mean()), 3)}
+    # attributes
+    attr = {}
+    li = list(ATTRIBUTE_LABELS)
+    for k, lab in ATTR_OF.items():
+        lv = "strong"
+        idx = [d[(k, lv)] for d in by.values() if (k, lv) in d]
+        if not idx:
+            continue
+        attr[k] = {"attribute": lab, "original": round(float(att[orig, li.index(lab)].mean()), 3),
+                   "damaged_strong": round(float(att[idx, li.index(lab)].mean()), 3)}
+    R["attributes_mean"] = attr
+    # text effect on originals and on medium-damaged views
+    rng = np.random.default_rng(seed)
+    base_idx = np.concatenate([orig, np.array([d[(k, "medium")] for d in by.values() for k in MAIN_KINDS])])
+    base, _ = run_head(head, groups, base_idx)
+    te = {}
+    for name, pol, words in [("positive_seen", 1, T.SEEN), ("negative_seen", -1, T.SEEN), ("neutral_caption", 0, T.SEEN),
+                             ("positive_unseen", 1, {**T.SEEN, **T.UNSEEN, "light": T.SEEN["light"]}),
+                             ("negative_unseen", -1, {**T.SEEN, **T.UNSEEN})]:
+        if words is not T.SEEN:
+            # only unseen words for the polarity slots
+            words = dict(T.SEEN)
+            for kk in ("pos", "sharp") if pol > 0 else ("neg", "sharpness", "exposure_dark", "noise"):
+                words[kk] = T.UNSEEN[kk]
+        texts = []
+        for j in range(len(base_idx)):
+            kind = metas[base_idx[j]]["kind"]
+            key = {"gblur": "sharpness", "under": "exposure_dark", "jpeg": "compression", "noise": "noise"}.get(kind)
+            if pol < 0 and name.endswith("unseen") and key == "compression":
+                key = "neg"
+            texts.append(T.comment(rng, pol, key if pol < 0 else None, words))
+        ids, mask = tok.batch(texts)
+        s, _ = run_head(head, groups, base_idx, ids, mask)
+        d = s - base
+        right = (d > 0) if pol > 0 else (d < 0) if pol < 0 else (np.abs(d) < 0.25)
+        te[name] = {"mean_delta": round(float(d.mean()), 3), "right_direction": round(float(right.mean()), 3),
+                    "example": texts[0]}
+    te["note"] = ("delta = score with text - score image-only, over held-out originals and medium-damaged views; "
+                  "neutral: right_direction = |delta| < 0.25")
+    R["text_effect"] = te
+    return R
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--vocab", required=True)
+    ap.add_argument("--ckpt", required=True)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--no-round", action="store_true", help="do not round the head to float16 values (as exported)")
+    a = ap.parse_args()
+    from train.train import build_head
+    ck = torch.load(a.ckpt)
+    groups = load_groups(a.data, "val")
+    metas = json.load(open(os.path.join(a.data, "val", "meta.json")))["views"]
+    tok = WordVocabTokenizer.load(os.path.join(a.vocab, "vocab.txt"), max_tokens=ck["max_tokens"])
+    glove = np.load(os.path.join(a.vocab, "glove.npy"))
+    head = build_head(groups, ck["vocab_size"], glove)
+    head.load_state_dict(ck["state_dict"])
+    if not a.no_round:
+        round_fp16_(head)  # as exported
+    R = evaluate(head, groups, metas, tok)
+    print(json.dumps(R, indent=2))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(R, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
