@@ -125,13 +125,17 @@ decoded from JPEG at full size every time.
 | cold model load (read + sha256 + session) | ${fmt(coldLoadMs)} ms |
 | peak RSS | ${(peakRss / 2 ** 20).toFixed(0)} MiB |
 
-| batch | images/s | wall ms/image | decode ms/image | inference ms/image |
+| batch | images/s | wall ms/image | decode latency ms | inference ms/image |
 |---:|---:|---:|---:|---:|
 ${rows.map((r) => `| ${r.batch} | ${fmt(r.imagesPerSecond)} | ${fmt(r.perImageMs)} | ${fmt(r.decodeMs)} | ${fmt(r.inferenceMs)} |`).join('\n')}
 
 Decode (sharp: read header, decode with shrink-on-load, orient, resize, crop, normalise) of the next
 batch overlaps inference of the current one, so wall time per image can be below decode + inference.
-Inference per image is the batch's onnxruntime time divided by its size.
+Decode latency is from the start of a batch's decoding to that image being ready: the images of a
+batch are decoded concurrently and share the cores with onnxruntime, so it grows with the batch size
+while throughput does not fall. Inference per image is the batch's onnxruntime time divided by its
+size. Peak RSS is the whole benchmark process (several scorers, onnxruntime's arenas for the largest
+batch), an upper bound for one scorer at that batch size.
 `;
 await writeFile(values.out, report);
 console.error(`wrote ${values.out}`);
