@@ -7,6 +7,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     // CI also writes a JSON report, from which .ci/run prints the plain 'N passed, N failed' line.
-    reporters: process.env['CI'] ? ['default', ['json', { outputFile: '.tmp/vitest-report.json' }]] : ['default'],
+    reporters: process.env['CI']
+      ? ['default', ['json', { outputFile: '.tmp/vitest-report.json' }]]
+      : ['default'],
   },
 });
