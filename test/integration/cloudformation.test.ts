@@ -2,6 +2,8 @@
  * `osls package` offline (no AWS credentials, no network), exactly as a deploy would build it, and
  * assertions on the CloudFormation it generates: the S3 notification with its prefix, least-privilege
  * IAM, the async-invoke retries with the SQS dead-letter destination, and the scorer as an image function.
+ * A second package with edgeVpc=attach checks the edge functions' VPC configuration and the network
+ * interface permissions that come with it.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -9,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-let out: string;
+const outs: string[] = [];
 let template: any;
 let resources: Record<string, any>;
 
@@ -31,15 +33,10 @@ function run(command: string, args: string[]) {
   }
 }
 
-const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-
-function statements(role: string): any[] {
-  return resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
-}
-
-beforeAll(async () => {
-  out = await mkdtemp(join(tmpdir(), 'mmlq-package-'));
-  run(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'layers/build-functions.ts']);
+/** `osls package --stage ci` with the given `--param`s into a temporary folder; the template. */
+async function packageService(params: string[] = []): Promise<any> {
+  const out = await mkdtemp(join(tmpdir(), 'mmlq-package-'));
+  outs.push(out);
   run(process.execPath, [
     'node_modules/osls/bin/serverless.js',
     'package',
@@ -47,13 +44,69 @@ beforeAll(async () => {
     'ci',
     '--package',
     out,
+    ...params.map((p) => `--param=${p}`),
   ]);
-  template = JSON.parse(await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+  return JSON.parse(await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+}
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+function statements(role: string): any[] {
+  return resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+}
+
+/** Every IAM statement of a template (role inline policies, managed and standalone policies), by resource. */
+function iamStatements(all: Record<string, any>): [string, any][] {
+  return Object.entries(all).flatMap(([id, r]): [string, any][] => {
+    const documents =
+      r.Type === 'AWS::IAM::Role'
+        ? (r.Properties.Policies ?? []).map((p: any) => p.PolicyDocument)
+        : r.Type === 'AWS::IAM::ManagedPolicy' || r.Type === 'AWS::IAM::Policy'
+          ? [r.Properties.PolicyDocument]
+          : [];
+    return documents.flatMap((d: any) => d.Statement.map((s: any): [string, any] => [id, s]));
+  });
+}
+
+const asList = (value: any): any[] => (Array.isArray(value) ? value : [value]);
+
+/** Evaluates the intrinsic functions the templates compute strings and lists with (Sub, Join, Split). */
+const PSEUDO: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'us-east-1',
+  'AWS::AccountId': '123456789012',
+};
+function evaluate(node: any): any {
+  if (typeof node === 'string') return node;
+  if (Array.isArray(node)) return node.map(evaluate);
+  if (node['Fn::Split']) {
+    const [separator, source] = node['Fn::Split'];
+    return evaluate(source).split(separator);
+  }
+  if (node['Fn::Join']) {
+    const [separator, list] = node['Fn::Join'];
+    return evaluate(list).join(separator);
+  }
+  if (node['Fn::Sub']) {
+    const [text, map] = Array.isArray(node['Fn::Sub']) ? node['Fn::Sub'] : [node['Fn::Sub'], {}];
+    const all: Record<string, string> = { ...PSEUDO };
+    for (const [k, v] of Object.entries(map)) all[k] = evaluate(v);
+    return text.replace(/\$\{([^}]+)\}/g, (_: string, name: string) => {
+      if (!(name in all)) throw new Error(`unresolved \${${name}} in ${text}`);
+      return all[name];
+    });
+  }
+  throw new Error(`cannot evaluate ${JSON.stringify(node)}`);
+}
+
+beforeAll(async () => {
+  run(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'layers/build-functions.ts']);
+  template = await packageService();
   resources = template.Resources;
 });
 
 afterAll(async () => {
-  if (out) await rm(out, { recursive: true, force: true });
+  await Promise.all(outs.map((out) => rm(out, { recursive: true, force: true })));
 });
 
 describe('osls package', () => {
@@ -140,5 +193,106 @@ describe('osls package', () => {
     );
     const bundle = await readFile('dist/functions/on-upload/handler.mjs', 'utf8');
     expect(bundle).not.toMatch(/from ["']onnxruntime-node["']|from ["']sharp["']/);
+  });
+
+  it('keeps every function out of any VPC by default, with no EC2 permissions', () => {
+    for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+      expect(fn.Properties.VpcConfig, id).toBeUndefined();
+    }
+    expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
+    for (const role of ['OnUploadRole', 'ScoreApiRole', 'ScorerRole']) {
+      expect(resources[role].Properties.ManagedPolicyArns).toBeUndefined();
+    }
+    const actions = iamStatements(resources).flatMap(([, s]) => asList(s.Action));
+    expect(actions.filter((a) => a.startsWith('ec2:'))).toEqual([]);
+  });
+});
+
+describe('osls package --param="edgeVpc=attach" (the GPU scorer behind an internal ALB)', () => {
+  const EDGE_ROLES = ['OnUploadRole', 'ScoreApiRole'];
+  const ENI_ACTIONS = [
+    'ec2:AssignPrivateIpAddresses',
+    'ec2:CreateNetworkInterface',
+    'ec2:DeleteNetworkInterface',
+    'ec2:DescribeNetworkInterfaces',
+    'ec2:DescribeSubnets',
+    'ec2:UnassignPrivateIpAddresses',
+  ];
+  let vpcResources: Record<string, any>;
+  let vpcTemplate: any;
+
+  beforeAll(async () => {
+    vpcTemplate = await packageService([
+      'edgeVpc=attach',
+      'edgeSubnetIds=subnet-aaa,subnet-bbb',
+      'edgeSecurityGroupIds=sg-123',
+    ]);
+    vpcResources = vpcTemplate.Resources;
+  });
+
+  it('puts score-api and on-upload in the given subnets with the given security group, not the scorer', () => {
+    for (const fn of ['ScoreApiLambdaFunction', 'OnUploadLambdaFunction']) {
+      const vpc = vpcResources[fn].Properties.VpcConfig;
+      expect(evaluate(vpc.SubnetIds), fn).toEqual(['subnet-aaa', 'subnet-bbb']);
+      expect(evaluate(vpc.SecurityGroupIds), fn).toEqual(['sg-123']);
+    }
+    expect(vpcResources['ScorerLambdaFunction'].Properties.VpcConfig).toBeUndefined();
+  });
+
+  it('grants the network interface actions to the edge roles only, "*" only where EC2 allows nothing else', () => {
+    const [[policyId, policy]] = Object.entries(vpcResources).filter(
+      ([, r]) => r.Type === 'AWS::IAM::ManagedPolicy',
+    ) as [[string, any]];
+    // Attached through the roles (not the policy's Roles): each function waits for its role, the role
+    // for the policy, so Lambda can create the interfaces when it creates the function.
+    expect(policy.Properties.Roles).toBeUndefined();
+    const attachedTo = Object.entries(vpcResources)
+      .filter(([, r]) => JSON.stringify(r.Properties?.ManagedPolicyArns ?? []).includes(`"${policyId}"`))
+      .map(([id]) => id)
+      .sort();
+    expect(attachedTo).toEqual(EDGE_ROLES);
+    for (const role of EDGE_ROLES) {
+      expect(vpcResources[role].Properties.ManagedPolicyArns).toEqual([{ Ref: policyId }]);
+    }
+    expect(vpcResources['ScorerRole'].Properties.ManagedPolicyArns).toBeUndefined();
+
+    const all = iamStatements(vpcResources);
+    const ec2 = all.filter(([, s]) => asList(s.Action).some((a: string) => a.startsWith('ec2:')));
+    expect(new Set(ec2.map(([id]) => id))).toEqual(new Set([policyId]));
+    expect(ec2.flatMap(([, s]) => asList(s.Action)).sort()).toEqual(ENI_ACTIONS);
+
+    const resourcesOf = (action: string) =>
+      asList(evaluate(ec2.find(([, s]) => asList(s.Action).includes(action))![1].Resource));
+    const eni = 'arn:aws:ec2:us-east-1:123456789012:network-interface/*';
+    expect(resourcesOf('ec2:CreateNetworkInterface')).toEqual([
+      eni,
+      'arn:aws:ec2:us-east-1:*:subnet/subnet-aaa',
+      'arn:aws:ec2:us-east-1:*:subnet/subnet-bbb',
+      'arn:aws:ec2:us-east-1:*:security-group/sg-123',
+    ]);
+    for (const action of [
+      'ec2:DeleteNetworkInterface',
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:UnassignPrivateIpAddresses',
+    ]) {
+      expect(resourcesOf(action), action).toEqual([eni]);
+    }
+
+    // "*" in exactly one statement, for the one action without resource-level permissions.
+    const star = all.filter(([, s]) => asList(s.Resource).includes('*'));
+    expect(star.map(([, s]) => s.Action)).toEqual([['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets']]);
+    expect(JSON.stringify(vpcTemplate).match(/"Resource":\s*"\*"/g)).toHaveLength(1);
+  });
+
+  it('leaves the rest of the stack as the default package builds it', () => {
+    // (Lambda versions are named after a hash of the function's configuration, VpcConfig included.)
+    const ids = (all: Record<string, any>) =>
+      Object.keys(all)
+        .filter((id) => all[id].Type !== 'AWS::Lambda::Version')
+        .sort();
+    expect(ids(vpcResources)).toEqual([...ids(resources), 'EdgeNetworkInterfacesPolicy'].sort());
+    for (const role of [...EDGE_ROLES, 'ScorerRole']) {
+      expect(vpcResources[role].Properties.Policies).toEqual(resources[role].Properties.Policies);
+    }
   });
 });
