@@ -98,6 +98,8 @@ def main():
                                                                              os.path.join(work, "check.json")]))
     if a.smoke and os.path.exists(os.path.join(committed, "manifest.json")):
         run(["node", f"{HERE}/tools/check_onnx.mjs", committed])  # read-only check of the committed model
+    if a.smoke:  # the paper-size configuration still exports (random weights; ~12 s, 291 MB in the temp dir)
+        run([PY, f"{HERE}/export_paper.py", "--out", os.path.join(work, "mmlq-paper.onnx"), "--check"])
     if not a.smoke:
         run([PY, f"{HERE}/train/model_card.py", "--out", out, "--validation", val_json, "--check",
              os.path.join(work, "check.json"), "--ckpt", ckpt])
