@@ -5,39 +5,21 @@
  * A second package with edgeVpc=attach checks the edge functions' VPC configuration and the network
  * interface permissions that come with it.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluate as evaluateIntrinsics, runChecked } from '../helpers/cloudformation.ts';
 
 const outs: string[] = [];
 let template: any;
 let resources: Record<string, any>;
 
-function run(command: string, args: string[]) {
-  const result = spawnSync(command, args, {
-    encoding: 'utf8',
-    timeout: 150_000, // a failed package run has been seen to hang: never wait forever
-    env: {
-      ...process.env,
-      ONNXRUNTIME_NODE_INSTALL: 'skip',
-      AWS_ACCESS_KEY_ID: '',
-      AWS_SECRET_ACCESS_KEY: '',
-    },
-  });
-  if (result.status !== 0) {
-    throw new Error(
-      `${command} ${args.join(' ')} failed (${result.status ?? result.signal}):\n${result.stdout}\n${result.stderr}`,
-    );
-  }
-}
-
 /** `osls package --stage ci` with the given `--param`s into a temporary folder; the template. */
 async function packageService(params: string[] = []): Promise<any> {
   const out = await mkdtemp(join(tmpdir(), 'mmlq-package-'));
   outs.push(out);
-  run(process.execPath, [
+  runChecked(process.execPath, [
     'node_modules/osls/bin/serverless.js',
     'package',
     '--stage',
@@ -76,31 +58,10 @@ const PSEUDO: Record<string, string> = {
   'AWS::Region': 'us-east-1',
   'AWS::AccountId': '123456789012',
 };
-function evaluate(node: any): any {
-  if (typeof node === 'string') return node;
-  if (Array.isArray(node)) return node.map(evaluate);
-  if (node['Fn::Split']) {
-    const [separator, source] = node['Fn::Split'];
-    return evaluate(source).split(separator);
-  }
-  if (node['Fn::Join']) {
-    const [separator, list] = node['Fn::Join'];
-    return evaluate(list).join(separator);
-  }
-  if (node['Fn::Sub']) {
-    const [text, map] = Array.isArray(node['Fn::Sub']) ? node['Fn::Sub'] : [node['Fn::Sub'], {}];
-    const all: Record<string, string> = { ...PSEUDO };
-    for (const [k, v] of Object.entries(map)) all[k] = evaluate(v);
-    return text.replace(/\$\{([^}]+)\}/g, (_: string, name: string) => {
-      if (!(name in all)) throw new Error(`unresolved \${${name}} in ${text}`);
-      return all[name];
-    });
-  }
-  throw new Error(`cannot evaluate ${JSON.stringify(node)}`);
-}
+const evaluate = (node: any) => evaluateIntrinsics(node, PSEUDO);
 
 beforeAll(async () => {
-  run(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'layers/build-functions.ts']);
+  runChecked(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'layers/build-functions.ts']);
   template = await packageService();
   resources = template.Resources;
 });

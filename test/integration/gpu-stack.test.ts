@@ -6,7 +6,6 @@
  * only from the edge functions' security group, and the ScorerUrl output for the main stack.
  * Nothing here deploys or builds the image.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { observability } from '#core/edge/observability.ts';
 import { unloadAll } from '#core/registry.ts';
 import { readServerConfig } from '#core/scoring-service/config.ts';
 import { type ScorerServer, startScorerServer } from '#core/scoring-service/http-server.ts';
+import { evaluate, osls } from '../helpers/cloudformation.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
 const PARAMS = {
@@ -30,19 +30,6 @@ let template: any;
 let resources: Record<string, any>;
 let server: ScorerServer | undefined;
 
-function osls(args: string[]) {
-  return spawnSync(process.execPath, ['node_modules/osls/bin/serverless.js', ...args], {
-    encoding: 'utf8',
-    timeout: 150_000, // a failed package run has been seen to hang: never wait forever
-    env: {
-      ...process.env,
-      ONNXRUNTIME_NODE_INSTALL: 'skip',
-      AWS_ACCESS_KEY_ID: '',
-      AWS_SECRET_ACCESS_KEY: '',
-    },
-  });
-}
-
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const container = () => resources['TaskDefinition'].Properties.ContainerDefinitions[0];
 const environment = (): Record<string, unknown> =>
@@ -50,29 +37,6 @@ const environment = (): Record<string, unknown> =>
 const statements = (role: string): any[] =>
   resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
 const groupId = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'GroupId'] });
-
-/** Evaluates the few intrinsic functions the template computes strings with (Sub, Select, Split). */
-function evaluate(node: any, vars: Record<string, string> = {}): any {
-  if (typeof node === 'string') return node;
-  if (node['Fn::Select']) {
-    const [index, list] = node['Fn::Select'];
-    return evaluate(list, vars)[index];
-  }
-  if (node['Fn::Split']) {
-    const [separator, source] = node['Fn::Split'];
-    return evaluate(source, vars).split(separator);
-  }
-  if (node['Fn::Sub']) {
-    const [text, map] = Array.isArray(node['Fn::Sub']) ? node['Fn::Sub'] : [node['Fn::Sub'], {}];
-    const all: Record<string, string> = { ...vars };
-    for (const [k, v] of Object.entries(map)) all[k] = evaluate(v, vars);
-    return text.replace(/\$\{([^}]+)\}/g, (_: string, name: string) => {
-      if (!(name in all)) throw new Error(`unresolved \${${name}} in ${text}`);
-      return all[name];
-    });
-  }
-  throw new Error(`cannot evaluate ${JSON.stringify(node)}`);
-}
 
 beforeAll(async () => {
   out = await mkdtemp(join(tmpdir(), 'mmlq-gpu-package-'));
