@@ -15,6 +15,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { sleep } from '../aws/scorer-client.ts';
 import { buildReport, formatTable, type Outcome } from '../cli/output.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '../registry.ts';
 import type { StoredResult } from '../results/store.ts';
@@ -101,7 +102,7 @@ async function seed(dir: string): Promise<number> {
           });
           break;
         }
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
       }
     }
   }
@@ -133,7 +134,7 @@ async function upload(name: string) {
   try {
     const st = await stat(path);
     if (!st.isFile() || sent.get(name) === st.mtimeMs) return;
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
     const now = await stat(path);
     if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
       setTimeout(() => upload(name), 250);
