@@ -4,6 +4,7 @@
  * delivers uploads with AWS's async-invoke retry and dead-letter semantics. Nothing is mocked: the scorer
  * is taken down by switching off the TCP path the edge functions use to reach it.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,7 @@ let stack: Stack;
 let scorerPath: TcpSwitch;
 let images: Server;
 let imagesOrigin: string;
+let brightSha256: string;
 const offline: string[] = [];
 
 async function putUpload(key: string, body: Buffer) {
@@ -79,6 +81,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mmlq-stack-'));
   await writeTinyModel(join(dir, 'models'), { name: 'tiny' });
   const png = await solid(48, 48, { r: 230, g: 230, b: 230 });
+  brightSha256 = createHash('sha256').update(png).digest('hex');
   images = createServer((req, res) => {
     if (req.url === '/bright.png') {
       res.writeHead(200, { 'content-type': 'image/png' });
@@ -373,6 +376,27 @@ describe('HTTP API (score-api)', () => {
       ['library/missing.png', 'IMAGE_NOT_FOUND'],
     ]);
     expect(body.items[1].score).toBeGreaterThan(body.items[0].score);
+
+    // Every item's result can be fetched again: S3 items by key, URL items by the URL's hash.
+    const url = `${imagesOrigin}/bright.png`;
+    const urlId = `url.${createHash('sha256').update(url).digest('hex')}`;
+    expect(body.items[1].resultId).toBe(urlId);
+    const byUrl = await fetch(`${stack.apiUrl}/v1/scores/${urlId}`);
+    expect(byUrl.status).toBe(200);
+    expect(await byUrl.json()).toMatchObject({
+      id: urlId,
+      ok: true,
+      source: { url, sha256: brightSha256 },
+      model: { name: 'tiny' },
+      result: { score: body.items[1].score, mode: 'image+text' },
+    });
+    const byKey = await fetch(`${stack.apiUrl}/v1/scores/${body.items[0].resultId}`);
+    expect(await byKey.json()).toMatchObject({ ok: true, result: { score: body.items[0].score } });
+    const neverScored = await fetch(`${stack.apiUrl}/v1/scores/url.${'0'.repeat(64)}`);
+    expect([neverScored.status, ((await neverScored.json()) as any).error.code]).toEqual([
+      404,
+      'RESULT_NOT_FOUND',
+    ]);
   });
 
   it('rejects bad requests with typed errors', async () => {

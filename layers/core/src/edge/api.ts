@@ -14,7 +14,7 @@ import type { ObjectStore } from '../aws/s3.ts';
 import type { ScorerClient } from '../aws/scorer-client.ts';
 import { ImageError, InvalidArgumentError } from '../errors.ts';
 import { checkUrl } from '../http/url-fetch.ts';
-import { keyOfResultId, ResultStore, resultId, type StoredResult } from '../results/store.ts';
+import { ResultStore, resultId, type StoredResult, urlResultId } from '../results/store.ts';
 import type { ImageRef, ItemOutcome, ScoreItem } from '../scoring-service/protocol.ts';
 import type { ApiConfig } from './config.ts';
 import { EdgeError, errorPayload, statusOf } from './errors.ts';
@@ -210,6 +210,17 @@ async function postScores(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise
         );
         await results.put(document);
         stored = resultId(key);
+      } else if ('url' in item.image) {
+        const id = urlResultId(item.image.url);
+        const sha256 = outcome.ok ? outcome.source?.sha256 : undefined;
+        await results.putUrl(deps.config.bucket, {
+          id,
+          source: { url: item.image.url, ...(sha256 ? { sha256 } : {}) },
+          model: { name: answer.model.name, version: answer.model.version },
+          scoredAt: new Date().toISOString(),
+          ...(outcome.ok ? { ok: true, result: outcome.result } : { ok: false, error: outcome.error }),
+        });
+        stored = id;
       }
       deps.metrics.addMetric(
         outcome.ok ? 'ImagesScored' : `Error_${outcome.error.code}`,
@@ -230,11 +241,10 @@ async function postScores(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise
 }
 
 async function getScore(id: string, deps: ApiDeps): Promise<Response> {
-  const key = keyOfResultId(id);
-  const document =
-    key === undefined
-      ? undefined
-      : await new ResultStore(deps.objects, deps.config.store.resultsPrefix).get(deps.config.bucket, key);
+  const document = await new ResultStore(deps.objects, deps.config.store.resultsPrefix).find(
+    deps.config.bucket,
+    id,
+  );
   if (!document)
     throw new EdgeError(
       'RESULT_NOT_FOUND',

@@ -5,7 +5,12 @@
  * Idempotency: a result records the key it was written for, `<bucket>/<key>#<versionId or ETag>` plus
  * `<model>@<version>`. A re-delivered event whose key matches the stored one neither rescores nor
  * rewrites; a new object version or a new model version does.
+ *
+ * Images scored by URL through the API have no object to tag: their latest result is kept in the
+ * API's bucket at `results/_by-url/<sha256 of the URL>.json`, with the id `url.<sha256 of the URL>`
+ * (a "." never occurs in the base64url ids of S3 results).
  */
+import { createHash } from 'node:crypto';
 import type { ObjectRef, ObjectStore } from '../aws/s3.ts';
 import type { ServiceErrorPayload } from '../edge/errors.ts';
 import type { ScoreResult } from '../scorer.ts';
@@ -38,6 +43,21 @@ export type StoredResult = {
   idempotencyKey: string;
   scoredAt: string;
 } & ({ ok: true; result: ScoreResult } | { ok: false; error: ServiceErrorPayload });
+
+/** The latest result for an image the API fetched by URL. */
+export type StoredUrlResult = {
+  /** `url.<sha256 hex of the URL>`. */
+  id: string;
+  source: { url: string; sha256?: string };
+  model: ModelId;
+  scoredAt: string;
+} & ({ ok: true; result: ScoreResult } | { ok: false; error: ServiceErrorPayload });
+
+const URL_RESULTS = '_by-url/';
+const URL_ID = /^url\.([0-9a-f]{64})$/;
+
+export const urlResultId = (url: string): string =>
+  `url.${createHash('sha256').update(url, 'utf8').digest('hex')}`;
 
 /** The score as a tag value: two decimals, no trailing zeros ("6.5", "7.25"). */
 export const scoreTag = (score: number): string => String(Number(score.toFixed(2)));
@@ -96,6 +116,26 @@ export class ResultStore {
       scoredAt: now.toISOString(),
       ...outcome,
     };
+  }
+
+  /** Stores the latest result for a URL in `bucket` (the API's own bucket). */
+  async putUrl(bucket: string, document: StoredUrlResult): Promise<void> {
+    const hash = URL_ID.exec(document.id)?.[1];
+    if (hash === undefined) throw new Error(`Not a URL result id: ${document.id}`);
+    await this.objects.putJson({ bucket, key: `${this.resultsPrefix}${URL_RESULTS}${hash}.json` }, document);
+  }
+
+  /** The stored result for an id of either kind, or undefined (unknown id or nothing stored). */
+  async find(bucket: string, id: string): Promise<StoredResult | StoredUrlResult | undefined> {
+    const hash = URL_ID.exec(id)?.[1];
+    if (hash !== undefined) {
+      return this.objects.getJson<StoredUrlResult>({
+        bucket,
+        key: `${this.resultsPrefix}${URL_RESULTS}${hash}.json`,
+      });
+    }
+    const key = keyOfResultId(id);
+    return key === undefined ? undefined : this.get(bucket, key);
   }
 
   async put(document: StoredResult): Promise<void> {

@@ -26,6 +26,8 @@ export interface ScoreJob {
 export interface ScoredSource {
   /** ETag of the S3 object that was read (S3 inputs). */
   etag?: string;
+  /** sha256 (hex) of the bytes that were fetched (URL inputs). */
+  sha256?: string;
 }
 
 export type ItemOutcome =

@@ -3,13 +3,21 @@
  * (S3 GetObject, allow-listed URL), scores them with the core Scorer and answers one outcome per item,
  * in order. A reference that cannot be read is that item's typed error, never the job's.
  */
+import { createHash } from 'node:crypto';
 import { createS3Client, ObjectStore } from '../aws/s3.ts';
 import { errorPayload } from '../edge/errors.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { fetchImage } from '../http/url-fetch.ts';
 import { type ScoreOutcome, type ScoreRequest, Scorer } from '../scorer.ts';
 import type { ScorerConfig } from './config.ts';
-import type { ItemOutcome, ModelInfo, ScoreItem, ScoreJob, ScoreJobResult } from './protocol.ts';
+import type {
+  ItemOutcome,
+  ModelInfo,
+  ScoredSource,
+  ScoreItem,
+  ScoreJob,
+  ScoreJobResult,
+} from './protocol.ts';
 
 /** Runs prepared requests through the model: the Scorer directly, or a micro-batcher in front of it. */
 export type Runner = (requests: ScoreRequest[]) => Promise<ScoreOutcome[]>;
@@ -53,7 +61,7 @@ export class ScoringService {
 
   async run(job: ScoreJob): Promise<ScoreJobResult> {
     const outcomes: ItemOutcome[] = new Array(job.items.length);
-    const ready: { index: number; request: ScoreRequest; fetchMs: number; etag?: string }[] = [];
+    const ready: { index: number; request: ScoreRequest; fetchMs: number; source: ScoredSource }[] = [];
     let next = 0;
     const worker = async () => {
       while (next < job.items.length) {
@@ -61,12 +69,12 @@ export class ScoringService {
         const item = job.items[index]!;
         const started = performance.now();
         try {
-          const { bytes, etag } = await this.read(item);
+          const { bytes, source } = await this.read(item);
           ready.push({
             index,
             request: { id: item.id, image: { bytes }, text: item.text },
             fetchMs: performance.now() - started,
-            ...(etag ? { etag } : {}),
+            source,
           });
         } catch (error) {
           outcomes[index] = { id: item.id, ok: false, error: errorPayload(error) };
@@ -80,7 +88,7 @@ export class ScoringService {
       const outcome = scored[k]!;
       if (outcome.ok) {
         outcome.result.timings.readMs = Number(r.fetchMs.toFixed(2));
-        outcomes[r.index] = { ...outcome, ...(r.etag ? { source: { etag: r.etag } } : {}) };
+        outcomes[r.index] = { ...outcome, source: r.source };
       } else {
         outcomes[r.index] = outcome;
       }
@@ -88,7 +96,7 @@ export class ScoringService {
     return { model: this.model, outcomes };
   }
 
-  private async read(item: ScoreItem): Promise<{ bytes: Buffer; etag?: string }> {
+  private async read(item: ScoreItem): Promise<{ bytes: Buffer; source: ScoredSource }> {
     if ('s3' in item.image) {
       const ref = item.image.s3;
       const allowed = this.config.allowedBuckets;
@@ -97,12 +105,16 @@ export class ScoringService {
           `Expected an S3 bucket among ${allowed.join(', ')} but received ${JSON.stringify(ref.bucket)}`,
         );
       }
-      return this.objects.getImage(ref, this.config.maxImageBytes);
+      const { bytes, etag } = await this.objects.getImage(ref, this.config.maxImageBytes);
+      return { bytes, source: etag ? { etag } : {} };
     }
     const fetched = await fetchImage(item.image.url, {
       ...this.config.url,
       maxBytes: this.config.maxImageBytes,
     });
-    return { bytes: fetched.bytes };
+    return {
+      bytes: fetched.bytes,
+      source: { sha256: createHash('sha256').update(fetched.bytes).digest('hex') },
+    };
   }
 }
