@@ -113,8 +113,10 @@ describe(`${DEFAULT_MODEL}: TypeScript tokenizer vs the Python one`, () => {
     };
     const text = model.manifest.inputs.text!;
     expect(fixture.maxTokens).toBe(text.maxTokens);
-    const vocab = await readFile(join(dir, model.manifest.files[text.tokenizer.vocab]!.path), 'utf8');
-    const tokenizer = new WordTokenizer(vocab, { ...text.tokenizer, maxTokens: text.maxTokens });
+    const spec = text.tokenizer;
+    if (spec.type !== 'word-vocab') throw new Error(`expected a word-vocab tokenizer, got ${spec.type}`);
+    const vocab = await readFile(join(dir, model.manifest.files[spec.vocab]!.path), 'utf8');
+    const tokenizer = new WordTokenizer(vocab, { ...spec, maxTokens: text.maxTokens });
     expect(fixture.cases.length).toBeGreaterThanOrEqual(20);
     for (const c of fixture.cases) {
       expect(splitWords(c.text, true), c.text).toEqual(c.words);

@@ -72,6 +72,29 @@ describe('manifest validation', () => {
     expect(problems(withChange((m) => (m.inputs.text.tokenizer.vocab = 'words')))).toBe(
       'Invalid manifest m.json: inputs.text.tokenizer.vocab: "words" is not a key of files',
     );
+    expect(
+      problems(
+        withChange((m) => {
+          m.inputs.text.tokenizer = { type: 'huggingface', file: 'tokenizer', config: 'tokenizer_config' };
+          m.files.tokenizer = m.files.vocab;
+        }),
+      ),
+    ).toBe('Invalid manifest m.json: inputs.text.tokenizer.config: "tokenizer_config" is not a key of files');
+    expect(
+      problems(withChange((m) => (m.inputs.text.tokenizer = { type: 'sentencepiece', file: 'vocab' }))),
+    ).toBe(
+      "Invalid manifest m.json: inputs.text.tokenizer.type: Invalid discriminator value. Expected 'word-vocab' | 'huggingface'",
+    );
+  });
+
+  it('accepts a Hugging Face tokenizer whose files are listed', () => {
+    const manifest = parseManifest(
+      withChange((m) => {
+        m.inputs.text.tokenizer = { type: 'huggingface', file: 'vocab' };
+      }),
+      'm.json',
+    );
+    expect(manifest.inputs.text?.tokenizer).toEqual({ type: 'huggingface', file: 'vocab' });
   });
 
   it('rejects unknown keys (typos) and lists several problems at once', () => {

@@ -58,15 +58,25 @@ const textInput = z
     idsName: z.string().min(1),
     maskName: z.string().min(1),
     maxTokens: positiveInt,
-    tokenizer: z
-      .object({
-        type: z.literal('word-vocab'),
-        vocab: z.string().min(1),
-        lowercase: z.boolean(),
-        padId: z.number().int().nonnegative(),
-        unknownId: z.number().int().nonnegative(),
-      })
-      .strict(),
+    tokenizer: z.discriminatedUnion('type', [
+      z
+        .object({
+          type: z.literal('word-vocab'),
+          vocab: z.string().min(1),
+          lowercase: z.boolean(),
+          padId: z.number().int().nonnegative(),
+          unknownId: z.number().int().nonnegative(),
+        })
+        .strict(),
+      // A Hugging Face tokenizer.json (+ tokenizer_config.json), run by @huggingface/tokenizers.
+      z
+        .object({
+          type: z.literal('huggingface'),
+          file: z.string().min(1),
+          config: z.string().min(1).optional(),
+        })
+        .strict(),
+    ]),
   })
   .strict();
 
@@ -129,13 +139,24 @@ export const manifestSchema = z
         path: ['files', 'graph'],
         message: 'a "graph" file (the ONNX model) is required',
       });
-    const vocab = m.inputs.text?.tokenizer.vocab;
-    if (vocab !== undefined && !m.files[vocab]) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['inputs', 'text', 'tokenizer', 'vocab'],
-        message: `"${vocab}" is not a key of files`,
-      });
+    const tokenizer = m.inputs.text?.tokenizer;
+    if (tokenizer) {
+      const fields =
+        tokenizer.type === 'word-vocab'
+          ? ([['vocab', tokenizer.vocab]] as const)
+          : ([
+              ['file', tokenizer.file],
+              ['config', tokenizer.config],
+            ] as const);
+      for (const [field, key] of fields) {
+        if (key !== undefined && !m.files[key]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['inputs', 'text', 'tokenizer', field],
+            message: `"${key}" is not a key of files`,
+          });
+        }
+      }
     }
   });
 

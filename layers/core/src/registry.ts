@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ModelError } from './errors.ts';
 import { type Manifest, readManifest, readModelFiles } from './manifest.ts';
 import { ModelSession, type Provider } from './runtime.ts';
-import { WordTokenizer } from './tokenizer.ts';
+import { HuggingFaceTokenizer, type TextTokenizer, WordTokenizer } from './tokenizer.ts';
 
 /**
  * The package's models/ folder: the nearest ancestor of this module (source or bundle) that holds
@@ -39,7 +39,7 @@ export interface LoadedModel {
   manifest: Manifest;
   dir: string;
   session: ModelSession;
-  tokenizer: WordTokenizer | undefined;
+  tokenizer: TextTokenizer | undefined;
   /** Milliseconds spent reading, verifying and creating the session. */
   loadMs: number;
 }
@@ -98,13 +98,25 @@ async function load(name: string, options: LoadOptions): Promise<LoadedModel> {
     ],
     dir,
   );
-  const tokenizer = text
-    ? new WordTokenizer(files.get(text.tokenizer.vocab)!.toString('utf8'), {
-        ...text.tokenizer,
-        maxTokens: text.maxTokens,
-      })
-    : undefined;
+  const tokenizer = text ? makeTokenizer(text, files, dir) : undefined;
   return { manifest, dir, session, tokenizer, loadMs: performance.now() - started };
+}
+
+function makeTokenizer(
+  text: NonNullable<Manifest['inputs']['text']>,
+  files: Map<string, Buffer>,
+  dir: string,
+): TextTokenizer {
+  const spec = text.tokenizer;
+  if (spec.type === 'word-vocab') {
+    return new WordTokenizer(files.get(spec.vocab)!.toString('utf8'), { ...spec, maxTokens: text.maxTokens });
+  }
+  return new HuggingFaceTokenizer(
+    files.get(spec.file)!.toString('utf8'),
+    spec.config === undefined ? undefined : files.get(spec.config)!.toString('utf8'),
+    text.maxTokens,
+    join(dir, 'manifest.json'),
+  );
 }
 
 const cache = new Map<string, Promise<LoadedModel>>();
