@@ -3,10 +3,13 @@
  * into dist/mmlq-edge.mjs (package.json "bin"). The edge
  * functions (score-api, on-upload) must not contain sharp or onnxruntime-node: the build fails if they
  * do. The scorer bundles keep both native packages external; its container image installs them.
- *   tsx layers/build-functions.ts
+ *   tsx layers/build-functions.ts [--out DIR]     (default dist)
  */
 import { rm } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+
+const { out: root = 'dist' } = parseArgs({ options: { out: { type: 'string' } } }).values;
 
 const NATIVE = ['sharp', 'onnxruntime-node'];
 const entries: Record<string, { entry: string; edge: boolean; outfile?: string }> = {
@@ -14,11 +17,11 @@ const entries: Record<string, { entry: string; edge: boolean; outfile?: string }
   'on-upload/handler': { entry: 'functions/on-upload/handler.ts', edge: true },
   'scorer/handler': { entry: 'functions/scorer/handler.ts', edge: false },
   'scorer/server': { entry: 'functions/scorer/server.ts', edge: false },
-  cli: { entry: 'layers/core/src/cli/bin.ts', edge: false, outfile: 'dist/mmlq-edge.mjs' },
+  cli: { entry: 'layers/core/src/cli/bin.ts', edge: false, outfile: `${root}/mmlq-edge.mjs` },
 };
 
-await rm('dist/functions', { recursive: true, force: true });
-for (const [out, { entry, edge, outfile = `dist/functions/${out}.mjs` }] of Object.entries(entries)) {
+await rm(`${root}/functions`, { recursive: true, force: true });
+for (const [out, { entry, edge, outfile = `${root}/functions/${out}.mjs` }] of Object.entries(entries)) {
   const result = await build({
     entryPoints: [entry],
     outfile,
