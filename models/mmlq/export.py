@@ -16,7 +16,6 @@ rounded torch reference; the GloVe table is 8-bit per-row already.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -26,24 +25,16 @@ import numpy as np
 import onnx
 import torch
 from onnx import helper, numpy_helper, TensorProto
-from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from mmlq_ref.model import (ATTRIBUTE_LABELS, MMLQConfig, MMLQHead, MMLQModel, WordVocabTokenizer,  # noqa: E402
                             round_fp16_)
+from mmlq_ref.folder import (SKIMAGE_DATA as SKI, TOKENIZER_CASES, folder_size, percentile_points, preprocess,  # noqa: E402
+                             sha256, write_manifest)
 from train.features import load_groups, make_encoder  # noqa: E402
 
-SKI = "/usr/lib/python3/dist-packages/skimage/data"
 MAX_TOKENS = 48
-
-
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def load_head(ckpt_path: str, vocab_dir: str | None = None) -> MMLQHead:
@@ -125,53 +116,6 @@ def export_onnx(model: MMLQModel, path: str) -> dict:
     return stats
 
 
-def preprocess(path: str, size: int) -> np.ndarray:
-    """Manifest preprocessing: shortest-edge resize to size (bicubic), centre crop, /255, NCHW."""
-    im = Image.open(path).convert("RGB")
-    w, h = im.size
-    f = size / min(w, h)
-    nw, nh = max(size, round(w * f)), max(size, round(h * f))
-    im = im.resize((nw, nh), Image.BICUBIC)
-    x0, y0 = (nw - size) // 2, (nh - size) // 2
-    a = np.asarray(im.crop((x0, y0, x0 + size, y0 + size)), dtype=np.float32) / 255.0
-    return a.transpose(2, 0, 1).copy()
-
-
-TOKENIZER_CASES = [
-    "A crisp, lovely photo.",
-    "blurry and TOO dark!!!",
-    "",
-    "   ",
-    "Café crème brûlée at the Musée d'Orsay",
-    "ＦＵＬＬＷＩＤＴＨ ｔｅｘｔ ａｎｄ １２３",
-    "ﬁne ﬂowers (ligatures)",
-    "Straße GROSS groß",
-    "İstanbul at night",
-    "Ωμέγα Σίσυφος ΣΟΦΟΣ",
-    "東京の夜景 とても綺麗",
-    "emoji 📷✨ between words🙂ok",
-    "𝐁𝐨𝐥𝐝 math letters 𝟙𝟚𝟛",
-    "numbers 2019, 3.14, 1/250s f/2.8 ISO-3200",
-    "snake_case and kebab-case and dot.separated",
-    "don't can't it's o'clock",
-    "tabs\tand\nnewlines\r\nmixed",
-    "zero\u200bwidth\u00a0nbsp soft\u00adhyphen",
-    "combining e\u0301 vs precomposed é",
-    "Ⅻ roman numeral ½ fraction ² superscript",
-    "unknownwordxyzzy qwertyuiop blorptastic",
-    "HTML <b>bold</b> &amp; entities &#39;",
-    "https://example.com/path?q=sunset&lang=en",
-    "email@example.com #hashtag @mention",
-    "Arabic: صورة جميلة جدا",
-    "Hindi: बहुत सुंदर तस्वीर",
-    "Korean: 아름다운 사진",
-    "splendid magnificent dreadful lousy",
-    "x" * 5 + " " + " ".join(["word"] * 60),
-    "\n".join(["first comment: sharp", "second comment: noisy", "caption: my cat"]),
-    " ".join(f"w{i}" for i in range(80)),
-]
-
-
 def write_parity(model: MMLQModel, tok: WordVocabTokenizer, out: str) -> dict:
     pdir = os.path.join(out, "parity")
     if os.path.isdir(pdir):
@@ -230,13 +174,7 @@ def calibration_points(model_head, data: str) -> dict:
     groups = load_groups(data, "val")
     metas = json.load(open(os.path.join(data, "val", "meta.json")))["views"]
     sc, _ = run_head(model_head, groups, np.arange(len(metas)))
-    pcts = [0, 1, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 98, 99, 100]
-    vals = np.percentile(sc, pcts)
-    pts = []
-    for p, v in zip(pcts, vals):
-        v = round(float(v), 4)
-        if not pts or (v > pts[-1][0] and p > pts[-1][1]):
-            pts.append([v, p])
+    pts = percentile_points(sc)
     n_src = len({m["source"] for m in metas})
     n_crop = len({m["crop"] for m in metas})
     return {"reference": (f"held-out synthetic reference set: {len(metas)} image-only views of {n_crop} crops of {n_src} "
@@ -296,10 +234,8 @@ def main():
         "score": {"min": 1, "max": 10, "direction": "higher-is-better"},
         "calibration": calib,
     }
-    with open(os.path.join(out, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    tot = sum(os.path.getsize(os.path.join(dp, fn)) for dp, _, fns in os.walk(out) for fn in fns)
+    write_manifest(out, manifest)
+    tot = folder_size(out)
     print(f"wrote {out}: model.onnx {os.path.getsize(os.path.join(out, 'model.onnx')) / 1e6:.2f} MB, total {tot / 1e6:.2f} MB")
 
 

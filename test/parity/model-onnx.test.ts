@@ -7,16 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, type LoadedModel, loadModel, unloadAll } from '#core/registry.ts';
-import type { Feed } from '#core/runtime.ts';
 import { splitWords, WordTokenizer } from '#core/tokenizer.ts';
+import { maxAbsDiff, readFeeds, type TensorFile } from '../helpers/parity.ts';
 
 const dir = join(DEFAULT_MODELS_DIR, DEFAULT_MODEL);
 
-interface TensorFile {
-  file: string;
-  dtype: 'float32' | 'int64';
-  dims: number[];
-}
 interface Case {
   name: string;
   inputs: Record<string, TensorFile>;
@@ -29,21 +24,6 @@ interface Case {
 interface Index {
   tolerance: { distribution: number; attributes: number; image_features: number };
   cases: Case[];
-}
-
-async function tensor(spec: TensorFile): Promise<Feed> {
-  const bytes = await readFile(join(dir, 'parity', spec.file));
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const data = spec.dtype === 'float32' ? new Float32Array(buffer) : new BigInt64Array(buffer);
-  expect(data.length).toBe(spec.dims.reduce((a, b) => a * b, 1));
-  return { data, dims: spec.dims };
-}
-
-function maxAbsDiff(actual: ArrayLike<number>, expected: readonly number[]): number {
-  expect(actual.length).toBe(expected.length);
-  let max = 0;
-  for (let i = 0; i < expected.length; i++) max = Math.max(max, Math.abs(actual[i]! - expected[i]!));
-  return max;
 }
 
 let model: LoadedModel;
@@ -70,8 +50,7 @@ describe(`${DEFAULT_MODEL}: onnxruntime-node vs the PyTorch reference`, () => {
   it('matches the distribution and attributes within 1e-4 and the image features within 1e-3', async () => {
     const { distribution, attributes, imageFeatures } = model.manifest.outputs;
     for (const c of index.cases) {
-      const feeds: Record<string, Feed> = {};
-      for (const [name, spec] of Object.entries(c.inputs)) feeds[name] = await tensor(spec);
+      const feeds = await readFeeds(dir, c.inputs);
       const out = await model.session.run(feeds, [distribution.name, attributes!.name, imageFeatures!.name]);
       const d = maxAbsDiff(out[distribution.name]!.data, c.expected.distribution.flat());
       const a = maxAbsDiff(out[attributes!.name]!.data, c.expected.attributes.flat());
