@@ -4,6 +4,8 @@
  *
  *   npm run bench                          # default model, sample images, cpu
  *   npm run bench -- --model NAME --provider cuda --batches 1,8,32 --rounds 5 --out docs/BENCHMARKS.md
+ *   npm run bench -- --models-dir models/.cache/paper --model mmlq-paper-random --text "..." \
+ *     --out docs/BENCHMARKS-paper-size.md      # the paper-size export (models/mmlq/README.md)
  */
 
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -24,6 +26,8 @@ const { values } = parseArgs({
     batches: { type: 'string', default: '1,4,8' },
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '0' },
+    text: { type: 'string' }, // the same text with every image (multi-modal models); default image-only
+    note: { type: 'string' }, // a paragraph for the report (what this model is, how it was made)
     out: { type: 'string', default: resolve(import.meta.dirname, '../../docs/BENCHMARKS.md') },
   },
 });
@@ -64,7 +68,8 @@ interface Row {
 }
 const rows: Row[] = [];
 // warm-up: one pass so onnxruntime has allocated its arenas
-await first.scoreMany(files.map((f, i) => ({ id: f, image: { bytes: bytes[i]! } })));
+const text = values.text;
+await first.scoreMany(files.map((f, i) => ({ id: f, image: { bytes: bytes[i]! }, text })));
 for (const batch of batchSizes) {
   const scorer = await Scorer.create({
     model: values.model,
@@ -81,6 +86,7 @@ for (const batch of batchSizes) {
   const requests = Array.from({ length: n }, (_, i) => ({
     id: String(i),
     image: { bytes: bytes[i % bytes.length]! },
+    text,
   }));
   for (let r = 0; r < rounds; r++) {
     const start = performance.now();
@@ -108,8 +114,8 @@ for (const batch of batchSizes) {
 await unloadAll();
 
 const info = first.modelInfo;
-const report = `# Benchmarks
-
+const report = `# Benchmarks${info.name === DEFAULT_MODEL ? '' : `: ${info.name}`}
+${values.note ? `\n${values.note}\n` : ''}
 Written by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().slice(0, 10)}. Numbers are medians over
 ${rounds} rounds after one warm-up pass; the images are the ${files.length} files in
 \`${values.images.replace(resolve(import.meta.dirname, '../..') + '/', '')}\` (${files.join(', ')}),
@@ -122,6 +128,7 @@ decoded from JPEG at full size every time.
 | onnxruntime-node | ${(createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version} |
 | machine | ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version} |
 | intra-op threads | ${intraOpThreads || 'onnxruntime default (one per core)'} |
+| text with each image | ${text === undefined ? 'none (image-only)' : `"${text}"`} |
 | cold model load (read + sha256 + session) | ${fmt(coldLoadMs)} ms |
 | peak RSS | ${(peakRss / 2 ** 20).toFixed(0)} MiB |
 
