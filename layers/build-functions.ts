@@ -15,6 +15,7 @@ const NATIVE = ['sharp', 'onnxruntime-node'];
 const entries: Record<string, { entry: string; edge: boolean; outfile?: string }> = {
   'score-api/handler': { entry: 'functions/score-api/handler.ts', edge: true },
   'on-upload/handler': { entry: 'functions/on-upload/handler.ts', edge: true },
+  'wp-webhook/handler': { entry: 'functions/wp-webhook/handler.ts', edge: true },
   'scorer/handler': { entry: 'functions/scorer/handler.ts', edge: false },
   'scorer/server': { entry: 'functions/scorer/server.ts', edge: false },
   cli: { entry: 'layers/core/src/cli/bin.ts', edge: false, outfile: `${root}/mmlq-edge.mjs` },

@@ -144,16 +144,43 @@ describe('osls package', () => {
     }
   });
 
+  it('gives wp-webhook its route, its own role (invoke the scorer, read one SSM parameter) and no secrets', () => {
+    const fn = resources['WpWebhookLambdaFunction'].Properties;
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['WpWebhookRole', 'Arn'] });
+    expect(fn.Handler).toBe('dist/functions/wp-webhook/handler.handler');
+    expect(fn.Environment.Variables).toMatchObject({
+      WP_SECRETS_PARAMETER: '/mmlq-edge/ci/wordpress',
+      WP_WEBHOOK_SECRET: '',
+      WP_APP_PASSWORD: '',
+    });
+    const bySid = Object.fromEntries(statements('WpWebhookRole').map((s) => [s.Sid, s]));
+    expect(Object.keys(bySid).sort()).toEqual(['InvokeScorer', 'Logs', 'ReadWordPressSecrets']);
+    expect(bySid['ReadWordPressSecrets']).toMatchObject({ Action: 'ssm:GetParameter' });
+    expect(evaluate(bySid['ReadWordPressSecrets'].Resource)).toBe(
+      'arn:aws:ssm:us-east-1:123456789012:parameter/mmlq-edge/ci/wordpress',
+    );
+    expect(evaluate(bySid['InvokeScorer'].Resource)).toBe(
+      'arn:aws:lambda:us-east-1:123456789012:function:mmlq-edge-ci-scorer',
+    );
+  });
+
   it('routes the HTTP API to score-api and packs the edge functions without the native runtime', async () => {
     const routes = ofType('AWS::ApiGatewayV2::Route')
       .map(([, r]) => r.Properties.RouteKey)
       .sort();
-    expect(routes).toEqual(['GET /v1/health', 'GET /v1/scores/{id}', 'POST /v1/scores']);
+    expect(routes).toEqual([
+      'GET /v1/health',
+      'GET /v1/scores/{id}',
+      'POST /v1/scores',
+      'POST /v1/wordpress/webhook',
+    ]);
     expect(resources['ScoreApiLambdaFunction'].Properties.Handler).toBe(
       'dist/functions/score-api/handler.handler',
     );
-    const bundle = await readFile('dist/functions/on-upload/handler.mjs', 'utf8');
-    expect(bundle).not.toMatch(/from ["']onnxruntime-node["']|from ["']sharp["']/);
+    for (const edge of ['on-upload', 'score-api', 'wp-webhook']) {
+      const bundle = await readFile(`dist/functions/${edge}/handler.mjs`, 'utf8');
+      expect(bundle, edge).not.toMatch(/from ["']onnxruntime-node["']|from ["']sharp["']/);
+    }
   });
 
   it('keeps every function out of any VPC by default, with no EC2 permissions', () => {
@@ -161,7 +188,7 @@ describe('osls package', () => {
       expect(fn.Properties.VpcConfig, id).toBeUndefined();
     }
     expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
-    for (const role of ['OnUploadRole', 'ScoreApiRole', 'ScorerRole']) {
+    for (const role of ['OnUploadRole', 'ScoreApiRole', 'ScorerRole', 'WpWebhookRole']) {
       expect(resources[role].Properties.ManagedPolicyArns).toBeUndefined();
     }
     const actions = iamStatements(resources).flatMap(([, s]) => asList(s.Action));
@@ -170,7 +197,7 @@ describe('osls package', () => {
 });
 
 describe('osls package --param="edgeVpc=attach" (the GPU scorer behind an internal ALB)', () => {
-  const EDGE_ROLES = ['OnUploadRole', 'ScoreApiRole'];
+  const EDGE_ROLES = ['OnUploadRole', 'ScoreApiRole', 'WpWebhookRole'];
   const ENI_ACTIONS = [
     'ec2:AssignPrivateIpAddresses',
     'ec2:CreateNetworkInterface',
@@ -191,8 +218,8 @@ describe('osls package --param="edgeVpc=attach" (the GPU scorer behind an intern
     vpcResources = vpcTemplate.Resources;
   });
 
-  it('puts score-api and on-upload in the given subnets with the given security group, not the scorer', () => {
-    for (const fn of ['ScoreApiLambdaFunction', 'OnUploadLambdaFunction']) {
+  it('puts the edge functions in the given subnets with the given security group, not the scorer', () => {
+    for (const fn of ['ScoreApiLambdaFunction', 'OnUploadLambdaFunction', 'WpWebhookLambdaFunction']) {
       const vpc = vpcResources[fn].Properties.VpcConfig;
       expect(evaluate(vpc.SubnetIds), fn).toEqual(['subnet-aaa', 'subnet-bbb']);
       expect(evaluate(vpc.SecurityGroupIds), fn).toEqual(['sg-123']);

@@ -32,7 +32,9 @@ export type EdgeErrorCode =
   | 'ROUTE_NOT_FOUND'
   | 'SCORER_UNAVAILABLE'
   | 'SCORER_FAILED'
-  | 'STORAGE_FAILED';
+  | 'STORAGE_FAILED'
+  | 'WEBHOOK_UNAUTHORIZED'
+  | 'WORDPRESS_FAILED';
 
 export interface ErrorPayload {
   code: ErrorCode;
@@ -64,6 +66,8 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   SCORER_UNAVAILABLE: 503,
   SCORER_FAILED: 502,
   STORAGE_FAILED: 503,
+  WEBHOOK_UNAUTHORIZED: 401,
+  WORDPRESS_FAILED: 502,
 });
 
 export class MmlqError extends Error {

@@ -4,6 +4,7 @@
  * ("Environment variable BUCKET is required"); nothing deeper in the code reads process.env.
  * Every variable and its default is listed in docs/DEPLOY.md.
  */
+import type { SecretsSource } from '../wordpress/secrets.ts';
 import { ConfigError } from './errors.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -118,6 +119,21 @@ export interface UploadConfig extends EdgeConfig {
   uploadSuffixes: string[];
 }
 
+export interface WordPressConfig extends EdgeConfig {
+  wordpress: {
+    /** The one site this deployment serves, e.g. https://example.com/ (REST at <siteUrl>wp-json/). */
+    siteUrl: string;
+    /** A user who can edit media; their application password is one of the secrets. */
+    user: string;
+    /** Where the webhook secret and the application password come from (wordpress/secrets.ts). */
+    secrets: SecretsSource;
+    /** How far a delivery's timestamp may be from now. */
+    toleranceS: number;
+  };
+  /** Where image URLs may point (default: the site's origin). */
+  url: UrlFetchConfig;
+}
+
 export const DEFAULT_SUFFIXES = [
   '.jpg',
   '.jpeg',
@@ -207,5 +223,38 @@ export function readUploadConfig(env: Env = process.env): UploadConfig {
     ...edge,
     uploadPrefix: prefix(env, 'UPLOAD_PREFIX', 'uploads/'),
     uploadSuffixes: list(env, 'UPLOAD_SUFFIXES', DEFAULT_SUFFIXES).map((s) => s.toLowerCase()),
+  };
+}
+
+export function readWordPressConfig(env: Env = process.env): WordPressConfig {
+  const edge = readEdge(env);
+  const siteUrl = required(env, 'WP_SITE_URL');
+  let origin: string;
+  try {
+    origin = new URL(siteUrl).origin;
+  } catch {
+    throw new ConfigError(
+      `Environment variable WP_SITE_URL must be a URL like https://example.com/ but is "${siteUrl}"`,
+    );
+  }
+  const parameter = value(env, 'WP_SECRETS_PARAMETER');
+  const secrets: SecretsSource = parameter
+    ? { parameter, region: edge.region, endpoint: value(env, 'SSM_ENDPOINT') }
+    : {
+        values: {
+          webhookSecret: required(env, 'WP_WEBHOOK_SECRET', ' (or WP_SECRETS_PARAMETER)'),
+          appPassword: required(env, 'WP_APP_PASSWORD', ' (or WP_SECRETS_PARAMETER)'),
+        },
+      };
+  const url = readUrlFetch(env);
+  return {
+    ...edge,
+    wordpress: {
+      siteUrl,
+      user: required(env, 'WP_USER'),
+      secrets,
+      toleranceS: integer(env, 'WP_TIMESTAMP_TOLERANCE_S', 300),
+    },
+    url: { ...url, allowedOrigins: url.allowedOrigins.length ? url.allowedOrigins : [origin] },
   };
 }

@@ -1,0 +1,52 @@
+/**
+ * wp-webhook: signed WordPress plugin delivery → score via the scorer → meta + tier term over WP REST.
+ * See layers/core/src/wordpress/webhook.ts. Without WP_SITE_URL (a deployment that serves no
+ * WordPress site) every request is answered 503 with what to configure.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { createScorerClient } from '#core/aws/scorer-client.ts';
+import { readWordPressConfig } from '#core/edge/config.ts';
+import { observability } from '#core/edge/observability.ts';
+import { cachedModel } from '#core/edge/uploads.ts';
+import { secretsLoader } from '#core/wordpress/secrets.ts';
+import { siteFor } from '#core/wordpress/site.ts';
+import { handleWebhook, type WebhookDeps } from '#core/wordpress/webhook.ts';
+
+const { logger, metrics } = observability('wp-webhook');
+
+function dependencies(): WebhookDeps | string {
+  if (!process.env['WP_SITE_URL']) {
+    return 'The WordPress integration is not configured: deploy with --param="wpSiteUrl=https://your.site/" and wpUser (docs/WORDPRESS.md)';
+  }
+  const config = readWordPressConfig();
+  const scorer = createScorerClient(config.scorer, config.region, (n, reason) =>
+    logger.warn('scorer attempt failed; retrying', { attempt: n, reason }),
+  );
+  return {
+    config,
+    scorer,
+    secrets: secretsLoader(config.wordpress.secrets),
+    site: siteFor(config.wordpress),
+    logger,
+    metrics,
+    model: cachedModel(scorer, 5 * 60_000),
+  };
+}
+
+const deps = dependencies();
+
+export const webhook = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  if (typeof deps === 'string') {
+    return {
+      statusCode: 503,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error: { code: 'WORDPRESS_FAILED', message: deps } }),
+    };
+  }
+  return handleWebhook(event, deps);
+};
+
+export const handler = middy(webhook).use(injectLambdaContext(logger)).use(logMetrics(metrics));
