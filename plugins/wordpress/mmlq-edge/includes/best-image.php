@@ -1,0 +1,120 @@
+<?php
+/**
+ * Hero images: the best-scored image of a post, as a PHP function and a REST route.
+ *
+ * @package MMLQ_Edge
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/**
+ * The images of a post: attached to it (post_parent), used in its content (wp-image-ID classes) or its
+ * featured image; each with its score and tier, best first (unscored last).
+ *
+ * @param int $post_id Post ID.
+ * @return array<int, array{id: int, score: float|null, tier: string|null}>
+ */
+function mmlq_edge_image_candidates( int $post_id ): array {
+	$post = get_post( $post_id );
+	if ( ! $post instanceof WP_Post ) {
+		return array();
+	}
+	$ids = get_children(
+		array(
+			'post_parent'    => $post->ID,
+			'post_type'      => 'attachment',
+			'post_mime_type' => 'image',
+			'post_status'    => 'inherit',
+			'fields'         => 'ids',
+			'numberposts'    => 200,
+		)
+	);
+	$ids = array_map( 'intval', is_array( $ids ) ? array_values( $ids ) : array() );
+	if ( preg_match_all( '/\bwp-image-(\d+)\b/', (string) $post->post_content, $m ) ) {
+		$ids = array_merge( $ids, array_map( 'intval', $m[1] ) );
+	}
+	$thumbnail = (int) get_post_thumbnail_id( $post );
+	if ( $thumbnail ) {
+		$ids[] = $thumbnail;
+	}
+	$candidates = array();
+	foreach ( array_unique( $ids ) as $id ) {
+		if ( ! mmlq_edge_is_image( $id ) ) {
+			continue;
+		}
+		$score        = mmlq_edge_score( $id );
+		$candidates[] = array(
+			'id'    => $id,
+			'score' => null === $score ? null : $score['score'],
+			'tier'  => null === $score ? null : $score['tier'],
+		);
+	}
+	usort(
+		$candidates,
+		static function ( array $a, array $b ): int {
+			if ( null === $a['score'] || null === $b['score'] ) {
+				return ( null === $a['score'] ) <=> ( null === $b['score'] ) ?: $a['id'] <=> $b['id'];
+			}
+			return $b['score'] <=> $a['score'] ?: $a['id'] <=> $b['id'];
+		}
+	);
+	return $candidates;
+}
+
+/**
+ * The best-scored image of a post, or null when none of its images has a score.
+ *
+ * @param int $post_id Post ID.
+ */
+function mmlq_edge_best_image( int $post_id ): ?int {
+	$candidates = mmlq_edge_image_candidates( $post_id );
+	return ( $candidates && null !== $candidates[0]['score'] ) ? $candidates[0]['id'] : null;
+}
+
+add_action( 'rest_api_init', 'mmlq_edge_register_routes' );
+
+/**
+ * GET /wp-json/mmlq-edge/v1/posts/<id>/best-image
+ */
+function mmlq_edge_register_routes(): void {
+	register_rest_route(
+		'mmlq-edge/v1',
+		'/posts/(?P<id>\d+)/best-image',
+		array(
+			'methods'             => WP_REST_Server::READABLE,
+			'callback'            => 'mmlq_edge_rest_best_image',
+			'permission_callback' => static fn( WP_REST_Request $request ) => current_user_can( 'edit_post', (int) $request['id'] ),
+			'args'                => array(
+				'id' => array(
+					'type'     => 'integer',
+					'minimum'  => 1,
+					'required' => true,
+				),
+			),
+		)
+	);
+}
+
+/**
+ * The route's answer.
+ *
+ * @param WP_REST_Request $request Request.
+ * @return WP_REST_Response|WP_Error
+ */
+function mmlq_edge_rest_best_image( WP_REST_Request $request ) {
+	$post_id = (int) $request['id'];
+	if ( ! get_post( $post_id ) instanceof WP_Post ) {
+		return new WP_Error( 'rest_post_invalid_id', __( 'Invalid post ID.', 'mmlq-edge' ), array( 'status' => 404 ) );
+	}
+	$candidates = mmlq_edge_image_candidates( $post_id );
+	$best       = ( $candidates && null !== $candidates[0]['score'] ) ? $candidates[0] : null;
+	return rest_ensure_response(
+		array(
+			'post'       => $post_id,
+			'attachment' => $best ? $best['id'] : null,
+			'score'      => $best ? $best['score'] : null,
+			'tier'       => $best ? $best['tier'] : null,
+			'candidates' => $candidates,
+		)
+	);
+}

@@ -1,0 +1,203 @@
+<?php
+/**
+ * What the plugin stores: the REST-visible score meta the function writes, the `mmlq_tier` taxonomy,
+ * and the private delivery status.
+ *
+ * @package MMLQ_Edge
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/**
+ * The tier terms, best first: slug => name.
+ *
+ * @return array<string, string>
+ */
+function mmlq_edge_tiers(): array {
+	return array(
+		'top'     => __( 'Top', 'mmlq-edge' ),
+		'good'    => __( 'Good', 'mmlq-edge' ),
+		'average' => __( 'Average', 'mmlq-edge' ),
+		'low'     => __( 'Low', 'mmlq-edge' ),
+	);
+}
+
+/**
+ * The score meta keys and their REST types.
+ *
+ * @return array<string, string>
+ */
+function mmlq_edge_meta_keys(): array {
+	return array(
+		'mmlq_score'      => 'number',
+		'mmlq_std'        => 'number',
+		'mmlq_percentile' => 'number',
+		'mmlq_tier'       => 'string',
+		'mmlq_model'      => 'string',
+		'mmlq_scored_at'  => 'string',
+		'mmlq_attributes' => 'string',
+		'mmlq_key'        => 'string',
+		'mmlq_error'      => 'string',
+	);
+}
+
+add_action( 'init', 'mmlq_edge_register_data' );
+
+/**
+ * Registers the taxonomy and the meta.
+ */
+function mmlq_edge_register_data(): void {
+	if ( ! taxonomy_exists( 'mmlq_tier' ) ) {
+		register_taxonomy(
+			'mmlq_tier',
+			'attachment',
+			array(
+				'labels'                => array(
+					'name'          => __( 'Aesthetic tiers', 'mmlq-edge' ),
+					'singular_name' => __( 'Aesthetic tier', 'mmlq-edge' ),
+					'menu_name'     => __( 'Aesthetic tiers', 'mmlq-edge' ),
+					'all_items'     => __( 'All tiers', 'mmlq-edge' ),
+					'edit_item'     => __( 'Edit tier', 'mmlq-edge' ),
+					'search_items'  => __( 'Search tiers', 'mmlq-edge' ),
+					'not_found'     => __( 'No tiers found.', 'mmlq-edge' ),
+				),
+				'description'           => __( 'The aesthetic tier MMLQ Edge assigned to an image.', 'mmlq-edge' ),
+				'hierarchical'          => false,
+				'public'                => false,
+				'show_ui'               => true,
+				'show_in_menu'          => true,
+				'show_in_nav_menus'     => false,
+				'show_tagcloud'         => false,
+				'show_in_quick_edit'    => false,
+				'meta_box_cb'           => false,
+				'show_admin_column'     => true,
+				'show_in_rest'          => true,
+				'rest_base'             => 'mmlq_tier',
+				'query_var'             => false,
+				'rewrite'               => false,
+				'update_count_callback' => '_update_generic_term_count',
+				'capabilities'          => array(
+					'manage_terms' => 'manage_options',
+					'edit_terms'   => 'manage_options',
+					'delete_terms' => 'manage_options',
+					'assign_terms' => 'upload_files',
+				),
+			)
+		);
+	}
+
+	$registered = get_registered_meta_keys( 'post', 'attachment' );
+	foreach ( mmlq_edge_meta_keys() as $key => $type ) {
+		if ( isset( $registered[ $key ] ) ) {
+			continue;
+		}
+		register_post_meta(
+			'attachment',
+			$key,
+			array(
+				'type'          => $type,
+				'single'        => true,
+				'show_in_rest'  => true,
+				'auth_callback' => 'mmlq_edge_meta_auth',
+			)
+		);
+	}
+}
+
+/**
+ * Who may write the score meta: whoever may edit the attachment.
+ *
+ * @param bool   $allowed   Whether allowed so far.
+ * @param string $meta_key  The key.
+ * @param int    $object_id The attachment.
+ */
+function mmlq_edge_meta_auth( $allowed, $meta_key, $object_id ): bool {
+	return current_user_can( 'edit_post', (int) $object_id );
+}
+
+/**
+ * Whether the post is an image attachment.
+ *
+ * @param int $id Post ID.
+ */
+function mmlq_edge_is_image( int $id ): bool {
+	$post = get_post( $id );
+	return $post instanceof WP_Post && 'attachment' === $post->post_type && str_starts_with( (string) $post->post_mime_type, 'image/' );
+}
+
+/**
+ * Whether the function has written a score.
+ *
+ * @param int $id Attachment ID.
+ */
+function mmlq_edge_has_score( int $id ): bool {
+	return metadata_exists( 'post', $id, 'mmlq_score' ) && '' !== get_post_meta( $id, 'mmlq_score', true );
+}
+
+/**
+ * The delivery state of an attachment.
+ *
+ * @param int $id Attachment ID.
+ * @return array{status: string, attempts: int, last_error: string, event: string}
+ */
+function mmlq_edge_state( int $id ): array {
+	return array(
+		'status'     => (string) get_post_meta( $id, '_mmlq_edge_status', true ),
+		'attempts'   => (int) get_post_meta( $id, '_mmlq_edge_attempts', true ),
+		'last_error' => (string) get_post_meta( $id, '_mmlq_edge_last_error', true ),
+		'event'      => (string) get_post_meta( $id, '_mmlq_edge_event', true ),
+	);
+}
+
+/**
+ * The score, tier and details the function wrote, or null when there is no score.
+ *
+ * @param int $id Attachment ID.
+ * @return array{score: float, std: float|null, percentile: float|null, tier: string|null, model: string, scored_at: string, attributes: array<string, float>}|null
+ */
+function mmlq_edge_score( int $id ): ?array {
+	if ( ! mmlq_edge_has_score( $id ) ) {
+		return null;
+	}
+	$tier  = (string) get_post_meta( $id, 'mmlq_tier', true );
+	$terms = get_the_terms( $id, 'mmlq_tier' );
+	if ( is_array( $terms ) && $terms ) {
+		$tier = $terms[0]->slug;
+	}
+	$attributes = json_decode( (string) get_post_meta( $id, 'mmlq_attributes', true ), true );
+	$clean      = array();
+	if ( is_array( $attributes ) ) {
+		foreach ( $attributes as $label => $value ) {
+			if ( is_numeric( $value ) ) {
+				$clean[ (string) $label ] = (float) $value;
+			}
+		}
+		arsort( $clean );
+	}
+	$num = static function ( string $key ) use ( $id ): ?float {
+		$v = get_post_meta( $id, $key, true );
+		return ( '' === $v || ! is_numeric( $v ) ) ? null : (float) $v;
+	};
+	return array(
+		'score'      => (float) get_post_meta( $id, 'mmlq_score', true ),
+		'std'        => $num( 'mmlq_std' ),
+		'percentile' => $num( 'mmlq_percentile' ),
+		'tier'       => '' === $tier ? null : $tier,
+		'model'      => (string) get_post_meta( $id, 'mmlq_model', true ),
+		'scored_at'  => (string) get_post_meta( $id, 'mmlq_scored_at', true ),
+		'attributes' => $clean,
+	);
+}
+
+/**
+ * A tier's display name.
+ *
+ * @param string|null $slug Tier slug.
+ */
+function mmlq_edge_tier_name( ?string $slug ): string {
+	if ( null === $slug || '' === $slug ) {
+		return '';
+	}
+	$tiers = mmlq_edge_tiers();
+	return $tiers[ $slug ] ?? $slug;
+}

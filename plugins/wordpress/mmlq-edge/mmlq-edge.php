@@ -1,0 +1,64 @@
+<?php
+/**
+ * Plugin Name:       MMLQ Edge
+ * Plugin URI:        https://github.com/mmlq-edge/mmlq-edge
+ * Description:       Scores uploaded images for aesthetics with your MMLQ Edge deployment (a signed webhook per image; the score, its percentile and a tier come back as attachment meta and a term).
+ * Version:           0.1.0
+ * Requires at least: 6.1
+ * Requires PHP:      8.1
+ * Author:            MMLQ Edge
+ * License:           MIT
+ * License URI:       https://opensource.org/licenses/MIT
+ * Text Domain:       mmlq-edge
+ *
+ * @package MMLQ_Edge
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+define( 'MMLQ_EDGE_VERSION', '0.1.0' );
+define( 'MMLQ_EDGE_FILE', __FILE__ );
+define( 'MMLQ_EDGE_DIR', __DIR__ );
+
+require_once MMLQ_EDGE_DIR . '/includes/settings.php';
+require_once MMLQ_EDGE_DIR . '/includes/data.php';
+require_once MMLQ_EDGE_DIR . '/includes/sender.php';
+require_once MMLQ_EDGE_DIR . '/includes/best-image.php';
+if ( is_admin() ) {
+	require_once MMLQ_EDGE_DIR . '/includes/admin.php';
+}
+
+register_activation_hook( __FILE__, 'mmlq_edge_activate' );
+register_deactivation_hook( __FILE__, 'mmlq_edge_deactivate' );
+
+/**
+ * Activation: the tier terms, the settings with a fresh secret, and events for anything still pending.
+ */
+function mmlq_edge_activate(): void {
+	mmlq_edge_register_data();
+	foreach ( mmlq_edge_tiers() as $slug => $name ) {
+		if ( ! term_exists( $slug, 'mmlq_tier' ) ) {
+			wp_insert_term( $name, 'mmlq_tier', array( 'slug' => $slug ) );
+		}
+	}
+	$stored   = get_option( 'mmlq_edge_settings' );
+	$settings = mmlq_edge_settings();
+	if ( '' === $settings['secret'] ) {
+		$settings['secret'] = mmlq_edge_new_secret();
+		update_option( 'mmlq_edge_secret_unseen', 1, false );
+	}
+	if ( false === $stored ) {
+		add_option( 'mmlq_edge_settings', $settings, '', false );
+	} else {
+		update_option( 'mmlq_edge_settings', $settings, false );
+	}
+	mmlq_edge_reschedule_pending();
+}
+
+/**
+ * Deactivation: no events left behind. Pending images stay pending and are rescheduled on activation.
+ */
+function mmlq_edge_deactivate(): void {
+	wp_unschedule_hook( 'mmlq_edge_send' );
+	wp_unschedule_hook( 'mmlq_edge_backfill' );
+}

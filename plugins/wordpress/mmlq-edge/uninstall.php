@@ -1,0 +1,33 @@
+<?php
+/**
+ * Uninstall: removes the plugin's options, scheduled events and private delivery status. Scores
+ * (the mmlq_* attachment meta) and the tier terms stay: they are the site's data.
+ *
+ * @package MMLQ_Edge
+ */
+
+defined( 'WP_UNINSTALL_PLUGIN' ) || exit;
+
+/**
+ * Cleans one site.
+ */
+function mmlq_edge_uninstall_site(): void {
+	delete_option( 'mmlq_edge_settings' );
+	delete_option( 'mmlq_edge_backfill' );
+	delete_option( 'mmlq_edge_secret_unseen' );
+	wp_unschedule_hook( 'mmlq_edge_send' );
+	wp_unschedule_hook( 'mmlq_edge_backfill' );
+	foreach ( array( '_mmlq_edge_status', '_mmlq_edge_attempts', '_mmlq_edge_last_error', '_mmlq_edge_last_response', '_mmlq_edge_event' ) as $key ) {
+		delete_post_meta_by_key( $key );
+	}
+}
+
+if ( is_multisite() ) {
+	foreach ( get_sites( array( 'fields' => 'ids', 'number' => 0 ) ) as $mmlq_edge_site ) {
+		switch_to_blog( (int) $mmlq_edge_site );
+		mmlq_edge_uninstall_site();
+		restore_current_blog();
+	}
+} else {
+	mmlq_edge_uninstall_site();
+}

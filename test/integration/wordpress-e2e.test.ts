@@ -1,0 +1,171 @@
+/**
+ * The WordPress path end to end, every part real: a WordPress (MariaDB + PHP) with the plugin
+ * (plugins/wordpress/mmlq-edge) → its signed webhook → wp-webhook under serverless-offline → the scorer
+ * (Lambda invoke, fetching the image from WordPress by URL) → meta and the tier term written back over
+ * the WordPress REST API with an application password. Uses a tiny model (test/helpers/tiny-model.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type Stack, startStack } from '#core/local/stack.ts';
+import { startWordPress, type WordPress } from '#core/local/wordpress.ts';
+import { writeTinyModel } from '../helpers/tiny-model.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const SECRET = randomBytes(32).toString('hex');
+
+let dir: string;
+let wp: WordPress;
+let stack: Stack;
+let jpeg: Buffer;
+
+const basic = () => `Basic ${Buffer.from(`${wp.admin.user}:${wp.admin.appPassword}`).toString('base64')}`;
+
+async function rest(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const init: RequestInit = { method, headers: { authorization: basic(), ...headers } };
+  if (Buffer.isBuffer(body)) init.body = new Uint8Array(body);
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] = 'application/json';
+  }
+  const res = await fetch(wp.rest(path), init);
+  return { status: res.status, json: (await res.json()) as any };
+}
+
+async function upload(name: string, bytes: Buffer, fields: Record<string, string> = {}) {
+  const res = await rest('POST', 'wp/v2/media', bytes, {
+    'content-type': 'image/jpeg',
+    'content-disposition': `attachment; filename=${name}`,
+  });
+  expect(res.status, JSON.stringify(res.json)).toBe(201);
+  if (Object.keys(fields).length) {
+    const updated = await rest('POST', `wp/v2/media/${res.json.id}`, fields);
+    expect(updated.status).toBe(200);
+  }
+  return res.json.id as number;
+}
+
+const media = async (id: number) => (await rest('GET', `wp/v2/media/${id}?context=edit`)).json;
+/** The plugin's delivery state and what wp-webhook last answered ("scored", "duplicate", …). */
+const delivery = async (id: number) =>
+  (
+    await wp.php(
+      `echo get_post_meta(${id}, '_mmlq_edge_status', true) . '|' . get_post_meta(${id}, '_mmlq_edge_last_response', true);`,
+    )
+  ).trim();
+const status = async (id: number) =>
+  (
+    await wp.php(
+      `echo get_post_meta(${id}, '_mmlq_edge_status', true) . '|' . get_post_meta(${id}, '_mmlq_edge_last_error', true);`,
+    )
+  ).trim();
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mmlq-wp-e2e-'));
+  await writeTinyModel(join(dir, 'models'), { name: 'tiny', text: true });
+  jpeg = await readFile(join(ROOT, 'test/fixtures/samples/rocket.jpg'));
+  const httpPort = await freePort();
+  wp = await startWordPress({
+    plugins: [join(ROOT, 'plugins/wordpress/mmlq-edge')],
+    options: {
+      mmlq_edge_settings: {
+        endpoint: `http://127.0.0.1:${httpPort}/v1/wordpress/webhook`,
+        secret: SECRET,
+        enabled: true,
+        max_attempts: 3,
+        timeout: 30,
+        include_comments: true,
+      },
+    },
+  });
+  stack = await startStack({
+    root: ROOT,
+    dataDir: join(dir, 's3'),
+    httpPort,
+    model: 'tiny',
+    modelsDir: join(dir, 'models'),
+    env: {
+      WP_SITE_URL: `${wp.url}/`,
+      WP_USER: wp.admin.user,
+      WP_WEBHOOK_SECRET: SECRET,
+      WP_APP_PASSWORD: wp.admin.appPassword,
+      // The scorer fetches the image from WordPress, which runs on loopback here.
+      URL_ALLOWED_ORIGINS: wp.url,
+      URL_ALLOW_PRIVATE_NETWORKS: 'true',
+    },
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await wp?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('WordPress upload → plugin webhook → wp-webhook → scorer → meta and tier term', () => {
+  it('scores a REST upload with its caption and alt text and writes the result back', async () => {
+    const id = await upload('rocket.jpg', jpeg, {
+      caption: 'Crisp launch, lovely light',
+      alt_text: 'A rocket',
+    });
+    expect(await status(id)).toBe('pending|');
+    await wp.runCron();
+    expect(await status(id)).toBe('sent|');
+    expect(await delivery(id)).toBe('sent|scored');
+    const m = await media(id);
+    expect(m.meta.mmlq_model).toBe('tiny@1.0.0');
+    expect(m.meta.mmlq_score).toBeGreaterThan(1);
+    expect(m.meta.mmlq_score).toBeLessThan(10);
+    expect(['top', 'good', 'average', 'low']).toContain(m.meta.mmlq_tier);
+    expect(m.meta.mmlq_error).toBe('');
+    expect(m.meta.mmlq_key).toMatch(new RegExp(`^${wp.url.replace(/[.:/]/g, '\\$&')}#${id}#[0-9a-f]{64}#`));
+    const terms = (await rest('GET', `wp/v2/mmlq_tier?post=${id}`)).json;
+    expect(terms.map((t: { slug: string }) => t.slug)).toEqual([m.meta.mmlq_tier]);
+  });
+
+  it('a re-sent delivery for the same image, text and model writes nothing; a new caption rescores', async () => {
+    const id = await upload('again.jpg', jpeg, { caption: 'first caption' });
+    await wp.runCron();
+    const first = (await media(id)).meta;
+    // Queue the same attachment again (as the bulk action does): delivered, answered "duplicate".
+    await wp.php(`mmlq_edge_queue(${id}, 'attachment.rescore');`);
+    await wp.runCron();
+    expect(await delivery(id)).toBe('sent|duplicate');
+    expect((await media(id)).meta.mmlq_scored_at).toBe(first.mmlq_scored_at);
+    await rest('POST', `wp/v2/media/${id}`, { caption: 'blurry and far too dark' });
+    await wp.runCron();
+    expect(await delivery(id)).toBe('sent|scored');
+    const second = (await media(id)).meta;
+    expect(second.mmlq_key).not.toBe(first.mmlq_key);
+    expect(second.mmlq_scored_at).not.toBe(first.mmlq_scored_at);
+  });
+
+  it('a corrupt image gets its error code written, and is not retried', async () => {
+    const id = await upload('broken.jpg', jpeg.subarray(0, 4000));
+    await wp.runCron();
+    expect(await delivery(id)).toBe('sent|rejected');
+    const m = await media(id);
+    expect(m.meta.mmlq_error).toMatch(/^IMAGE_CORRUPT: /);
+    expect(m.meta.mmlq_score).toBe(0);
+  });
+
+  it('a delivery signed with another secret is refused and the plugin shows why', async () => {
+    const id = await upload('forged.jpg', jpeg);
+    await wp.php(
+      `$s = get_option('mmlq_edge_settings'); $s['secret'] = str_repeat('0', 64); update_option('mmlq_edge_settings', $s);`,
+    );
+    try {
+      await wp.runCron();
+      const [state, error] = (await status(id)).split('|');
+      expect(state).toBe('failed');
+      expect(error).toContain('401');
+      expect((await media(id)).meta.mmlq_score).toBe(0);
+    } finally {
+      await wp.php(
+        `$s = get_option('mmlq_edge_settings'); $s['secret'] = '${SECRET}'; update_option('mmlq_edge_settings', $s);`,
+      );
+    }
+  });
+});

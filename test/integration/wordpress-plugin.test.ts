@@ -1,0 +1,597 @@
+/**
+ * The WordPress plugin (plugins/wordpress/mmlq-edge) on a real WordPress (layers/core/src/local/wordpress.ts:
+ * MariaDB + PHP's built-in server, started once for this file), with a local HTTP receiver playing the
+ * wp-webhook endpoint. Needs `bash .ci/wordpress-deps.sh` (PHP 8.2, MariaDB, the Debian WordPress core).
+ */
+import { execFile } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWordPress, type WordPress } from '#core/local/wordpress.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const PLUGIN = join(ROOT, 'plugins/wordpress/mmlq-edge');
+const ROCKET = join(ROOT, 'test/fixtures/samples/rocket.jpg');
+const STORM = join(ROOT, 'test/fixtures/samples/storm.jpg');
+const SECRET = 'a3f1c0de'.repeat(8);
+const HOOK_PATH = '/v1/wordpress/webhook';
+
+interface Delivery {
+  path: string;
+  headers: IncomingHttpHeaders;
+  raw: string;
+  body: any;
+}
+
+let wp: WordPress;
+let receiver: Server;
+let endpoint: string;
+let rocket: Buffer;
+let storm: Buffer;
+const deliveries: Delivery[] = [];
+let reply: { status: number; body: unknown; headers?: Record<string, string> } = {
+  status: 200,
+  body: { status: 'scored' },
+};
+
+const basic = () => `Basic ${Buffer.from(`${wp.admin.user}:${wp.admin.appPassword}`).toString('base64')}`;
+
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  auth = true,
+): Promise<{ status: number; json: any; type: string }> {
+  const init: RequestInit = { method, headers: { ...(auth ? { authorization: basic() } : {}), ...headers } };
+  if (Buffer.isBuffer(body)) init.body = new Uint8Array(body);
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] = 'application/json';
+  }
+  const res = await fetch(wp.rest(path), init);
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = { raw: text };
+  }
+  return { status: res.status, json, type: res.headers.get('content-type') ?? '' };
+}
+
+async function upload(name: string, bytes: Buffer, query = ''): Promise<any> {
+  const res = await api('POST', `wp/v2/media${query}`, bytes, {
+    'content-type': 'image/jpeg',
+    'content-disposition': `attachment; filename=${name}`,
+  });
+  expect(res.status, JSON.stringify(res.json)).toBe(201);
+  return res.json;
+}
+
+/** The private delivery state, read in PHP. */
+async function state(
+  id: number,
+): Promise<{ status: string; attempts: number; error: string; next: number | null }> {
+  const out = await wp.php(`
+    $n = wp_next_scheduled('mmlq_edge_send', [${id}]);
+    echo json_encode([
+      'status' => get_post_meta(${id}, '_mmlq_edge_status', true),
+      'attempts' => (int) get_post_meta(${id}, '_mmlq_edge_attempts', true),
+      'error' => get_post_meta(${id}, '_mmlq_edge_last_error', true),
+      'next' => $n === false ? null : $n - time(),
+    ]);`);
+  return JSON.parse(out);
+}
+
+/** Moves an attachment's backoff event to now (instead of waiting minutes). */
+const makeDue = (id: number) =>
+  wp.php(`
+    $n = wp_next_scheduled('mmlq_edge_send', [${id}]);
+    if ($n === false) { fwrite(STDERR, 'no event'); exit(1); }
+    wp_unschedule_event($n, 'mmlq_edge_send', [${id}]);
+    wp_schedule_single_event(time(), 'mmlq_edge_send', [${id}]);`);
+
+const webhookDeliveries = (attachment?: number) =>
+  deliveries.filter(
+    (d) => d.path === HOOK_PATH && (attachment === undefined || d.body?.attachment?.id === attachment),
+  );
+
+type AdminFetch = (
+  path: string,
+  form?: Record<string, string>,
+) => Promise<{ status: number; html: string; location: string }>;
+
+/** A logged-in wp-admin session (cookies), for the media list, the settings page and the Retry link. */
+async function adminSession(): Promise<AdminFetch> {
+  const res = await fetch(`${wp.url}/wp-login.php`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      cookie: 'wordpress_test_cookie=WP%20Cookie%20check',
+    },
+    body: new URLSearchParams({
+      log: wp.admin.user,
+      pwd: wp.admin.password,
+      'wp-submit': 'Log In',
+      testcookie: '1',
+      redirect_to: `${wp.url}/wp-admin/`,
+    }),
+  });
+  expect(res.status).toBe(302);
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  expect(cookie).toContain('wordpress_logged_in_');
+  return async (path, form) => {
+    const r = await fetch(`${wp.url}${path.replace(wp.url, '')}`, {
+      redirect: 'manual',
+      method: form ? 'POST' : 'GET',
+      headers: {
+        cookie,
+        referer: `${wp.url}/wp-admin/options-general.php?page=mmlq-edge`,
+        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      ...(form ? { body: new URLSearchParams(form) } : {}),
+    });
+    return { status: r.status, html: await r.text(), location: r.headers.get('location') ?? '' };
+  };
+}
+
+/** The hidden inputs of the form that posts `action` (nonce and friends). */
+function formFields(html: string, action: string): Record<string, string> {
+  const forms = html.split('<form').slice(1);
+  const form = forms.find((f) => f.includes(`value="${action}"`) || f.includes(`value='${action}'`));
+  expect(form, `form for ${action}`).toBeDefined();
+  const fields: Record<string, string> = {};
+  for (const m of form!.matchAll(
+    /<input type=["']hidden["'][^>]*?name=["']([^"']+)["'][^>]*?value=["']([^"']*)["']/g,
+  ))
+    fields[m[1]!] = m[2]!.replace(/&amp;|&#038;/g, '&');
+  return fields;
+}
+
+beforeAll(async () => {
+  [rocket, storm] = await Promise.all([readFile(ROCKET), readFile(STORM)]);
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        body = undefined;
+      }
+      deliveries.push({ path: req.url ?? '', headers: req.headers, raw, body });
+      res
+        .writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers })
+        .end(JSON.stringify(reply.body));
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  endpoint = `http://127.0.0.1:${(receiver.address() as { port: number }).port}${HOOK_PATH}`;
+  wp = await startWordPress({
+    plugins: [PLUGIN],
+    options: {
+      mmlq_edge_settings: {
+        endpoint,
+        secret: SECRET,
+        enabled: true,
+        max_attempts: 3,
+        timeout: 5,
+        include_comments: true,
+      },
+    },
+    log: (line) => console.log(line),
+  });
+});
+
+afterAll(async () => {
+  await wp?.stop();
+  await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
+});
+
+describe('local WordPress harness', () => {
+  it('serves REST as JSON and takes an upload authenticated with the application password', async () => {
+    const index = await api('GET', '');
+    expect(index.status).toBe(200);
+    expect(index.type).toContain('application/json');
+
+    const up = await upload('x.jpg', rocket);
+    expect(up.mime_type).toBe('image/jpeg');
+    const back = await api('GET', `wp/v2/media/${up.id}`);
+    expect(back.status).toBe(200);
+    expect(back.json.id).toBe(up.id);
+    const file = await fetch(back.json.source_url as string);
+    expect(file.status).toBe(200);
+    expect(Buffer.from(await file.arrayBuffer()).equals(rocket)).toBe(true);
+
+    expect((await wp.php(`echo get_post_mime_type(${up.id});`)).trim()).toBe('image/jpeg');
+    expect(await wp.php(`echo implode(',', get_option('active_plugins'));`)).toContain(
+      'mmlq-edge/mmlq-edge.php',
+    );
+    // Queued, not sent in the upload request.
+    expect(webhookDeliveries()).toHaveLength(0);
+    expect((await state(up.id)).status).toBe('pending');
+  });
+});
+
+describe('MMLQ Edge plugin', () => {
+  let scoredId: number;
+  let otherId: number;
+
+  it('(a) sends one signed delivery per upload from cron, with caption, alt and approved comments', async () => {
+    // Whatever the harness test queued goes out first.
+    await wp.runCron();
+    deliveries.length = 0;
+
+    const up = await upload(
+      'rocket-launch.jpg',
+      rocket,
+      `?${new URLSearchParams({ caption: 'Lift-off at dawn', alt_text: 'A rocket launching', title: 'Launch', description: 'Over the sea' })}`,
+    );
+    scoredId = up.id;
+    await wp.php(`
+      wp_insert_comment(['comment_post_ID' => ${up.id}, 'comment_content' => 'What a shot', 'comment_approved' => 1]);
+      wp_insert_comment(['comment_post_ID' => ${up.id}, 'comment_content' => 'spam spam', 'comment_approved' => 0]);`);
+    expect(webhookDeliveries()).toHaveLength(0);
+
+    const before = Math.floor(Date.now() / 1000);
+    await wp.runCron();
+    const sent = webhookDeliveries();
+    expect(sent).toHaveLength(1);
+    const d = sent[0]!;
+    expect(d.headers['content-type']).toContain('application/json');
+    expect(d.headers['x-mmlq-delivery']).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    const ts = d.headers['x-mmlq-timestamp'] as string;
+    expect(Number(ts)).toBeGreaterThanOrEqual(before - 1);
+    expect(Number(ts)).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 1);
+    const expected = createHmac('sha256', SECRET).update(`${ts}.${d.raw}`).digest('hex');
+    expect(d.headers['x-mmlq-signature']).toBe(`v1=${expected}`);
+    expect(d.raw).not.toContain('\\/'); // JSON_UNESCAPED_SLASHES
+
+    expect(d.body).toMatchObject({
+      event: 'attachment.upload',
+      site: `${wp.url}/`,
+      restUrl: `${wp.url}/wp-json/`,
+      attachment: {
+        id: up.id,
+        url: up.source_url,
+        mime: 'image/jpeg',
+        sha256: createHash('sha256').update(rocket).digest('hex'),
+        width: 1024,
+        height: 683,
+        title: 'Launch',
+        caption: 'Lift-off at dawn',
+        alt: 'A rocket launching',
+        description: 'Over the sea',
+        comments: ['What a shot'],
+      },
+    });
+    expect(Number.isNaN(Date.parse(d.body.sentAt))).toBe(false);
+    expect(await state(up.id)).toMatchObject({ status: 'sent', attempts: 0, next: null });
+    expect((await wp.php(`echo get_post_meta(${up.id}, '_mmlq_edge_last_response', true);`)).trim()).toBe(
+      'scored',
+    );
+
+    // Nothing left to send; a caption edit queues a rescore.
+    await wp.runCron();
+    expect(webhookDeliveries()).toHaveLength(1);
+    expect((await api('POST', `wp/v2/media/${up.id}`, { caption: 'Lift-off at sunrise' })).status).toBe(200);
+    await wp.runCron();
+    expect(webhookDeliveries()).toHaveLength(2);
+    expect(webhookDeliveries()[1]!.body).toMatchObject({
+      event: 'attachment.rescore',
+      attachment: { caption: 'Lift-off at sunrise' },
+    });
+
+    // The settings page's test ping.
+    const ping = JSON.parse(await wp.php('echo json_encode(mmlq_edge_ping());'));
+    expect(ping.code).toBe(200);
+    const p = webhookDeliveries()[2]!;
+    expect(p.body).toMatchObject({ event: 'ping', site: `${wp.url}/` });
+    expect(p.body.attachment).toBeUndefined();
+    const pts = p.headers['x-mmlq-timestamp'] as string;
+    expect(p.headers['x-mmlq-signature']).toBe(
+      `v1=${createHmac('sha256', SECRET).update(`${pts}.${p.raw}`).digest('hex')}`,
+    );
+  });
+
+  it('(b) takes the score over REST like the function does; filters by tier; picks the best image', async () => {
+    const tiers = await api('GET', 'wp/v2/mmlq_tier?per_page=10');
+    expect(tiers.status).toBe(200);
+    const termId = (slug: string) =>
+      (tiers.json as { id: number; slug: string }[]).find((t) => t.slug === slug)!.id;
+    expect((tiers.json as { slug: string }[]).map((t) => t.slug).sort()).toEqual([
+      'average',
+      'good',
+      'low',
+      'top',
+    ]);
+
+    const meta = {
+      mmlq_score: 7.25,
+      mmlq_std: 0.5,
+      mmlq_percentile: 91.5,
+      mmlq_tier: 'top',
+      mmlq_model: 'mmlq@1.0.0',
+      mmlq_scored_at: '2026-11-23T19:00:00.000Z',
+      mmlq_attributes: JSON.stringify({ sharp: 0.9, vivid: 0.7 }),
+      mmlq_key: 'http://127.0.0.1#1#abc#def@mmlq@1.0.0',
+      mmlq_error: '',
+    };
+    const write = await api('POST', `wp/v2/media/${scoredId}`, { meta, mmlq_tier: [termId('top')] });
+    expect(write.status, JSON.stringify(write.json)).toBe(200);
+    const back = await api('GET', `wp/v2/media/${scoredId}?context=edit`);
+    expect(back.json.meta).toMatchObject(meta);
+    expect(back.json.mmlq_tier).toEqual([termId('top')]);
+
+    const other = await upload('storm.jpg', storm);
+    otherId = other.id;
+    await wp.runCron();
+    const low = await api('POST', `wp/v2/media/${otherId}`, {
+      meta: { mmlq_score: 3.1, mmlq_tier: 'low', mmlq_percentile: 12 },
+      mmlq_tier: [termId('low')],
+    });
+    expect(low.status).toBe(200);
+    const sentBefore = webhookDeliveries().length;
+    await wp.runCron();
+    expect(webhookDeliveries()).toHaveLength(sentBefore); // the function's writes do not queue a rescore
+
+    const topOnly = await api('GET', `wp/v2/media?mmlq_tier=${termId('top')}`);
+    expect((topOnly.json as { id: number }[]).map((m) => m.id)).toEqual([scoredId]);
+    expect(
+      (
+        await wp.php(
+          `echo get_term_by('slug', 'top', 'mmlq_tier')->count, ',', get_term_by('slug', 'low', 'mmlq_tier')->count;`,
+        )
+      ).trim(),
+    ).toBe('1,1');
+
+    // Anonymous clients cannot write scores.
+    const anon = await api('POST', `wp/v2/media/${scoredId}`, { meta: { mmlq_score: 1 } }, {}, false);
+    expect([401, 403]).toContain(anon.status);
+    expect((await api('GET', `wp/v2/media/${scoredId}?context=edit`)).json.meta.mmlq_score).toBe(7.25);
+
+    // A post that uses both images (one in its content, one as featured image) and an unscored one.
+    const unscored = await upload('unscored.jpg', storm);
+    const post = await api('POST', 'wp/v2/posts', {
+      title: 'Launch day',
+      status: 'publish',
+      content: `<!-- wp:image {"id":${scoredId}} --><figure class="wp-block-image"><img src="${back.json.source_url}" class="wp-image-${scoredId}"/></figure><!-- /wp:image --><p><img class="wp-image-${unscored.id}" src="x"/></p>`,
+      featured_media: otherId,
+    });
+    expect(post.status, JSON.stringify(post.json)).toBe(201);
+    const best = await api('GET', `mmlq-edge/v1/posts/${post.json.id}/best-image`);
+    expect(best.status, JSON.stringify(best.json)).toBe(200);
+    expect(best.json).toEqual({
+      post: post.json.id,
+      attachment: scoredId,
+      score: 7.25,
+      tier: 'top',
+      candidates: [
+        { id: scoredId, score: 7.25, tier: 'top' },
+        { id: otherId, score: 3.1, tier: 'low' },
+        { id: unscored.id, score: null, tier: null },
+      ],
+    });
+    expect((await wp.php(`var_export(mmlq_edge_best_image(${post.json.id}));`)).trim()).toBe(
+      String(scoredId),
+    );
+    expect(
+      (await api('GET', `mmlq-edge/v1/posts/${post.json.id}/best-image`, undefined, {}, false)).status,
+    ).toBe(401);
+
+    // wp-admin: the column, the tier filter, sorting by score, the attachment screen.
+    const admin = await adminSession();
+    const list = await admin('/wp-admin/upload.php?mode=list&mmlq_tier=top');
+    expect(list.status).toBe(200);
+    expect(list.html).toContain(`id="post-${scoredId}"`);
+    expect(list.html).not.toContain(`id="post-${otherId}"`);
+    expect(list.html).toMatch(
+      /<strong>7\.25<\/strong> <span class="mmlq-edge-tier mmlq-edge-tier-top">Top<\/span>/,
+    );
+    expect(list.html).toContain('Score with MMLQ Edge');
+    const sorted = await admin('/wp-admin/upload.php?mode=list&orderby=mmlq_score&order=desc');
+    const order = [...sorted.html.matchAll(/<tr id="post-(\d+)"/g)].map((m) => Number(m[1]));
+    expect(order.slice(0, 2)).toEqual([scoredId, otherId]);
+    const edit = await admin(`/wp-admin/post.php?post=${scoredId}&action=edit`);
+    expect(edit.status).toBe(200);
+    expect(edit.html).toContain('Percentile');
+    expect(edit.html).toContain('91.5');
+    expect(edit.html).toContain('mmlq@1.0.0');
+    expect(edit.html).toContain('sharp 0.90');
+  });
+
+  it('(c) retries 503 with backoff up to max attempts, fails 400 at once, and shows failures with Retry', async () => {
+    reply = { status: 503, body: { error: { code: 'SCORER_UNAVAILABLE', message: 'busy' } } };
+    await wp.runCron(); // anything still queued goes out first (503 for it too)
+    const up = await upload('retry.jpg', storm);
+    await wp.runCron();
+    expect(webhookDeliveries(up.id)).toHaveLength(1);
+    let s = await state(up.id);
+    expect(s).toMatchObject({ status: 'pending', attempts: 1 });
+    expect(s.error).toContain('503');
+    expect(s.next).toBeGreaterThanOrEqual(55);
+    expect(s.next).toBeLessThanOrEqual(60);
+    await wp.runCron(); // not due yet
+    expect(webhookDeliveries(up.id)).toHaveLength(1);
+
+    await makeDue(up.id);
+    await wp.runCron();
+    s = await state(up.id);
+    expect(s).toMatchObject({ status: 'pending', attempts: 2 });
+    expect(s.next).toBeGreaterThanOrEqual(115);
+    expect(s.next).toBeLessThanOrEqual(120);
+
+    await makeDue(up.id);
+    await wp.runCron();
+    s = await state(up.id);
+    expect(s).toMatchObject({ status: 'failed', attempts: 3, next: null });
+    expect(s.error).toContain('503');
+    expect(webhookDeliveries(up.id)).toHaveLength(3);
+
+    reply = { status: 400, body: { error: { code: 'X', message: 'bad' } } };
+    const bad = await upload('bad.jpg', storm);
+    await wp.runCron();
+    s = await state(bad.id);
+    expect(s).toMatchObject({ status: 'failed', attempts: 1, next: null });
+    expect(s.error).toBe('HTTP 400 X: bad');
+    expect(webhookDeliveries(bad.id)).toHaveLength(1);
+
+    // Visible in the media library, with a Retry link that queues it again.
+    const admin = await adminSession();
+    const list = await admin('/wp-admin/upload.php?mode=list');
+    expect(list.html).toContain('failed: HTTP 400 X: bad');
+    expect(list.html).toContain('images could not be sent for scoring');
+    const retry = new RegExp(
+      `href="([^"]*action=mmlq_edge_retry&(?:amp;|#038;)?attachment=${bad.id}[^"]*)"`,
+    ).exec(list.html);
+    expect(retry, 'Retry link').not.toBeNull();
+    const href = retry![1]!.replace(/&#038;|&amp;/g, '&');
+    const followed = await admin(href.replace(wp.url, ''));
+    expect(followed.status).toBe(302);
+    expect(followed.location).toContain('mmlq_edge_queued=1');
+    expect((await state(bad.id)).status).toBe('pending');
+    const forged = await admin(
+      `/wp-admin/admin-post.php?action=mmlq_edge_retry&attachment=${bad.id}&_wpnonce=nope`,
+    );
+    expect(forged.status).toBe(403);
+
+    // An endpoint that is down (connection refused) is retried too.
+    await wp.php(
+      `$s = get_option('mmlq_edge_settings'); $s['endpoint'] = 'http://127.0.0.1:9/hook'; update_option('mmlq_edge_settings', $s);`,
+    );
+    await wp.runCron();
+    s = await state(bad.id);
+    expect(s).toMatchObject({ status: 'pending', attempts: 1 });
+    expect(s.error).toMatch(/^HTTP_TRANSPORT: cURL error 7/);
+    await wp.php(
+      `$s = get_option('mmlq_edge_settings'); $s['endpoint'] = '${endpoint}'; update_option('mmlq_edge_settings', $s);`,
+    );
+
+    reply = { status: 200, body: { status: 'scored' } };
+    await makeDue(bad.id);
+    await wp.runCron();
+    expect(await state(bad.id)).toMatchObject({ status: 'sent', attempts: 0 });
+  });
+
+  it('settings page: test ping, saving keeps the secret and refuses non-http endpoints', async () => {
+    const admin = await adminSession();
+    // The secret generated on activation is shown on the first visit only.
+    const first = await admin('/wp-admin/options-general.php?page=mmlq-edge');
+    expect(first.status).toBe(200);
+    expect(first.html).toContain(SECRET);
+    const page = await admin('/wp-admin/options-general.php?page=mmlq-edge');
+    expect(page.html).toContain('Send a test ping');
+    expect(page.html).toContain('Score all unscored images');
+    expect(page.html).toContain('Regenerate secret');
+    expect(page.html).toMatch(/ending in …\w{4}/);
+    expect(page.html).not.toContain(SECRET);
+    expect(page.html).toMatch(/Now: \d+ queued, \d+ sent, \d+ failed; \d+ images have no score\./);
+
+    deliveries.length = 0;
+    const ping = await admin('/wp-admin/admin-post.php', formFields(page.html, 'mmlq_edge_ping'));
+    expect(ping.status).toBe(302);
+    expect(webhookDeliveries().map((d) => d.body.event)).toEqual(['ping']);
+    const shown = await admin(ping.location);
+    expect(shown.html).toContain('Test ping: HTTP 200 (scored).');
+
+    const save = (extra: Record<string, string>) =>
+      admin('/wp-admin/options.php', {
+        ...formFields(page.html, 'update'),
+        'mmlq_edge_settings[_form]': '1',
+        'mmlq_edge_settings[timeout]': '5',
+        'mmlq_edge_settings[enabled]': '1',
+        ...extra,
+      });
+    const settings = async () => JSON.parse(await wp.php('echo json_encode(mmlq_edge_settings());'));
+    expect(
+      (await save({ 'mmlq_edge_settings[endpoint]': endpoint, 'mmlq_edge_settings[max_attempts]': '4' }))
+        .status,
+    ).toBe(302);
+    expect(await settings()).toEqual({
+      endpoint,
+      secret: SECRET,
+      enabled: true,
+      max_attempts: 4,
+      timeout: 5,
+      include_comments: false,
+    });
+    await save({
+      'mmlq_edge_settings[endpoint]': 'ftp://example.test/hook',
+      'mmlq_edge_settings[include_comments]': '1',
+      'mmlq_edge_settings[max_attempts]': '3',
+    });
+    expect(await settings()).toMatchObject({
+      endpoint,
+      secret: SECRET,
+      include_comments: true,
+      max_attempts: 3,
+    });
+
+    const regenerated = await admin(
+      '/wp-admin/admin-post.php',
+      formFields(page.html, 'mmlq_edge_regenerate'),
+    );
+    expect(regenerated.status).toBe(302);
+    const fresh = (await settings()).secret as string;
+    expect(fresh).toMatch(/^[0-9a-f]{64}$/);
+    expect((await admin(regenerated.location)).html).toContain(fresh);
+    expect((await admin('/wp-admin/options-general.php?page=mmlq-edge')).html).not.toContain(fresh);
+    await wp.php(
+      `$s = get_option('mmlq_edge_settings'); $s['secret'] = '${SECRET}'; update_option('mmlq_edge_settings', $s);`,
+    );
+  });
+
+  it('queues every unscored image with "score all", and uninstall keeps the scores', async () => {
+    deliveries.length = 0;
+    const unscored = Number((await wp.php('echo mmlq_edge_unscored_count();')).trim());
+    expect(unscored).toBeGreaterThanOrEqual(4);
+    await wp.php('mmlq_edge_start_backfill();');
+    await wp.runCron();
+    const ids = webhookDeliveries().map((d) => d.body.attachment.id as number);
+    expect(ids).toHaveLength(unscored);
+    expect(ids).not.toContain(scoredId);
+    expect(ids).not.toContain(otherId);
+    const progress = JSON.parse(await wp.php("echo json_encode(get_option('mmlq_edge_backfill'));"));
+    expect(progress).toMatchObject({ state: 'done', queued: unscored, total: unscored });
+
+    await wp.php(`
+      require_once ABSPATH . 'wp-admin/includes/plugin.php';
+      deactivate_plugins('mmlq-edge/mmlq-edge.php');
+      uninstall_plugin('mmlq-edge/mmlq-edge.php');`);
+    const after = JSON.parse(
+      await wp.php(`echo json_encode([
+        'settings' => get_option('mmlq_edge_settings', null),
+        'events' => wp_next_scheduled('mmlq_edge_backfill'),
+        'score' => get_post_meta(${scoredId}, 'mmlq_score', true),
+        'status' => get_post_meta(${scoredId}, '_mmlq_edge_status', true),
+        'tier' => wp_get_object_terms(${scoredId}, 'mmlq_tier', ['fields' => 'slugs']),
+      ]);`),
+    );
+    expect(after).toMatchObject({ settings: null, events: false, score: '7.25', status: '' });
+  });
+
+  it('(d) every PHP file passes php -l, and the plugin logged no PHP errors', async () => {
+    const files = (await readdir(PLUGIN, { recursive: true }))
+      .filter((f) => f.endsWith('.php'))
+      .map((f) => join(PLUGIN, f));
+    expect(files.length).toBeGreaterThanOrEqual(6);
+    for (const file of files) {
+      const { stdout } = await promisify(execFile)('php', ['-l', file]);
+      expect(stdout).toContain('No syntax errors');
+    }
+    const log = await readFile(wp.debugLog, 'utf8').catch(() => '');
+    expect(log.split('\n').filter((l) => /mmlq-edge\/|mmlq_edge/.test(l))).toEqual([]);
+  });
+});
