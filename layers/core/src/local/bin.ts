@@ -10,6 +10,8 @@
  * Environment: MODEL, MODELS_DIR, MMLQ_BUCKET (mmlq-local), MMLQ_S3_PORT (4569), MMLQ_HTTP_PORT (3000),
  * MMLQ_LAMBDA_PORT (3002), MMLQ_DATA_DIR (.local), MMLQ_SEED_DIR (test/fixtures/samples).
  */
+
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -20,9 +22,15 @@ import { buildReport, formatTable, type Outcome } from '../cli/output.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '../registry.ts';
 import type { StoredResult } from '../results/store.ts';
 import { startStack } from './stack.ts';
+import { startWordPress } from './wordpress.ts';
 
 const { values: flags } = parseArgs({
-  options: { once: { type: 'boolean', default: false }, 'no-seed': { type: 'boolean', default: false } },
+  options: {
+    once: { type: 'boolean', default: false },
+    'no-seed': { type: 'boolean', default: false },
+    // Also a real WordPress with the plugin wired to the local wp-webhook (.ci/wordpress-deps.sh).
+    wordpress: { type: 'boolean', default: false },
+  },
 });
 const env = process.env;
 const root = resolve(import.meta.dirname, '../../../..');
@@ -42,15 +50,49 @@ if (!existsSync(join(modelsDir, model, 'manifest.json'))) {
   process.exit(2);
 }
 
+const httpPort = port('MMLQ_HTTP_PORT', 3000);
+const wpSecret = randomBytes(32).toString('hex');
+const wp = flags.wordpress
+  ? await startWordPress({
+      dir: join(dataDir, 'wordpress'),
+      port: port('MMLQ_WP_PORT', 8088),
+      plugins: [join(root, 'plugins/wordpress/mmlq-edge')],
+      options: {
+        mmlq_edge_settings: {
+          endpoint: `http://127.0.0.1:${httpPort}/v1/wordpress/webhook`,
+          secret: wpSecret,
+          enabled: true,
+          max_attempts: 6,
+          timeout: 30,
+          include_comments: true,
+        },
+      },
+      log: (line) => console.log(`[wordpress] ${line}`),
+    })
+  : undefined;
+
 const stack = await startStack({
   root,
   dataDir: join(dataDir, 's3'),
   bucket: env['MMLQ_BUCKET'] || 'mmlq-local',
   s3Port: port('MMLQ_S3_PORT', 4569),
-  httpPort: port('MMLQ_HTTP_PORT', 3000),
+  httpPort,
   lambdaPort: port('MMLQ_LAMBDA_PORT', 3002),
   model,
   modelsDir,
+  ...(wp
+    ? {
+        env: {
+          WP_SITE_URL: `${wp.url}/`,
+          WP_USER: wp.admin.user,
+          WP_WEBHOOK_SECRET: wpSecret,
+          WP_APP_PASSWORD: wp.admin.appPassword,
+          // The scorer fetches media from the local WordPress, on loopback.
+          URL_ALLOWED_ORIGINS: wp.url,
+          URL_ALLOW_PRIVATE_NETWORKS: 'true',
+        },
+      }
+    : {}),
   log: (line) => console.log(`[stack] ${line}`),
   offlineOutput: (text) => {
     if (/error|warn|λ/i.test(text) && !/NodeVersionSupportWarning|No application metrics/.test(text)) {
@@ -115,12 +157,31 @@ async function seed(dir: string): Promise<number> {
   return outcomes.every((o) => o.ok) ? 0 : 1;
 }
 
+async function stopAll(): Promise<void> {
+  await stack.stop();
+  await wp?.stop();
+}
+
 if (!flags['no-seed']) {
   const code = await seed(resolve(env['MMLQ_SEED_DIR'] || join(root, 'test/fixtures/samples')));
   if (flags.once) {
-    await stack.stop();
+    await stopAll();
     process.exit(code);
   }
+}
+
+// WordPress here runs with DISABLE_WP_CRON: deliver the plugin's queued webhooks every 2 s.
+if (wp) {
+  let running = false;
+  setInterval(() => {
+    if (running) return;
+    running = true;
+    wp.runCron()
+      .catch((error: unknown) => console.error(`[wordpress] cron: ${(error as Error).message}`))
+      .finally(() => {
+        running = false;
+      });
+  }, 2000).unref();
 }
 
 const drop = join(dataDir, 'drop');
@@ -163,12 +224,19 @@ mmlq-edge local stack is up (model ${model}).
   HTTP API               curl -s ${stack.apiUrl}/v1/health
                          curl -s -H 'content-type: application/octet-stream' --data-binary @photo.jpg ${stack.apiUrl}/v1/scores
   Lambda endpoint        ${stack.lambdaEndpoint} (functions ${stack.functionName('on-upload')}, ${stack.functionName('scorer')})
-  Failed deliveries      s3://${stack.bucket}/${stack.deadLetterPrefix}on-upload/
+  Failed deliveries      s3://${stack.bucket}/${stack.deadLetterPrefix}on-upload/${
+    wp
+      ? `
+  WordPress              ${wp.url}/wp-admin/ (user ${wp.admin.user}, password ${wp.admin.password})
+    → Media → Add New; the "Aesthetic" column fills in within seconds (plugin → ${stack.apiUrl}/v1/wordpress/webhook)`
+      : `
+  WordPress too          npm start -- --wordpress   (a real WordPress with the plugin; docs/WORDPRESS.md)`
+  }
 Ctrl-C stops it.`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     console.log('\nstopping…');
-    void stack.stop().then(() => process.exit(0));
+    void stopAll().then(() => process.exit(0));
   });
 }
