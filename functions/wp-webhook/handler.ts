@@ -49,4 +49,7 @@ export const webhook = async (event: APIGatewayProxyEventV2): Promise<APIGateway
   return handleWebhook(event, deps);
 };
 
-export const handler = middy(webhook).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+// resetKeys: the delivery and attachment ids appended per request must not leak into the next one.
+export const handler = middy(webhook)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));
