@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,6 +94,16 @@ const makeDue = (id: number) =>
     if ($n === false) { fwrite(STDERR, 'no event'); exit(1); }
     wp_unschedule_event($n, 'mmlq_edge_send', [${id}]);
     wp_schedule_single_event(time(), 'mmlq_edge_send', [${id}]);`);
+
+/** A new user of the role with an application password: the Basic authorization header. */
+async function userWithAppPassword(role: string): Promise<string> {
+  const out = await wp.php(`
+    $id = wp_insert_user(['user_login' => 'test-${role}', 'user_pass' => wp_generate_password(24), 'role' => '${role}', 'user_email' => 'test-${role}@example.test']);
+    if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
+    $app = WP_Application_Passwords::create_new_application_password($id, ['name' => 'test']);
+    echo $app[0];`);
+  return `Basic ${Buffer.from(`test-${role}:${out.trim()}`).toString('base64')}`;
+}
 
 const webhookDeliveries = (attachment?: number) =>
   deliveries.filter(
@@ -412,6 +422,122 @@ describe('MMLQ Edge plugin', () => {
     expect(edit.html).toContain('sharp 0.90');
   });
 
+  it('(b2) an Editor can do what wp-webhook does; authors cannot add tiers; best-image and meta visibility', async () => {
+    const editor = await userWithAppPassword('editor');
+    const author = await userWithAppPassword('author');
+    const contributor = await userWithAppPassword('contributor');
+    const as = (auth: string) => ({ authorization: auth });
+
+    // wp-webhook (layers/core/src/wordpress/site.ts) with an Editor's application password, as documented:
+    // the stored key (context=edit), the tier term (context=edit, created when missing), the write.
+    const read = await api('GET', `wp/v2/media/${otherId}?context=edit`, undefined, as(editor), false);
+    expect(read.status, JSON.stringify(read.json)).toBe(200);
+    expect(read.json.meta.mmlq_score).toBe(3.1);
+    const found = await api('GET', 'wp/v2/mmlq_tier?slug=low&context=edit', undefined, as(editor), false);
+    expect(found.status, JSON.stringify(found.json)).toBe(200);
+    expect((found.json as { slug: string }[]).map((t) => t.slug)).toEqual(['low']);
+    const write = await api(
+      'POST',
+      `wp/v2/media/${otherId}`,
+      { meta: { mmlq_score: 3.1, mmlq_tier: 'low', mmlq_percentile: 12 }, mmlq_tier: [found.json[0].id] },
+      as(editor),
+      false,
+    );
+    expect(write.status, JSON.stringify(write.json)).toBe(200);
+    const created = await api(
+      'POST',
+      'wp/v2/mmlq_tier',
+      { slug: 'test-tier', name: 'Test' },
+      as(editor),
+      false,
+    );
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    // Authors may assign tiers to their images, but neither add nor rename them; only admins delete them.
+    const byAuthor = await api('POST', 'wp/v2/mmlq_tier', { slug: 'mine', name: 'Mine' }, as(author), false);
+    expect(byAuthor.status).toBe(403);
+    expect(byAuthor.json.code).toBe('rest_cannot_create');
+    const renamed = await api('POST', `wp/v2/mmlq_tier/${created.json.id}`, { name: 'X' }, as(author), false);
+    expect(renamed.status).toBe(403);
+    expect(
+      (await api('DELETE', `wp/v2/mmlq_tier/${created.json.id}?force=true`, undefined, as(editor), false))
+        .status,
+    ).toBe(403);
+    expect((await api('DELETE', `wp/v2/mmlq_tier/${created.json.id}?force=true`)).status).toBe(200);
+
+    // best-image lists only images the user may read: a contributor's draft naming an image attached to
+    // the admin's draft does not reveal its score.
+    const hidden = Number(
+      (
+        await wp.php(`
+          $draft = wp_insert_post(['post_title' => 'Private plans', 'post_status' => 'draft', 'post_author' => 1]);
+          $id = wp_insert_attachment(['post_mime_type' => 'image/jpeg', 'post_title' => 'hidden', 'post_status' => 'inherit'], get_attached_file(${scoredId}), $draft);
+          update_post_meta($id, 'mmlq_score', 9.9);
+          update_post_meta($id, '_mmlq_edge_status', 'sent');
+          wp_clear_scheduled_hook('mmlq_edge_send', [$id]);
+          echo $id;`)
+      ).trim(),
+    );
+    const draft = await api(
+      'POST',
+      'wp/v2/posts',
+      {
+        title: 'Mine',
+        status: 'draft',
+        content: `<img class="wp-image-${hidden}"/><img class="wp-image-${scoredId}"/>`,
+      },
+      as(contributor),
+      false,
+    );
+    expect(draft.status, JSON.stringify(draft.json)).toBe(201);
+    const mine = await api(
+      'GET',
+      `mmlq-edge/v1/posts/${draft.json.id}/best-image`,
+      undefined,
+      as(contributor),
+      false,
+    );
+    expect(mine.status).toBe(200);
+    expect(mine.json).toMatchObject({ attachment: scoredId, candidates: [{ id: scoredId, score: 7.25 }] });
+    expect(mine.json.candidates).toHaveLength(1);
+    const all = await api('GET', `mmlq-edge/v1/posts/${draft.json.id}/best-image`);
+    expect(all.json.candidates.map((c: { id: number }) => c.id)).toEqual([hidden, scoredId]);
+    expect(
+      (await api('GET', `mmlq-edge/v1/posts/${draft.json.id}/best-image`, undefined, as(author), false))
+        .status,
+    ).toBe(403);
+
+    // Scores are public for public images by default (like registered meta); the filter makes them
+    // edit-only, which the function (context=edit) does not notice.
+    expect((await api('GET', `wp/v2/media/${scoredId}`, undefined, {}, false)).json.meta.mmlq_score).toBe(
+      7.25,
+    );
+    const mu = join(wp.docroot, 'wp-content/mu-plugins/mmlq-edge-test-edit-only.php');
+    await writeFile(mu, "<?php add_filter('mmlq_edge_rest_public_meta', '__return_false');\n");
+    try {
+      const anon = await api('GET', `wp/v2/media/${scoredId}`, undefined, {}, false);
+      expect(anon.status).toBe(200);
+      expect(anon.json.meta?.mmlq_score).toBeUndefined();
+      expect(anon.json.meta?.mmlq_key).toBeUndefined();
+      const asEditor = await api('GET', `wp/v2/media/${scoredId}?context=edit`, undefined, as(editor), false);
+      expect(asEditor.json.meta).toMatchObject({
+        mmlq_score: 7.25,
+        mmlq_tier: 'top',
+        mmlq_model: 'mmlq@1.0.0',
+      });
+      const again = await api(
+        'POST',
+        `wp/v2/media/${otherId}`,
+        { meta: { mmlq_score: 3.1 } },
+        as(editor),
+        false,
+      );
+      expect(again.status).toBe(200);
+      expect(again.json.meta.mmlq_score).toBe(3.1);
+    } finally {
+      await rm(mu, { force: true });
+    }
+  });
+
   it('(c) retries 503 with backoff up to max attempts, fails 400 at once, and shows failures with Retry', async () => {
     reply = { status: 503, body: { error: { code: 'SCORER_UNAVAILABLE', message: 'busy' } } };
     await wp.runCron(); // anything still queued goes out first (503 for it too)
@@ -505,6 +631,15 @@ describe('MMLQ Edge plugin', () => {
     expect(webhookDeliveries().map((d) => d.body.event)).toEqual(['ping']);
     const shown = await admin(ping.location);
     expect(shown.html).toContain('Test ping: HTTP 200 (scored).');
+    // With the filter off (its default on multisite) a loopback endpoint fails WordPress's safe-URL check
+    // and nothing is sent.
+    const unsafe = JSON.parse(
+      await wp.php(
+        `add_filter('mmlq_edge_allow_private_endpoint', '__return_false'); echo json_encode(mmlq_edge_ping());`,
+      ),
+    );
+    expect(unsafe).toMatchObject({ code: 0, error: 'HTTP_TRANSPORT: A valid URL was not provided.' });
+    expect(webhookDeliveries()).toHaveLength(1);
 
     const save = (extra: Record<string, string>) =>
       admin('/wp-admin/options.php', {
@@ -527,7 +662,7 @@ describe('MMLQ Edge plugin', () => {
       timeout: 5,
       include_comments: false,
     });
-    await save({
+    const refused = await save({
       'mmlq_edge_settings[endpoint]': 'ftp://example.test/hook',
       'mmlq_edge_settings[include_comments]': '1',
       'mmlq_edge_settings[max_attempts]': '3',
@@ -538,6 +673,18 @@ describe('MMLQ Edge plugin', () => {
       include_comments: true,
       max_attempts: 3,
     });
+    // The error is shown once (pages under Settings get settings_errors() from core).
+    const notice = await admin(refused.location);
+    expect(notice.html.split('The endpoint must be an http').length - 1).toBe(1);
+    // A malformed field (an array) is refused like a bad URL, without a PHP warning.
+    expect((await save({ 'mmlq_edge_settings[endpoint][]': 'http://example.test/' })).status).toBe(302);
+    expect((await settings()).endpoint).toBe(endpoint);
+    const log = await readFile(wp.debugLog, 'utf8').catch(() => '');
+    expect(log).not.toMatch(/Array to string conversion.*mmlq-edge/);
+
+    // Suggested privacy policy text, since texts and comments leave the site.
+    const guide = await admin('/wp-admin/options-privacy.php?tab=policyguide');
+    expect(guide.html).toContain('approved comments on the image, to the MMLQ Edge deployment');
 
     const regenerated = await admin(
       '/wp-admin/admin-post.php',
@@ -548,9 +695,78 @@ describe('MMLQ Edge plugin', () => {
     expect(fresh).toMatch(/^[0-9a-f]{64}$/);
     expect((await admin(regenerated.location)).html).toContain(fresh);
     expect((await admin('/wp-admin/options-general.php?page=mmlq-edge')).html).not.toContain(fresh);
+    // Not autoloaded (also after the regenerate's update_option), and not in the REST settings.
+    const autoload = await wp.php(
+      `global $wpdb; echo json_encode($wpdb->get_col("SELECT autoload FROM $wpdb->options WHERE option_name IN ('mmlq_edge_settings', 'mmlq_edge_backfill', 'mmlq_edge_secret_unseen')"));`,
+    );
+    expect(JSON.parse(autoload)).toEqual(expect.arrayContaining(['no']));
+    expect(JSON.parse(autoload)).not.toContain('yes');
+    const restSettings = await api('GET', 'wp/v2/settings');
+    expect(restSettings.status).toBe(200);
+    expect(JSON.stringify(restSettings.json)).not.toContain(fresh);
     await wp.php(
       `$s = get_option('mmlq_edge_settings'); $s['secret'] = '${SECRET}'; update_option('mmlq_edge_settings', $s);`,
     );
+  });
+
+  it('"score all" waits while 100 images are pending and resumes on reactivation; rescheduling is batched', async () => {
+    await wp.runCron();
+    deliveries.length = 0;
+    // 100 pending deliveries (status rows only: that is what the backfill counts).
+    await wp.php(
+      `for ($i = 0; $i < 100; $i++) { add_post_meta(900000 + $i, '_mmlq_edge_status', 'pending'); }`,
+    );
+    await wp.php('mmlq_edge_start_backfill();');
+    await wp.runCron();
+    expect(webhookDeliveries()).toHaveLength(0);
+    const waiting = JSON.parse(
+      await wp.php(
+        "echo json_encode(['state' => get_option('mmlq_edge_backfill'), 'next' => wp_next_scheduled('mmlq_edge_backfill') - time()]);",
+      ),
+    );
+    expect(waiting.state).toMatchObject({ state: 'running', queued: 0 });
+    expect(waiting.next).toBeGreaterThanOrEqual(55);
+    expect(waiting.next).toBeLessThanOrEqual(60);
+
+    // Deactivation drops the event; activation resumes the backfill (now that the queue is short).
+    const plugin = "require_once ABSPATH . 'wp-admin/includes/plugin.php';";
+    await wp.php(`${plugin} deactivate_plugins('mmlq-edge/mmlq-edge.php');`);
+    expect((await wp.php("var_export(wp_next_scheduled('mmlq_edge_backfill'));")).trim()).toBe('false');
+    await wp.php('global $wpdb; $wpdb->query("DELETE FROM $wpdb->postmeta WHERE post_id >= 900000");');
+    await wp.php(
+      `${plugin} $r = activate_plugin('mmlq-edge/mmlq-edge.php'); if (is_wp_error($r)) { fwrite(STDERR, $r->get_error_message()); exit(1); }`,
+    );
+    // Every unscored image is delivered (one still pending from an earlier test may go out twice: once
+    // rescheduled on activation, once queued by the backfill, since this receiver writes no scores).
+    const unscored = JSON.parse(
+      await wp.php('echo json_encode(mmlq_edge_unscored_ids(0, 1000));'),
+    ) as number[];
+    expect(unscored.length).toBeGreaterThanOrEqual(4);
+    await wp.runCron();
+    const delivered = new Set(webhookDeliveries().map((d) => d.body.attachment.id as number));
+    expect([...delivered].sort((a, b) => a - b)).toEqual(unscored);
+    expect(JSON.parse(await wp.php("echo json_encode(get_option('mmlq_edge_backfill'));"))).toMatchObject({
+      state: 'done',
+      queued: unscored.length,
+    });
+
+    // Pending images without an event get one 50 at a time; the rest in a follow-up cron event.
+    const batched = JSON.parse(
+      await wp.php(`
+        $ids = [];
+        for ($i = 0; $i < 51; $i++) {
+          $ids[] = wp_insert_attachment(['post_mime_type' => 'image/jpeg', 'post_title' => "r$i", 'post_status' => 'inherit']);
+        }
+        wp_unschedule_hook('mmlq_edge_send');
+        $scheduled = fn() => count(array_filter($ids, fn($id) => false !== wp_next_scheduled('mmlq_edge_send', [$id])));
+        $first = mmlq_edge_reschedule_pending();
+        $out = ['first' => $first, 'scheduled' => $scheduled(), 'continues' => false !== wp_next_scheduled('mmlq_edge_reschedule', [$ids[49]])];
+        do_action('mmlq_edge_reschedule', $ids[49]);
+        $out['after'] = $scheduled();
+        foreach ($ids as $id) { wp_delete_attachment($id, true); }
+        echo json_encode($out);`),
+    );
+    expect(batched).toEqual({ first: 50, scheduled: 50, continues: true, after: 51 });
   });
 
   it('queues every unscored image with "score all", and uninstall keeps the scores', async () => {
@@ -574,12 +790,19 @@ describe('MMLQ Edge plugin', () => {
       await wp.php(`echo json_encode([
         'settings' => get_option('mmlq_edge_settings', null),
         'events' => wp_next_scheduled('mmlq_edge_backfill'),
+        'reschedule' => (bool) array_filter(_get_cron_array(), fn($hooks) => isset($hooks['mmlq_edge_reschedule'])),
         'score' => get_post_meta(${scoredId}, 'mmlq_score', true),
         'status' => get_post_meta(${scoredId}, '_mmlq_edge_status', true),
         'tier' => wp_get_object_terms(${scoredId}, 'mmlq_tier', ['fields' => 'slugs']),
       ]);`),
     );
-    expect(after).toMatchObject({ settings: null, events: false, score: '7.25', status: '' });
+    expect(after).toMatchObject({
+      settings: null,
+      events: false,
+      reschedule: false,
+      score: '7.25',
+      status: '',
+    });
   });
 
   it('(d) every PHP file passes php -l, and the plugin logged no PHP errors', async () => {

@@ -32,7 +32,10 @@ register_activation_hook( __FILE__, 'mmlq_edge_activate' );
 register_deactivation_hook( __FILE__, 'mmlq_edge_deactivate' );
 
 /**
- * Activation: the tier terms, the settings with a fresh secret, and events for anything still pending.
+ * Activation: the tier terms, the settings with a fresh secret, events for anything still pending, and
+ * the "score all" backfill resumed if a deactivation interrupted it. On multisite this runs for the
+ * current site only (also when network-activated): another site's administrator generates its secret
+ * with "Regenerate secret" under Settings → MMLQ Edge, and the function creates missing tier terms.
  */
 function mmlq_edge_activate(): void {
 	mmlq_edge_register_data();
@@ -53,6 +56,10 @@ function mmlq_edge_activate(): void {
 		update_option( 'mmlq_edge_settings', $settings, false );
 	}
 	mmlq_edge_reschedule_pending();
+	$backfill = get_option( 'mmlq_edge_backfill' );
+	if ( is_array( $backfill ) && 'running' === ( $backfill['state'] ?? '' ) && false === wp_next_scheduled( 'mmlq_edge_backfill' ) ) {
+		wp_schedule_single_event( time(), 'mmlq_edge_backfill' );
+	}
 }
 
 /**
@@ -61,4 +68,5 @@ function mmlq_edge_activate(): void {
 function mmlq_edge_deactivate(): void {
 	wp_unschedule_hook( 'mmlq_edge_send' );
 	wp_unschedule_hook( 'mmlq_edge_backfill' );
+	wp_unschedule_hook( 'mmlq_edge_reschedule' );
 }

@@ -17,6 +17,7 @@ function mmlq_edge_uninstall_site(): void {
 	delete_option( 'mmlq_edge_secret_unseen' );
 	wp_unschedule_hook( 'mmlq_edge_send' );
 	wp_unschedule_hook( 'mmlq_edge_backfill' );
+	wp_unschedule_hook( 'mmlq_edge_reschedule' );
 	foreach ( array( '_mmlq_edge_status', '_mmlq_edge_attempts', '_mmlq_edge_last_error', '_mmlq_edge_last_response', '_mmlq_edge_event' ) as $key ) {
 		delete_post_meta_by_key( $key );
 	}

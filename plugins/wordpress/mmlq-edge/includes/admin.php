@@ -24,6 +24,19 @@ add_filter( 'bulk_actions-upload', 'mmlq_edge_bulk_actions' );
 add_filter( 'handle_bulk_actions-upload', 'mmlq_edge_handle_bulk', 10, 3 );
 add_filter( 'attachment_fields_to_edit', 'mmlq_edge_attachment_fields', 10, 2 );
 add_filter( 'plugin_action_links_' . plugin_basename( MMLQ_EDGE_FILE ), 'mmlq_edge_action_links' );
+add_action( 'admin_init', 'mmlq_edge_privacy_policy_content' );
+
+/**
+ * Suggested text for the site's privacy policy (Settings → Privacy → Policy Guide): image texts and
+ * approved comments leave the site for the configured endpoint.
+ */
+function mmlq_edge_privacy_policy_content(): void {
+	if ( ! function_exists( 'wp_add_privacy_policy_content' ) ) {
+		return;
+	}
+	$text = '<p>' . esc_html__( 'When an image is uploaded to the media library, or its texts change, this site sends the image\'s address, size, type and checksum, its title, caption, alt text and description and, if enabled, up to 10 approved comments on the image, to the MMLQ Edge deployment configured by the site\'s administrators, which scores the image and stores the score with it. Commenters\' names and email addresses are not sent.', 'mmlq-edge' ) . '</p>';
+	wp_add_privacy_policy_content( __( 'MMLQ Edge', 'mmlq-edge' ), wp_kses_post( $text ) );
+}
 
 /**
  * Settings → MMLQ Edge.
@@ -87,7 +100,7 @@ function mmlq_edge_settings_page(): void {
 	<div class="wrap">
 		<h1><?php echo esc_html__( 'MMLQ Edge', 'mmlq-edge' ); ?></h1>
 		<p><?php echo esc_html__( 'Each new image is sent, signed, to your MMLQ Edge wp-webhook function, which scores it and writes the score, percentile and tier back to the image.', 'mmlq-edge' ); ?></p>
-		<?php settings_errors( 'mmlq_edge_settings' ); ?>
+		<?php // No settings_errors() here: options-head.php already shows them on pages under Settings. ?>
 		<form method="post" action="options.php">
 			<?php settings_fields( 'mmlq_edge' ); ?>
 			<input type="hidden" name="<?php echo esc_attr( $name ); ?>[_form]" value="1" />
@@ -223,7 +236,7 @@ function mmlq_edge_handle_backfill(): void {
  * The Retry / Score link of one attachment.
  */
 function mmlq_edge_handle_retry(): void {
-	$id = isset( $_GET['attachment'] ) ? absint( $_GET['attachment'] ) : 0; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- checked in the guard.
+	$id = isset( $_GET['attachment'] ) ? absint( wp_unslash( $_GET['attachment'] ) ) : 0; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- checked in the guard.
 	mmlq_edge_guard( 'mmlq_edge_retry_' . $id, 'edit_post', $id );
 	$queued   = mmlq_edge_queue( $id, mmlq_edge_event_for( $id ) ) ? 1 : 0;
 	$referer  = wp_get_referer();
@@ -265,7 +278,7 @@ function mmlq_edge_admin_notices(): void {
 	}
 	if ( 'upload' === $screen->id ) {
 		if ( isset( $_GET['mmlq_edge_queued'] ) ) {
-			$n = absint( $_GET['mmlq_edge_queued'] );
+			$n = absint( wp_unslash( $_GET['mmlq_edge_queued'] ) );
 			/* translators: %d: number of images. */
 			echo '<div class="notice notice-success is-dismissible"><p>' . esc_html( sprintf( _n( '%d image queued for scoring.', '%d images queued for scoring.', $n, 'mmlq-edge' ), $n ) ) . '</p></div>';
 		}
@@ -284,7 +297,8 @@ function mmlq_edge_admin_notices(): void {
  * @param array $columns Columns.
  */
 function mmlq_edge_media_columns( array $columns ): array {
-	$columns['mmlq_edge'] = __( 'Aesthetic', 'mmlq-edge' );
+	// Escaped here: list tables print column headers as they are.
+	$columns['mmlq_edge'] = esc_html__( 'Aesthetic', 'mmlq-edge' );
 	return $columns;
 }
 
@@ -427,7 +441,8 @@ function mmlq_edge_admin_query( WP_Query $query ): void {
  * @param array $actions Actions.
  */
 function mmlq_edge_bulk_actions( array $actions ): array {
-	$actions['mmlq_edge_score'] = __( 'Score with MMLQ Edge', 'mmlq-edge' );
+	// Escaped here: WordPress 6.1 prints bulk action labels as they are.
+	$actions['mmlq_edge_score'] = esc_html__( 'Score with MMLQ Edge', 'mmlq-edge' );
 	return $actions;
 }
 
@@ -488,7 +503,7 @@ function mmlq_edge_attachment_fields( $fields, $post ): array {
 		$html .= '</tbody></table>';
 	}
 	$fields['mmlq_edge'] = array(
-		'label'         => __( 'Aesthetic score', 'mmlq-edge' ),
+		'label'         => esc_html__( 'Aesthetic score', 'mmlq-edge' ), // Printed as it is by core.
 		'input'         => 'html',
 		'html'          => $html,
 		'show_in_edit'  => true,

@@ -96,7 +96,8 @@ function mmlq_edge_register_routes(): void {
 }
 
 /**
- * The route's answer.
+ * The route's answer: the post's images that the requesting user may read (its content can name any
+ * image by its wp-image-ID class, e.g. one attached to someone else's draft), best first.
  *
  * @param WP_REST_Request $request Request.
  * @return WP_REST_Response|WP_Error
@@ -106,7 +107,12 @@ function mmlq_edge_rest_best_image( WP_REST_Request $request ) {
 	if ( ! get_post( $post_id ) instanceof WP_Post ) {
 		return new WP_Error( 'rest_post_invalid_id', __( 'Invalid post ID.', 'mmlq-edge' ), array( 'status' => 404 ) );
 	}
-	$candidates = mmlq_edge_image_candidates( $post_id );
+	$candidates = array_values(
+		array_filter(
+			mmlq_edge_image_candidates( $post_id ),
+			static fn( array $c ): bool => current_user_can( 'read_post', $c['id'] )
+		)
+	);
 	$best       = ( $candidates && null !== $candidates[0]['score'] ) ? $candidates[0] : null;
 	return rest_ensure_response(
 		array(

@@ -76,9 +76,12 @@ function mmlq_edge_register_data(): void {
 				'query_var'             => false,
 				'rewrite'               => false,
 				'update_count_callback' => '_update_generic_term_count',
+				// The wp-webhook function looks tiers up with `context=edit` (which needs edit_terms) and
+				// creates a missing one, as a user who can edit media (an Editor): editors manage categories
+				// and tags, so they may edit tiers too. The tiers screen and deleting stay with administrators.
 				'capabilities'          => array(
 					'manage_terms' => 'manage_options',
-					'edit_terms'   => 'manage_options',
+					'edit_terms'   => 'manage_categories',
 					'delete_terms' => 'manage_options',
 					'assign_terms' => 'upload_files',
 				),
@@ -91,17 +94,55 @@ function mmlq_edge_register_data(): void {
 		if ( isset( $registered[ $key ] ) ) {
 			continue;
 		}
+		/**
+		 * Filters whether a score meta key is readable in the REST API's `view` context, that is by anyone
+		 * who may read the attachment (for an image of a published post or an unattached one: everyone).
+		 * Default true, WordPress's default for registered meta. Return false to show the key only in the
+		 * `edit` context, to users who can edit the attachment; the wp-webhook function reads with
+		 * `context=edit`, so it is not affected. Add the filter before `init` (in a plugin's main file or
+		 * a must-use plugin). Only the meta: the `mmlq_tier` term stays visible like any REST taxonomy.
+		 *
+		 * @param bool   $public   Whether `view` requests see the key.
+		 * @param string $meta_key The key: mmlq_score, mmlq_std, mmlq_percentile, mmlq_tier, mmlq_model,
+		 *                         mmlq_scored_at, mmlq_attributes, mmlq_key or mmlq_error.
+		 */
+		$public = (bool) apply_filters( 'mmlq_edge_rest_public_meta', true, $key );
 		register_post_meta(
 			'attachment',
 			$key,
 			array(
 				'type'          => $type,
 				'single'        => true,
-				'show_in_rest'  => true,
+				'show_in_rest'  => $public ? true : array( 'schema' => array( 'context' => array( 'edit' ) ) ),
 				'auth_callback' => 'mmlq_edge_meta_auth',
 			)
 		);
 	}
+}
+
+add_filter( 'pre_insert_term', 'mmlq_edge_pre_insert_term', 10, 2 );
+
+/**
+ * Over REST, new tier terms only from users who may edit tiers: WordPress lets anyone who may assign the
+ * terms of a flat taxonomy create them (upload_files here), which would let authors add tiers.
+ *
+ * @param string|WP_Error $term     The term name, or an error from an earlier filter.
+ * @param string          $taxonomy The taxonomy.
+ * @return string|WP_Error
+ */
+function mmlq_edge_pre_insert_term( $term, $taxonomy ) {
+	if ( 'mmlq_tier' !== $taxonomy || is_wp_error( $term ) || ! defined( 'REST_REQUEST' ) || ! REST_REQUEST ) {
+		return $term;
+	}
+	$tax = get_taxonomy( 'mmlq_tier' );
+	if ( $tax && ! current_user_can( $tax->cap->edit_terms ) ) {
+		return new WP_Error(
+			'rest_cannot_create',
+			__( 'Sorry, you are not allowed to create aesthetic tiers.', 'mmlq-edge' ),
+			array( 'status' => rest_authorization_required_code() )
+		);
+	}
+	return $term;
 }
 
 /**

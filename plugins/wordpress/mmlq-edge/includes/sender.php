@@ -10,8 +10,12 @@ defined( 'ABSPATH' ) || exit;
 
 /** Cap of the retry backoff, seconds. */
 const MMLQ_EDGE_MAX_BACKOFF = 21600;
-/** Images per backfill batch. */
+/** Images per backfill batch (and per rescheduling batch). */
 const MMLQ_EDGE_BACKFILL_BATCH = 50;
+/** The backfill queues its next batch only while fewer images than this are pending. */
+const MMLQ_EDGE_BACKFILL_MAX_PENDING = 100;
+/** Bytes of an answer read at most (answers are small JSON). */
+const MMLQ_EDGE_MAX_RESPONSE_BYTES = 65536;
 
 add_action( 'add_attachment', 'mmlq_edge_on_add_attachment' );
 add_action( 'attachment_updated', 'mmlq_edge_on_attachment_updated', 10, 3 );
@@ -20,6 +24,7 @@ add_action( 'updated_post_meta', 'mmlq_edge_on_alt_changed', 10, 3 );
 add_action( 'deleted_post_meta', 'mmlq_edge_on_alt_changed', 10, 3 );
 add_action( 'mmlq_edge_send', 'mmlq_edge_send' );
 add_action( 'mmlq_edge_backfill', 'mmlq_edge_backfill_batch' );
+add_action( 'mmlq_edge_reschedule', 'mmlq_edge_reschedule_pending' );
 add_action( 'delete_attachment', 'mmlq_edge_on_delete_attachment' );
 
 /**
@@ -144,26 +149,36 @@ function mmlq_edge_schedule( int $id, int $when ): bool {
 }
 
 /**
- * Gives every pending image without an event one (after activation, or once sending is possible).
+ * Gives every pending image without an event one (after activation, or once sending is possible), 50
+ * per call in ID order: a further batch continues in its own WP-cron run (`mmlq_edge_reschedule`).
+ *
+ * @param int $after_id Cursor: only images with a larger ID (the cron continuation passes it).
+ * @return int How many events were scheduled by this call.
  */
-function mmlq_edge_reschedule_pending(): int {
-	$ids = get_posts(
-		array(
-			'post_type'        => 'attachment',
-			'post_status'      => 'any',
-			'fields'           => 'ids',
-			'posts_per_page'   => -1,
-			'no_found_rows'    => true,
-			'suppress_filters' => true,
-			'meta_key'         => '_mmlq_edge_status', // phpcs:ignore WordPress.DB.SlowDBQuery.slow_db_query_meta_key
-			'meta_value'       => 'pending', // phpcs:ignore WordPress.DB.SlowDBQuery.slow_db_query_meta_value
+function mmlq_edge_reschedule_pending( $after_id = 0 ): int {
+	global $wpdb;
+	// phpcs:ignore WordPress.DB.DirectDatabaseQuery
+	$ids   = array_map(
+		'intval',
+		$wpdb->get_col(
+			$wpdb->prepare(
+				"SELECT p.ID FROM {$wpdb->posts} p
+				INNER JOIN {$wpdb->postmeta} m ON m.post_id = p.ID AND m.meta_key = '_mmlq_edge_status' AND m.meta_value = 'pending'
+				WHERE p.post_type = 'attachment' AND p.ID > %d
+				ORDER BY p.ID ASC LIMIT %d",
+				absint( $after_id ),
+				MMLQ_EDGE_BACKFILL_BATCH
+			)
 		)
 	);
 	$count = 0;
 	foreach ( $ids as $id ) {
-		if ( false === wp_next_scheduled( 'mmlq_edge_send', array( (int) $id ) ) && mmlq_edge_schedule( (int) $id, time() ) ) {
+		if ( false === wp_next_scheduled( 'mmlq_edge_send', array( $id ) ) && mmlq_edge_schedule( $id, time() ) ) {
 			++$count;
 		}
+	}
+	if ( count( $ids ) === MMLQ_EDGE_BACKFILL_BATCH ) {
+		wp_schedule_single_event( time(), 'mmlq_edge_reschedule', array( end( $ids ) ) );
 	}
 	return $count;
 }
@@ -266,21 +281,33 @@ function mmlq_edge_post( array $payload ): array {
 	}
 	$body      = (string) wp_json_encode( $payload, JSON_UNESCAPED_SLASHES );
 	$timestamp = (string) time();
-	// Not wp_safe_remote_post(): the endpoint may be on loopback in development. Its scheme is checked above.
+	/**
+	 * Filters whether the endpoint may be on a loopback or private address, or on a port other than 80,
+	 * 443 and 8080. Default: yes on a single site, whose administrators run the server anyway and may run
+	 * the function locally in development; no on multisite, where a site's administrator must not reach
+	 * the network's internal services. When false, the URL must pass wp_http_validate_url().
+	 *
+	 * @param bool   $allow    Whether to allow it.
+	 * @param string $endpoint The endpoint URL (its scheme is http or https).
+	 */
+	$allow_private = (bool) apply_filters( 'mmlq_edge_allow_private_endpoint', ! is_multisite(), $settings['endpoint'] );
+	// The scheme was checked above; redirects are never followed.
 	$response = wp_remote_post(
 		$settings['endpoint'],
 		array(
-			'timeout'     => $settings['timeout'],
-			'blocking'    => true,
-			'redirection' => 0,
-			'user-agent'  => 'MMLQ-Edge-WordPress/' . MMLQ_EDGE_VERSION . '; ' . home_url( '/' ),
-			'headers'     => array(
+			'timeout'             => $settings['timeout'],
+			'blocking'            => true,
+			'redirection'         => 0,
+			'reject_unsafe_urls'  => ! $allow_private,
+			'limit_response_size' => MMLQ_EDGE_MAX_RESPONSE_BYTES,
+			'user-agent'          => 'MMLQ-Edge-WordPress/' . MMLQ_EDGE_VERSION . '; ' . home_url( '/' ),
+			'headers'             => array(
 				'Content-Type'     => 'application/json',
 				'X-MMLQ-Delivery'  => wp_generate_uuid4(),
 				'X-MMLQ-Timestamp' => $timestamp,
 				'X-MMLQ-Signature' => 'v1=' . hash_hmac( 'sha256', $timestamp . '.' . $body, $settings['secret'] ),
 			),
-			'body'        => $body,
+			'body'                => $body,
 		)
 	);
 	if ( is_wp_error( $response ) ) {
@@ -481,6 +508,15 @@ function mmlq_edge_status_counts(): array {
 }
 
 /**
+ * How many images are pending (queued or waiting for a retry).
+ */
+function mmlq_edge_pending_count(): int {
+	global $wpdb;
+	// phpcs:ignore WordPress.DB.DirectDatabaseQuery
+	return (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$wpdb->postmeta} WHERE meta_key = '_mmlq_edge_status' AND meta_value = 'pending'" );
+}
+
+/**
  * Starts the backfill: every image without a score is queued, 50 per cron run.
  */
 function mmlq_edge_start_backfill(): void {
@@ -506,6 +542,12 @@ function mmlq_edge_start_backfill(): void {
 function mmlq_edge_backfill_batch(): void {
 	$state = get_option( 'mmlq_edge_backfill' );
 	if ( ! is_array( $state ) || 'running' !== ( $state['state'] ?? '' ) ) {
+		return;
+	}
+	// One send event per queued image: while earlier batches wait (a slow or failing endpoint, or one
+	// not configured yet) the next batch waits too, so the cron option stays small on a large library.
+	if ( mmlq_edge_pending_count() >= MMLQ_EDGE_BACKFILL_MAX_PENDING ) {
+		wp_schedule_single_event( time() + MINUTE_IN_SECONDS, 'mmlq_edge_backfill' );
 		return;
 	}
 	$ids = mmlq_edge_unscored_ids( (int) $state['cursor'], MMLQ_EDGE_BACKFILL_BATCH );

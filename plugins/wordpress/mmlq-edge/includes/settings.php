@@ -97,10 +97,10 @@ function mmlq_edge_sanitize_settings( $input ): array {
 	$from_form = ! empty( $in['_form'] );
 
 	if ( array_key_exists( 'endpoint', $in ) ) {
-		$url = trim( (string) $in['endpoint'] );
+		$url = is_string( $in['endpoint'] ) ? trim( $in['endpoint'] ) : null;
 		if ( '' === $url ) {
 			$out['endpoint'] = '';
-		} elseif ( mmlq_edge_valid_endpoint( $url ) ) {
+		} elseif ( null !== $url && mmlq_edge_valid_endpoint( $url ) ) {
 			$out['endpoint'] = esc_url_raw( $url, array( 'http', 'https' ) );
 		} elseif ( function_exists( 'add_settings_error' ) ) {
 			add_settings_error(
