@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the WordPress integration tests (layers/core/src/local/wordpress.ts) need: PHP 8.2 with the
+# What the WordPress integration tests (tools/local/wordpress.ts) need: PHP 8.2 with the
 # extensions WordPress uses, MariaDB's server and client binaries (no service, no apache), and the
 # Debian `wordpress` core tree downloaded (not installed: installing it pulls apache2) and extracted
 # into .cache/wordpress/. Idempotent; prints one line saying what it did.

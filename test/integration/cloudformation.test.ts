@@ -61,7 +61,7 @@ const PSEUDO: Record<string, string> = {
 const evaluate = (node: any) => evaluateIntrinsics(node, PSEUDO);
 
 beforeAll(async () => {
-  runChecked(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'layers/build-functions.ts']);
+  runChecked(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'tools/build-functions.ts']);
   template = await packageService();
   resources = template.Resources;
 });

@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpScorerClient } from '#core/aws/scorer-client.ts';
 import type { ScorerClientConfig } from '#core/edge/config.ts';
 import { observability } from '#core/edge/observability.ts';
-import { freePort } from '#core/local/stack.ts';
 import { unloadAll } from '#core/registry.ts';
 import { MicroBatcher } from '#core/scoring-service/batcher.ts';
 import { readServerConfig } from '#core/scoring-service/config.ts';
 import { type ScorerServer, startScorerServer } from '#core/scoring-service/http-server.ts';
+import { freePort } from '#tools/local/stack.ts';
 import { patternJpeg } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 

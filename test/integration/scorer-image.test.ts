@@ -70,10 +70,10 @@ let origin: string;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'mmlq-image-'));
   const build = join(work, 'build');
-  // The build stage: `npx tsx layers/build-functions.ts` in /build (here: into a private out dir).
+  // The build stage: `npx tsx tools/build-functions.ts` in /build (here: into a private out dir).
   runChecked(process.execPath, [
     'node_modules/tsx/dist/cli.mjs',
-    'layers/build-functions.ts',
+    'tools/build-functions.ts',
     '--out',
     join(build, 'dist'),
   ]);

@@ -9,8 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type Stack, startStack } from '#core/local/stack.ts';
-import { startWordPress, type WordPress } from '#core/local/wordpress.ts';
+import { freePort, type Stack, startStack } from '#tools/local/stack.ts';
+import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');

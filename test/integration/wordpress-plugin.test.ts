@@ -1,5 +1,5 @@
 /**
- * The WordPress plugin (plugins/wordpress/mmlq-edge) on a real WordPress (layers/core/src/local/wordpress.ts:
+ * The WordPress plugin (plugins/wordpress/mmlq-edge) on a real WordPress (tools/local/wordpress.ts:
  * MariaDB + PHP's built-in server, started once for this file), with a local HTTP receiver playing the
  * wp-webhook endpoint. Needs `bash .ci/wordpress-deps.sh` (PHP 8.2, MariaDB, the Debian WordPress core).
  */
@@ -10,7 +10,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWordPress, type WordPress } from '#core/local/wordpress.ts';
+import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PLUGIN = join(ROOT, 'plugins/wordpress/mmlq-edge');

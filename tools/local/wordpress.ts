@@ -22,7 +22,7 @@ const HOST = '127.0.0.1';
 const DEPS_HINT = 'run `bash .ci/wordpress-deps.sh` (as root) to install PHP, MariaDB and the WordPress core';
 /** Where the Debian package puts the core, inside the extracted tree. */
 const DEBIAN_CORE = '/usr/share/wordpress';
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface WordPressOptions {
   /** Working folder (database, docroot, logs). A fresh temp folder by default, removed by stop(). */
@@ -305,7 +305,7 @@ require $root . '/index.php';
 const MU_PLUGIN = `<?php
 /**
  * Plugin Name: Local test harness
- * Description: Written by layers/core/src/local/wordpress.ts. Drops mail, says URL rewriting works
+ * Description: Written by tools/local/wordpress.ts. Drops mail, says URL rewriting works
  * (the router handles it) and keeps update checks quiet.
  */
 add_filter('pre_wp_mail', '__return_false');
@@ -338,7 +338,7 @@ function wpConfig(o: {
     .map((k) => `define(${phpString(k)}, ${phpString(randomBytes(32).toString('hex'))});`)
     .join('\n');
   return `<?php
-// Written by layers/core/src/local/wordpress.ts for a throwaway local WordPress.
+// Written by tools/local/wordpress.ts for a throwaway local WordPress.
 define('DB_NAME', ${phpString(o.dbName)});
 define('DB_USER', ${phpString(o.dbUser)});
 define('DB_PASSWORD', ${phpString(o.dbPassword)});

@@ -7,8 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { S3Event } from 'aws-lambda';
-import { encodeEventKey } from '../aws/s3-event.ts';
-import { sleep } from '../aws/scorer-client.ts';
+import { encodeEventKey } from '#core/aws/s3-event.ts';
+import { sleep } from '#core/aws/scorer-client.ts';
 
 export interface InvokeResult {
   ok: boolean;

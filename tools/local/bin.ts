@@ -17,10 +17,10 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { sleep } from '../aws/scorer-client.ts';
-import { buildReport, formatTable, type Outcome } from '../cli/output.ts';
-import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '../registry.ts';
-import type { StoredResult } from '../results/store.ts';
+import { sleep } from '#core/aws/scorer-client.ts';
+import { buildReport, formatTable, type Outcome } from '#core/cli/output.ts';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '#core/registry.ts';
+import type { StoredResult } from '#core/results/store.ts';
 import { startStack } from './stack.ts';
 import { startWordPress } from './wordpress.ts';
 
@@ -33,7 +33,7 @@ const { values: flags } = parseArgs({
   },
 });
 const env = process.env;
-const root = resolve(import.meta.dirname, '../../../..');
+const root = resolve(import.meta.dirname, '../..');
 const model = env['MODEL'] || DEFAULT_MODEL;
 const modelsDir = resolve(env['MODELS_DIR'] || DEFAULT_MODELS_DIR);
 const dataDir = resolve(env['MMLQ_DATA_DIR'] || join(root, '.local'));
