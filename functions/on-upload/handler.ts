@@ -3,11 +3,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
-import { createS3Client, ObjectStore } from '#core/aws/s3.ts';
-import { createScorerClient } from '#core/aws/scorer-client.ts';
-import { readUploadConfig } from '#core/edge/config.ts';
-import { observability } from '#core/edge/observability.ts';
-import { cachedModel, handleUploadEvent } from '#core/edge/uploads.ts';
+import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
+import { createScorerClient, scorerModel } from '#core/clients/scorer-client.ts';
+import { observability } from '#core/common/observability.ts';
+import { readUploadConfig } from '#core/on-upload/config.ts';
+import { handleUploadEvent } from '#core/on-upload/uploads.ts';
 
 const config = readUploadConfig();
 const { logger, metrics } = observability('on-upload');
@@ -20,7 +20,7 @@ const deps = {
   scorer,
   logger,
   metrics,
-  model: cachedModel(scorer, 5 * 60_000),
+  model: scorerModel(scorer, 5 * 60_000),
 };
 
 export const onUpload = (event: S3Event) => handleUploadEvent(event, deps);

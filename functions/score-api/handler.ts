@@ -3,11 +3,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { createS3Client, ObjectStore } from '#core/aws/s3.ts';
-import { createScorerClient } from '#core/aws/scorer-client.ts';
-import { handleApiRequest } from '#core/edge/api.ts';
-import { readApiConfig } from '#core/edge/config.ts';
-import { observability } from '#core/edge/observability.ts';
+import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
+import { createScorerClient } from '#core/clients/scorer-client.ts';
+import { observability } from '#core/common/observability.ts';
+import { handleApiRequest } from '#core/score-api/api.ts';
+import { readApiConfig } from '#core/score-api/config.ts';
 
 const config = readApiConfig();
 const { logger, metrics } = observability('score-api');

@@ -6,32 +6,24 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { errorPayload } from '#core/edge/errors.ts';
-import { MetricUnit, observability } from '#core/edge/observability.ts';
-import { readScorerConfig } from '#core/scoring-service/config.ts';
-import { parseJob } from '#core/scoring-service/protocol.ts';
-import { ScoringService } from '#core/scoring-service/service.ts';
+import { parseJob } from '#core/clients/scorer-protocol.ts';
+import { toErrorPayload } from '#core/common/errors.ts';
+import { memoOne } from '#core/common/memo.ts';
+import { MetricUnit, observability } from '#core/common/observability.ts';
+import { readScorerConfig } from '#core/scorer-service/config.ts';
+import { ScoringService } from '#core/scorer-service/service.ts';
 
 const config = readScorerConfig();
 const { logger, metrics } = observability('scorer');
-let service: Promise<ScoringService> | undefined;
-
-function loaded(): Promise<ScoringService> {
-  if (!service) {
-    service = ScoringService.create(config, (m) => logger.warn(m));
-    service.catch(() => {
-      service = undefined; // a failed load is retried by the next invocation
-    });
-  }
-  return service;
-}
+// The model loads once per warm container; a failed load is retried by the next invocation.
+const loaded = memoOne(() => ScoringService.create(config, (m) => logger.warn(m)));
 
 export async function score(event: unknown) {
   let job: ReturnType<typeof parseJob>;
   try {
     job = parseJob(event);
   } catch (error) {
-    return { error: errorPayload(error) };
+    return { error: toErrorPayload(error) };
   }
   const scorer = await loaded();
   const answer = await scorer.run(job);

@@ -3,9 +3,9 @@
  * Configured by the same environment as the Lambda handler plus HOST, PORT, BATCH_WINDOW_MS and
  * MAX_BATCH_ITEMS; PROVIDER=cuda uses the GPU when its libraries are present, else cpu with one log line.
  */
-import { observability } from '#core/edge/observability.ts';
-import { readServerConfig } from '#core/scoring-service/config.ts';
-import { startScorerServer } from '#core/scoring-service/http-server.ts';
+import { observability } from '#core/common/observability.ts';
+import { readServerConfig } from '#core/scorer-service/config.ts';
+import { startScorerServer } from '#core/scorer-service/http-server.ts';
 
 const { logger } = observability('scorer-http');
 const scorer = await startScorerServer(readServerConfig(), logger);

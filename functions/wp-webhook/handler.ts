@@ -1,19 +1,19 @@
 /**
  * wp-webhook: signed WordPress plugin delivery → score via the scorer → meta + tier term over WP REST.
- * See layers/core/src/wordpress/webhook.ts. Without WP_SITE_URL (a deployment that serves no
+ * See layers/core/src/wp-webhook/webhook.ts. Without WP_SITE_URL (a deployment that serves no
  * WordPress site) every request is answered 503 with what to configure.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { createScorerClient } from '#core/aws/scorer-client.ts';
-import { readWordPressConfig } from '#core/edge/config.ts';
-import { observability } from '#core/edge/observability.ts';
-import { cachedModel } from '#core/edge/uploads.ts';
-import { secretsLoader } from '#core/wordpress/secrets.ts';
-import { siteFor } from '#core/wordpress/site.ts';
-import { handleWebhook, type WebhookDeps } from '#core/wordpress/webhook.ts';
+import { createScorerClient, scorerModel } from '#core/clients/scorer-client.ts';
+import { observability } from '#core/common/observability.ts';
+
+import { readWordPressConfig } from '#core/wp-webhook/config.ts';
+import { secretsLoader } from '#core/wp-webhook/secrets.ts';
+import { siteFor } from '#core/wp-webhook/site.ts';
+import { handleWebhook, type WebhookDeps } from '#core/wp-webhook/webhook.ts';
 
 const { logger, metrics } = observability('wp-webhook');
 
@@ -32,7 +32,7 @@ function dependencies(): WebhookDeps | string {
     site: siteFor(config.wordpress),
     logger,
     metrics,
-    model: cachedModel(scorer, 5 * 60_000),
+    model: scorerModel(scorer, 5 * 60_000),
   };
 }
 

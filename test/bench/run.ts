@@ -13,9 +13,9 @@ import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, unloadAll } from '#core/registry.ts';
-import type { Provider } from '#core/runtime.ts';
-import { Scorer } from '#core/scorer.ts';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, unloadAll } from '#core/model/registry.ts';
+import type { Provider } from '#core/model/runtime.ts';
+import { Scorer } from '#core/model/scorer.ts';
 
 const { values } = parseArgs({
   options: {

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import type { Feed } from '#core/runtime.ts';
+import type { Feed } from '#core/model/runtime.ts';
 
 export interface TensorFile {
   file: string;

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import onnxProto from 'onnx-proto';
-import { sha256 } from '#core/manifest.ts';
+import { sha256 } from '#core/model/manifest.ts';
 
 export const VOCAB = ['<pad>', '<unk>', 'sharp', 'lovely', 'blurry', 'dark', 'café', 'x2'];
 /** Word weights: positive words push the score up, negative down. */

@@ -6,8 +6,8 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unloadAll } from '#core/registry.ts';
-import { type ScoreResult, Scorer } from '#core/scorer.ts';
+import { unloadAll } from '#core/model/registry.ts';
+import { type ScoreResult, Scorer } from '#core/model/scorer.ts';
 
 const samples = join(import.meta.dirname, '../fixtures/samples');
 const pairs = [

@@ -1,10 +1,11 @@
 /** Cold-start configuration and S3 event decoding of the edge functions (no servers needed). */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { createdObjects, decodeEventKey, encodeEventKey } from '#core/aws/s3-event.ts';
-import { readApiConfig, readUploadConfig } from '#core/edge/config.ts';
-import { ignoreReason } from '#core/edge/uploads.ts';
-import { readScorerConfig } from '#core/scoring-service/config.ts';
+import { createdObjects, decodeEventKey, encodeEventKey } from '#core/clients/s3-event.ts';
+import { readUploadConfig } from '#core/on-upload/config.ts';
+import { ignoreReason } from '#core/on-upload/uploads.ts';
+import { readApiConfig } from '#core/score-api/config.ts';
+import { readScorerConfig } from '#core/scorer-service/config.ts';
 
 describe('configuration', () => {
   it('fails at cold start naming the missing variable', () => {

@@ -10,10 +10,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { observability } from '#core/edge/observability.ts';
-import { unloadAll } from '#core/registry.ts';
-import { readServerConfig } from '#core/scoring-service/config.ts';
-import { type ScorerServer, startScorerServer } from '#core/scoring-service/http-server.ts';
+import { observability } from '#core/common/observability.ts';
+import { unloadAll } from '#core/model/registry.ts';
+import { readServerConfig } from '#core/scorer-service/config.ts';
+import { type ScorerServer, startScorerServer } from '#core/scorer-service/http-server.ts';
 import { evaluate, osls } from '../helpers/cloudformation.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
@@ -130,7 +130,7 @@ describe('osls package --config serverless.gpu.yml', () => {
     });
     // Every name must be one the scorer's config code reads (or the runtime's own).
     const sources = await Promise.all(
-      ['layers/core/src/scoring-service/config.ts', 'layers/core/src/edge/config.ts'].map((f) =>
+      ['layers/core/src/scorer-service/config.ts', 'layers/core/src/clients/config.ts'].map((f) =>
         readFile(f, 'utf8'),
       ),
     );

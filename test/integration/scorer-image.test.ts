@@ -12,8 +12,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODELS_DIR } from '#core/registry.ts';
-import { Scorer } from '#core/scorer.ts';
+import { DEFAULT_MODELS_DIR } from '#core/model/registry.ts';
+import { Scorer } from '#core/model/scorer.ts';
 import { runChecked } from '../helpers/cloudformation.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');

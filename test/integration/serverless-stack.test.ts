@@ -19,13 +19,13 @@ import {
   PutObjectTaggingCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client, ObjectStore } from '#core/aws/s3.ts';
-import { encodeEventKey } from '#core/aws/s3-event.ts';
-import { createScorerClient } from '#core/aws/scorer-client.ts';
-import { handleApiRequest } from '#core/edge/api.ts';
-import { readApiConfig } from '#core/edge/config.ts';
-import { observability } from '#core/edge/observability.ts';
+import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
+import { encodeEventKey } from '#core/clients/s3-event.ts';
+import { createScorerClient } from '#core/clients/scorer-client.ts';
+import { observability } from '#core/common/observability.ts';
 import { scoreTag } from '#core/results/store.ts';
+import { handleApiRequest } from '#core/score-api/api.ts';
+import { readApiConfig } from '#core/score-api/config.ts';
 import { freePort, type Stack, startStack } from '#tools/local/stack.ts';
 import { patternJpeg, solid } from '../helpers/images.ts';
 import { eventually } from '../helpers/poll.ts';

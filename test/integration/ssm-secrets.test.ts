@@ -5,8 +5,8 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EdgeError } from '#core/edge/errors.ts';
-import { secretsLoader } from '#core/wordpress/secrets.ts';
+import { EdgeError } from '#core/common/errors.ts';
+import { secretsLoader } from '#core/wp-webhook/secrets.ts';
 
 const NAME = '/mmlq-edge/test/wordpress';
 let server: Server;

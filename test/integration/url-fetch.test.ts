@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkUrl, fetchImage, isBlockedAddress, type UrlFetchOptions } from '#core/http/url-fetch.ts';
+import { checkUrl, fetchImage, isBlockedAddress, type UrlFetchOptions } from '#core/clients/safe-fetch.ts';
 import { solid } from '../helpers/images.ts';
 
 let server: Server;

@@ -428,7 +428,7 @@ describe('MMLQ Edge plugin', () => {
     const contributor = await userWithAppPassword('contributor');
     const as = (auth: string) => ({ authorization: auth });
 
-    // wp-webhook (layers/core/src/wordpress/site.ts) with an Editor's application password, as documented:
+    // wp-webhook (layers/core/src/wp-webhook/site.ts) with an Editor's application password, as documented:
     // the stored key (context=edit), the tier term (context=edit, created when missing), the write.
     const read = await api('GET', `wp/v2/media/${otherId}?context=edit`, undefined, as(editor), false);
     expect(read.status, JSON.stringify(read.json)).toBe(200);

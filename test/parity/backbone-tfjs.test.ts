@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, loadModel, unloadAll } from '#core/registry.ts';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, loadModel, unloadAll } from '#core/model/registry.ts';
 
 const root = join(import.meta.dirname, '../..');
 const images = ['test/fixtures/samples/rocket.jpg', 'test/fixtures/samples/ladybird-blur.jpg'];

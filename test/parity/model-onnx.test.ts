@@ -6,8 +6,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, type LoadedModel, loadModel, unloadAll } from '#core/registry.ts';
-import { splitWords, WordTokenizer } from '#core/tokenizer.ts';
+import {
+  DEFAULT_MODEL,
+  DEFAULT_MODELS_DIR,
+  type LoadedModel,
+  loadModel,
+  unloadAll,
+} from '#core/model/registry.ts';
+import { splitWords, WordTokenizer } from '#core/model/tokenizer.ts';
 import { maxAbsDiff, readFeeds, type TensorFile } from '../helpers/parity.ts';
 
 const dir = join(DEFAULT_MODELS_DIR, DEFAULT_MODEL);

@@ -9,8 +9,8 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LoadedModel, loadModel, unloadAll } from '#core/registry.ts';
-import { Scorer } from '#core/scorer.ts';
+import { type LoadedModel, loadModel, unloadAll } from '#core/model/registry.ts';
+import { Scorer } from '#core/model/scorer.ts';
 import { maxAbsDiff, readFeeds, type TensorFile } from '../helpers/parity.ts';
 
 const MODELS = resolve(import.meta.dirname, '../fixtures/models');

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Io, runCli } from '#core/cli/main.ts';
-import { unloadAll } from '#core/registry.ts';
+import { unloadAll } from '#core/model/registry.ts';
 import { solid } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 

@@ -6,7 +6,7 @@ import {
   ModelError,
   STATUS,
   toErrorPayload,
-} from '#core/errors.ts';
+} from '#core/common/errors.ts';
 
 describe('typed errors', () => {
   it('carry a stable code, an HTTP status and a permanent flag', () => {

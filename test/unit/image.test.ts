@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { ImageError } from '#core/errors.ts';
+import { ImageError } from '#core/common/errors.ts';
 import {
   type ImageSpec,
   inspectImage,
@@ -13,7 +13,7 @@ import {
   readStream,
   resolveLimits,
   toNormalisedChw,
-} from '#core/image.ts';
+} from '#core/model/image.ts';
 import { halves, patternJpeg, pngHeaderOnly, solid } from '../helpers/images.ts';
 
 const spec = (size = 8, extra: Partial<ImageSpec> = {}): ImageSpec => ({

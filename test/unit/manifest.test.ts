@@ -2,9 +2,9 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ModelError } from '#core/errors.ts';
-import { parseManifest, readManifest, readModelFiles } from '#core/manifest.ts';
-import { listModels, resolveModelDir } from '#core/registry.ts';
+import { ModelError } from '#core/common/errors.ts';
+import { parseManifest, readManifest, readModelFiles } from '#core/model/manifest.ts';
+import { listModels, resolveModelDir } from '#core/model/registry.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
 let root: string;

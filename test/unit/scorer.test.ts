@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MmlqError } from '#core/errors.ts';
-import { loadModel, unloadAll } from '#core/registry.ts';
-import { Scorer } from '#core/scorer.ts';
-import { distributionStats } from '#core/scoring.ts';
+import { MmlqError } from '#core/common/errors.ts';
+import { loadModel, unloadAll } from '#core/model/registry.ts';
+import { Scorer } from '#core/model/scorer.ts';
+import { distributionStats } from '#core/model/scores.ts';
 import { patternJpeg, solid } from '../helpers/images.ts';
 import { expected, VOCAB, writeTinyModel } from '../helpers/tiny-model.ts';
 

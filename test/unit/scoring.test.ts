@@ -5,7 +5,7 @@ import {
   percentileOf,
   resolveThresholds,
   tierOf,
-} from '#core/scoring.ts';
+} from '#core/model/scores.ts';
 
 const BINS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 

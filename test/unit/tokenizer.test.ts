@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HuggingFaceTokenizer, joinTexts, splitWords, WordTokenizer } from '#core/tokenizer.ts';
+import { HuggingFaceTokenizer, joinTexts, splitWords, WordTokenizer } from '#core/model/tokenizer.ts';
 
 const vocab = ['<pad>', '<unk>', 'sharp', 'lovely', 'light', 'café', '2', 'x2'].join('\n');
 const spec = { lowercase: true, padId: 0, unknownId: 1, maxTokens: 6 };

@@ -1,10 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { EdgeError } from '#core/edge/errors.ts';
-import { InvalidArgumentError } from '#core/errors.ts';
-import { attachmentKey, attachmentTexts, parseWebhookPayload } from '#core/wordpress/payload.ts';
-import { checkSecrets } from '#core/wordpress/secrets.ts';
-import { signWebhook, verifyWebhook } from '#core/wordpress/signature.ts';
+import { EdgeError, InvalidArgumentError } from '#core/common/errors.ts';
+import { attachmentKey, attachmentTexts, parseWebhookPayload } from '#core/wp-webhook/payload.ts';
+import { checkSecrets } from '#core/wp-webhook/secrets.ts';
+import { signWebhook, verifyWebhook } from '#core/wp-webhook/signature.ts';
 
 const SECRET = 'a'.repeat(64);
 const NOW = 1_800_000_000;

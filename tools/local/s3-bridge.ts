@@ -7,8 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { S3Event } from 'aws-lambda';
-import { encodeEventKey } from '#core/aws/s3-event.ts';
-import { sleep } from '#core/aws/scorer-client.ts';
+import { encodeEventKey } from '#core/clients/s3-event.ts';
+import { sleep } from '#core/common/time.ts';
 
 export interface InvokeResult {
   ok: boolean;

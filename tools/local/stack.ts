@@ -14,7 +14,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import S3rver from 's3rver';
-import { createS3Client, ObjectStore } from '#core/aws/s3.ts';
+import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
 import { S3EventBridge } from './s3-bridge.ts';
 
 const HOST = '127.0.0.1';

@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, relative, resolve } from 'node:path';
 import { glob } from 'tinyglobby';
-import { InvalidArgumentError } from '../errors.ts';
+import { InvalidArgumentError } from '../common/errors.ts';
 
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'avif', 'heic', 'heif', 'tif', 'tiff'];
 

@@ -11,12 +11,12 @@ import { writeFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError as CommanderArgError, CommanderError, Option } from 'commander';
-import { isMmlqError } from '../errors.ts';
-import { readManifest } from '../manifest.ts';
-import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels } from '../registry.ts';
-import { PROVIDERS, type Provider } from '../runtime.ts';
-import { type ScoreOutcome, type ScoreRequest, Scorer } from '../scorer.ts';
-import { parseThresholds } from '../scoring.ts';
+import { isMmlqError } from '../common/errors.ts';
+import { readManifest } from '../model/manifest.ts';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels } from '../model/registry.ts';
+import { PROVIDERS, type Provider } from '../model/runtime.ts';
+import { type ScoreOutcome, type ScoreRequest, Scorer } from '../model/scorer.ts';
+import { parseThresholds } from '../model/scores.ts';
 import { expandInputs, readTextMap, type TextMap, textFor } from './inputs.ts';
 import { buildReport, formatCsv, formatJson, formatTable } from './output.ts';
 

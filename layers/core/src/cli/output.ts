@@ -3,7 +3,7 @@
  * (best first); images that failed follow with their error code and message.
  */
 import { stringify } from 'csv-stringify/sync';
-import type { ScoreResult } from '../scorer.ts';
+import type { ScoreResult } from '../model/scorer.ts';
 
 /** A scored or failed image; error codes may come from the core or from a remote scorer. */
 export type Outcome =

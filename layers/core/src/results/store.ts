@@ -11,9 +11,9 @@
  * (a "." never occurs in the base64url ids of S3 results).
  */
 import { createHash } from 'node:crypto';
-import type { ObjectRef, ObjectStore } from '../aws/s3.ts';
-import type { ServiceErrorPayload } from '../edge/errors.ts';
-import type { ScoreResult } from '../scorer.ts';
+import type { ObjectRef, ObjectStore } from '../clients/s3.ts';
+import type { ErrorPayload } from '../common/errors.ts';
+import type { ScoreResult } from '../model/scorer.ts';
 
 export const TAG_PREFIX = 'aesthetic-';
 export const TAGS = Object.freeze({
@@ -42,7 +42,7 @@ export type StoredResult = {
   model: ModelId;
   idempotencyKey: string;
   scoredAt: string;
-} & ({ ok: true; result: ScoreResult } | { ok: false; error: ServiceErrorPayload });
+} & ({ ok: true; result: ScoreResult } | { ok: false; error: ErrorPayload });
 
 /** The latest result for an image the API fetched by URL. */
 export type StoredUrlResult = {
@@ -51,7 +51,7 @@ export type StoredUrlResult = {
   source: { url: string; sha256?: string };
   model: ModelId;
   scoredAt: string;
-} & ({ ok: true; result: ScoreResult } | { ok: false; error: ServiceErrorPayload });
+} & ({ ok: true; result: ScoreResult } | { ok: false; error: ErrorPayload });
 
 const URL_RESULTS = '_by-url/';
 const URL_ID = /^url\.([0-9a-f]{64})$/;
@@ -100,7 +100,7 @@ export class ResultStore {
   build(
     source: SourceVersion,
     model: ModelId,
-    outcome: { ok: true; result: ScoreResult } | { ok: false; error: ServiceErrorPayload },
+    outcome: { ok: true; result: ScoreResult } | { ok: false; error: ErrorPayload },
     now = new Date(),
   ): StoredResult {
     return {

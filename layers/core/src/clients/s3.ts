@@ -1,0 +1,199 @@
+/**
+ * S3 access for the edge and the scorer: one client per configuration, object reads with a byte limit,
+ * JSON documents, and tag merges that keep tags written by others.
+ */
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  S3Client,
+  S3ServiceException,
+  type Tag,
+} from '@aws-sdk/client-s3';
+import { EdgeError, ImageError } from '../common/errors.ts';
+import type { S3Config } from './config.ts';
+
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+  /** Object version (versioned buckets); absent otherwise. */
+  versionId?: string | undefined;
+}
+
+export interface ObjectHead {
+  etag: string;
+  versionId: string | undefined;
+  size: number;
+  contentType: string | undefined;
+  metadata: Record<string, string>;
+}
+
+export function createS3Client(
+  config: S3Config,
+  credentials?: { accessKeyId: string; secretAccessKey: string },
+): S3Client {
+  return new S3Client({
+    ...(credentials ? { credentials } : {}),
+    region: config.region,
+    forcePathStyle: config.forcePathStyle,
+    // Checksums only where S3 requires them: local S3 servers store aws-chunked bodies verbatim otherwise.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+  });
+}
+
+function isMissing(error: unknown): boolean {
+  if (!(error instanceof S3ServiceException)) return false;
+  return (
+    ['NoSuchKey', 'NotFound', 'NoSuchVersion', 'NoSuchBucket'].includes(error.name) ||
+    error.$metadata.httpStatusCode === 404
+  );
+}
+
+function storageError(action: string, ref: ObjectRef, error: unknown): EdgeError {
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new EdgeError('STORAGE_FAILED', `Could not ${action} s3://${ref.bucket}/${ref.key} (${what})`, {
+    cause: error,
+  });
+}
+
+export const stripQuotes = (etag: string | undefined): string => (etag ?? '').replace(/^"|"$/g, '');
+
+export class ObjectStore {
+  constructor(readonly client: S3Client) {}
+
+  /** Head of an object, or undefined when it does not exist. */
+  async head(ref: ObjectRef): Promise<ObjectHead | undefined> {
+    try {
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+      );
+      return {
+        etag: stripQuotes(out.ETag),
+        versionId: out.VersionId,
+        size: out.ContentLength ?? 0,
+        contentType: out.ContentType,
+        metadata: out.Metadata ?? {},
+      };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw storageError('read the head of', ref, error);
+    }
+  }
+
+  /** Reads an image, refusing more than maxBytes (checked on the declared length, then while reading). */
+  async getImage(ref: ObjectRef, maxBytes: number): Promise<{ bytes: Buffer; etag: string }> {
+    let out: GetObjectCommandOutput;
+    try {
+      out = await this.client.send(
+        new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+      );
+    } catch (error) {
+      if (isMissing(error)) {
+        throw new ImageError(
+          'IMAGE_NOT_FOUND',
+          `Expected an object at s3://${ref.bucket}/${ref.key}${ref.versionId ? ` (version ${ref.versionId})` : ''} but it does not exist`,
+        );
+      }
+      throw storageError('read', ref, error);
+    }
+    if ((out.ContentLength ?? 0) > maxBytes) {
+      (out.Body as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+      throw new ImageError(
+        'IMAGE_TOO_MANY_BYTES',
+        `Expected an image of at most ${maxBytes} bytes but received ${out.ContentLength} bytes`,
+      );
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of (out.Body as AsyncIterable<Uint8Array> | undefined) ?? []) {
+      total += chunk.length;
+      if (total > maxBytes) {
+        throw new ImageError(
+          'IMAGE_TOO_MANY_BYTES',
+          `Expected an image of at most ${maxBytes} bytes but received more than ${total} bytes`,
+        );
+      }
+      chunks.push(Buffer.from(chunk));
+    }
+    return { bytes: Buffer.concat(chunks, total), etag: stripQuotes(out.ETag) };
+  }
+
+  async getJson<T>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      return JSON.parse((await out.Body!.transformToString('utf8')) || 'null') as T;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw storageError('read', ref, error);
+    }
+  }
+
+  async put(
+    ref: ObjectRef,
+    body: Buffer | string,
+    contentType: string,
+    metadata: Record<string, string> = {},
+  ): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          Body: body,
+          ContentType: contentType,
+          Metadata: metadata,
+        }),
+      );
+    } catch (error) {
+      throw storageError('write', ref, error);
+    }
+  }
+
+  async putJson(ref: ObjectRef, document: unknown, metadata: Record<string, string> = {}): Promise<void> {
+    await this.put(ref, `${JSON.stringify(document, null, 2)}\n`, 'application/json', metadata);
+  }
+
+  async getTags(ref: ObjectRef): Promise<Record<string, string>> {
+    try {
+      const out = await this.client.send(
+        new GetObjectTaggingCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+      );
+      return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+    } catch (error) {
+      throw storageError('read the tags of', ref, error);
+    }
+  }
+
+  /**
+   * Sets `tags` on the object, keeping its other tags (S3 replaces the whole set on write). Tags whose
+   * names start with `replacePrefix` and are not in `tags` are removed (a stale error tag, say).
+   */
+  async mergeTags(ref: ObjectRef, tags: Record<string, string>, replacePrefix: string): Promise<void> {
+    const current = await this.getTags(ref);
+    const kept = Object.entries(current).filter(([k]) => !k.startsWith(replacePrefix) && !(k in tags));
+    const TagSet: Tag[] = [...kept, ...Object.entries(tags)].map(([Key, Value]) => ({ Key, Value }));
+    if (TagSet.length > 10) {
+      throw new EdgeError(
+        'STORAGE_FAILED',
+        `Could not tag s3://${ref.bucket}/${ref.key}: S3 allows 10 tags per object and it would have ${TagSet.length}`,
+      );
+    }
+    try {
+      await this.client.send(
+        new PutObjectTaggingCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          VersionId: ref.versionId,
+          Tagging: { TagSet },
+        }),
+      );
+    } catch (error) {
+      throw storageError('tag', ref, error);
+    }
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * How edge functions reach the scorer: Lambda Invoke (@aws-sdk/client-lambda; the endpoint is
+ * configurable so serverless-offline's Lambda port works) or HTTP to the GPU service when SCORER_URL is
+ * set. Transient failures (network, throttling, 5xx, a crashed scorer) are retried with exponential
+ * backoff and full jitter; after the last attempt a SCORER_UNAVAILABLE error goes up so the delivery
+ * is retried by Lambda and finally dead-lettered.
+ */
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { EdgeError } from '../common/errors.ts';
+import { memoOne } from '../common/memo.ts';
+import { sleep } from '../common/time.ts';
+import type { ScorerClientConfig } from './config.ts';
+import type { ModelInfo, ScoreJob, ScoreJobResult } from './scorer-protocol.ts';
+
+export interface ScorerClient {
+  score(job: ScoreJob): Promise<ScoreJobResult>;
+  /** Where it sends jobs, for logs: a function name or a URL. */
+  readonly target: string;
+}
+
+/** A failure worth another attempt. */
+class Transient extends Error {}
+
+/** Runs `attempt` up to maxAttempts times while it throws Transient; backoff base * 2^n with full jitter. */
+export async function withRetries<T>(
+  what: string,
+  config: Pick<ScorerClientConfig, 'maxAttempts' | 'backoffMs'>,
+  attempt: (n: number) => Promise<T>,
+  onRetry?: (n: number, reason: string) => void,
+): Promise<T> {
+  let last = '';
+  for (let n = 1; n <= config.maxAttempts; n++) {
+    try {
+      return await attempt(n);
+    } catch (error) {
+      if (!(error instanceof Transient)) throw error;
+      last = error.message;
+      if (n < config.maxAttempts) {
+        onRetry?.(n, last);
+        await sleep(Math.random() * config.backoffMs * 2 ** (n - 1));
+      }
+    }
+  }
+  throw new EdgeError(
+    'SCORER_UNAVAILABLE',
+    `The scorer (${what}) failed ${config.maxAttempts} attempt${config.maxAttempts === 1 ? '' : 's'}; last: ${last}`,
+  );
+}
+
+function isScoreJobResult(value: unknown): value is ScoreJobResult {
+  const v = value as ScoreJobResult | null;
+  return !!v && typeof v === 'object' && Array.isArray(v.outcomes) && typeof v.model?.name === 'string';
+}
+
+/** The scorer's own typed rejection of a job (bad input): permanent, not retried. */
+function jobError(payload: unknown): EdgeError | undefined {
+  const p = payload as { error?: { code?: string; message?: string } } | null;
+  if (p?.error?.code === 'INVALID_ARGUMENT') {
+    return new EdgeError('SCORER_FAILED', `The scorer refused the job: ${p.error.message}`);
+  }
+  return undefined;
+}
+
+export class LambdaScorerClient implements ScorerClient {
+  private readonly client: LambdaClient;
+  readonly target: string;
+
+  constructor(
+    private readonly config: ScorerClientConfig,
+    region: string,
+    private readonly onRetry?: (n: number, reason: string) => void,
+  ) {
+    this.target = config.functionName!;
+    this.client = new LambdaClient({
+      region,
+      maxAttempts: 1, // retries are ours, with the same policy for Lambda and HTTP
+      requestHandler: {
+        requestTimeout: config.timeoutMs,
+        connectionTimeout: Math.min(config.timeoutMs, 5000),
+      },
+      ...(config.lambdaEndpoint ? { endpoint: config.lambdaEndpoint } : {}),
+    });
+  }
+
+  score(job: ScoreJob): Promise<ScoreJobResult> {
+    return withRetries(
+      this.target,
+      this.config,
+      async () => {
+        let out: InvokeCommandOutput;
+        try {
+          out = await this.client.send(
+            new InvokeCommand({
+              FunctionName: this.config.functionName,
+              InvocationType: 'RequestResponse',
+              Payload: Buffer.from(JSON.stringify(job)),
+            }),
+          );
+        } catch (error) {
+          const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+          const status = e.$metadata?.httpStatusCode;
+          const permanent = status !== undefined && status >= 400 && status < 500 && status !== 429;
+          const reason = `${e.name ?? 'Error'}: ${e.message ?? String(error)}`;
+          if (permanent && e.name !== 'TooManyRequestsException') {
+            throw new EdgeError('SCORER_FAILED', `Invoking ${this.target} failed: ${reason}`, {
+              cause: error,
+            });
+          }
+          throw new Transient(reason);
+        }
+        const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
+        let payload: unknown;
+        try {
+          payload = text ? JSON.parse(text) : undefined;
+        } catch {
+          throw new Transient(`unreadable answer from ${this.target}`);
+        }
+        if (out.FunctionError) {
+          const p = payload as { errorType?: string; errorMessage?: string } | undefined;
+          throw new Transient(
+            `${this.target} failed: ${p?.errorType ?? out.FunctionError}: ${p?.errorMessage ?? ''}`,
+          );
+        }
+        const refused = jobError(payload);
+        if (refused) throw refused;
+        if (!isScoreJobResult(payload)) throw new Transient(`unexpected answer from ${this.target}`);
+        return payload;
+      },
+      this.onRetry,
+    );
+  }
+}
+
+export class HttpScorerClient implements ScorerClient {
+  readonly target: string;
+
+  constructor(
+    private readonly config: ScorerClientConfig,
+    private readonly onRetry?: (n: number, reason: string) => void,
+  ) {
+    this.target = new URL('/v1/score', config.url!).href;
+  }
+
+  score(job: ScoreJob): Promise<ScoreJobResult> {
+    return withRetries(
+      this.target,
+      this.config,
+      async () => {
+        let response: Response;
+        try {
+          response = await fetch(this.target, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(job),
+            signal: AbortSignal.timeout(this.config.timeoutMs),
+          });
+        } catch (error) {
+          const cause = (error as { cause?: { code?: string } }).cause;
+          throw new Transient(`${(error as Error).name}: ${cause?.code ?? (error as Error).message}`);
+        }
+        const text = await response.text().catch(() => '');
+        if (response.status === 429 || response.status >= 500) {
+          throw new Transient(`${this.target} answered ${response.status}`);
+        }
+        let payload: unknown;
+        try {
+          payload = JSON.parse(text);
+        } catch {
+          throw new Transient(`unreadable answer from ${this.target} (${response.status})`);
+        }
+        const refused = jobError(payload);
+        if (refused) throw refused;
+        if (!response.ok || !isScoreJobResult(payload)) {
+          throw new EdgeError('SCORER_FAILED', `${this.target} answered ${response.status}`);
+        }
+        return payload;
+      },
+      this.onRetry,
+    );
+  }
+}
+
+export function createScorerClient(
+  config: ScorerClientConfig,
+  region: string,
+  onRetry?: (n: number, reason: string) => void,
+): ScorerClient {
+  return config.url ? new HttpScorerClient(config, onRetry) : new LambdaScorerClient(config, region, onRetry);
+}
+
+/**
+ * Which model the scorer runs (an empty job answers it), cached for `ttlMs`: a deployment of a new
+ * model shows up within that time. Part of every idempotency key.
+ */
+export function scorerModel(scorer: ScorerClient, ttlMs: number): () => Promise<ModelInfo> {
+  return memoOne(() => scorer.score({ items: [] }).then((r) => r.model), {
+    ttlMs,
+    now: () => performance.now(),
+  });
+}

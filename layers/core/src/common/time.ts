@@ -1,0 +1,3 @@
+/** Waiting. */
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

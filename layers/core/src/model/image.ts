@@ -1,0 +1,257 @@
+/**
+ * Image decoding and preprocessing. The only module that imports sharp.
+ *
+ * Untrusted input: byte and pixel limits are checked before any pixel is decoded (the header is read
+ * first), animations are cut to their first frame, EXIF orientation is applied, every colour space is
+ * converted to sRGB and alpha is flattened on white. Resize and crop follow the model's manifest;
+ * sharp uses shrink-on-load for large JPEG/WebP inputs automatically when the target is much smaller.
+ */
+import { open, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { ImageError } from '../common/errors.ts';
+import { positiveInteger } from '../common/validate.ts';
+
+sharp.cache(false);
+
+export const SUPPORTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff'] as const;
+
+export interface ImageLimits {
+  /** Largest encoded size accepted, in bytes. */
+  maxBytes: number;
+  /** Largest decoded size accepted, width x height. */
+  maxPixels: number;
+  /** Smallest width or height accepted. */
+  minSide: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ImageLimits> = Object.freeze({
+  maxBytes: 32 * 1024 * 1024,
+  maxPixels: 64_000_000,
+  minSide: 16,
+});
+
+export function resolveLimits(partial: Partial<ImageLimits> = {}): ImageLimits {
+  return {
+    maxBytes: positiveInteger('limits.maxBytes', partial.maxBytes ?? DEFAULT_LIMITS.maxBytes),
+    maxPixels: positiveInteger('limits.maxPixels', partial.maxPixels ?? DEFAULT_LIMITS.maxPixels),
+    minSide: positiveInteger('limits.minSide', partial.minSide ?? DEFAULT_LIMITS.minSide),
+  };
+}
+
+/** How a model wants its pixels: the `inputs.image` block of a manifest. */
+export interface ImageSpec {
+  height: number;
+  width: number;
+  resize: { mode: 'shortest-edge'; size: number } | { mode: 'exact' };
+  crop: 'center' | 'none';
+  rescale: number;
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+export interface ImageInfo {
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+  /** EXIF orientation tag as found (1 = upright), applied before resizing. */
+  orientation: number;
+}
+
+export interface PreparedImage {
+  /** Normalised CHW float32 pixels (one image of the batch), length 3 * height * width. */
+  pixels: Float32Array;
+  info: ImageInfo;
+}
+
+/** Reads a whole stream into memory, failing as soon as it passes maxBytes. */
+export async function readStream(
+  stream: Readable | AsyncIterable<Uint8Array>,
+  maxBytes: number,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    total += buf.length;
+    if (total > maxBytes) {
+      if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy();
+      throw tooManyBytes(`more than ${total}`, maxBytes);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Reads a file after checking its size, so a huge file is rejected without being read. */
+export async function readImageFile(path: string, maxBytes: number): Promise<Buffer> {
+  let size: number;
+  try {
+    const st = await stat(path);
+    if (!st.isFile())
+      throw new ImageError('IMAGE_NOT_FOUND', `Expected a file at ${path} but found a directory or device`);
+    size = st.size;
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    throw new ImageError(
+      'IMAGE_NOT_FOUND',
+      `Expected a readable image file at ${path} but it does not exist or cannot be read`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (size > maxBytes) throw tooManyBytes(String(size), maxBytes);
+  const handle = await open(path, 'r');
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+function tooManyBytes(received: string, maxBytes: number): ImageError {
+  return new ImageError(
+    'IMAGE_TOO_MANY_BYTES',
+    `Expected an image of at most ${maxBytes} bytes but received ${received} bytes`,
+  );
+}
+
+/** Maps libvips/sharp failures onto our stable codes. */
+function decodeError(error: unknown): ImageError {
+  const text = error instanceof Error ? error.message : String(error);
+  if (/unsupported image format/i.test(text)) {
+    return new ImageError(
+      'IMAGE_UNSUPPORTED_FORMAT',
+      `Expected an image in one of ${SUPPORTED_FORMATS.join(', ')} but the bytes are not a recognised image`,
+      { cause: error },
+    );
+  }
+  if (/pixel limit/i.test(text)) {
+    return new ImageError(
+      'IMAGE_TOO_MANY_PIXELS',
+      'Expected an image within the pixel limit but the decoder refused it',
+      {
+        cause: error,
+      },
+    );
+  }
+  return new ImageError(
+    'IMAGE_CORRUPT',
+    `Expected a complete, valid image but decoding failed (truncated or corrupt data): ${firstLine(text)}`,
+    {
+      cause: error,
+    },
+  );
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n')[0] ?? '').trim();
+}
+
+/** Reads the header only: format, dimensions, orientation. Enforces every limit before decoding. */
+export async function inspectImage(bytes: Buffer, limits: ImageLimits): Promise<ImageInfo> {
+  if (bytes.length === 0)
+    throw new ImageError('IMAGE_EMPTY', 'Expected image bytes but received an empty body');
+  if (bytes.length > limits.maxBytes) throw tooManyBytes(String(bytes.length), limits.maxBytes);
+  let meta: Metadata;
+  try {
+    // limitInputPixels: false here because we enforce our own limit with a precise message below.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw decodeError(error);
+  }
+  const format = meta.format ?? 'unknown';
+  if (!(SUPPORTED_FORMATS as readonly string[]).includes(format)) {
+    throw new ImageError(
+      'IMAGE_UNSUPPORTED_FORMAT',
+      `Expected an image in one of ${SUPPORTED_FORMATS.join(', ')} but received ${format}`,
+    );
+  }
+  const width = meta.width ?? 0;
+  // For animations, metadata height covers one page unless pageHeight says otherwise.
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width * height > limits.maxPixels) {
+    throw new ImageError(
+      'IMAGE_TOO_MANY_PIXELS',
+      `Expected an image of at most ${limits.maxPixels} pixels but received ${width}x${height} (${width * height} pixels)`,
+    );
+  }
+  if (width < limits.minSide || height < limits.minSide) {
+    throw new ImageError(
+      'IMAGE_TOO_SMALL',
+      `Expected an image at least ${limits.minSide}x${limits.minSide} pixels but received ${width}x${height}`,
+    );
+  }
+  return { format, width, height, bytes: bytes.length, orientation: meta.orientation ?? 1 };
+}
+
+/**
+ * Decodes, orients, converts to sRGB, resizes/crops as `spec` says and returns normalised CHW float32.
+ */
+export async function prepareImage(
+  bytes: Buffer,
+  spec: ImageSpec,
+  limits: ImageLimits,
+): Promise<PreparedImage> {
+  const info = await inspectImage(bytes, limits);
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    let pipeline = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1, page: 0 })
+      .autoOrient()
+      .toColourspace('srgb')
+      .flatten({ background: { r: 255, g: 255, b: 255 } });
+    if (spec.resize.mode === 'exact') {
+      pipeline = pipeline.resize({ width: spec.width, height: spec.height, fit: 'fill', kernel: 'lanczos3' });
+    } else {
+      // Shortest edge to `size`, then (optionally) a centre crop to height x width: sharp's `cover`
+      // with centre gravity is exactly that when size covers the crop.
+      const { size } = spec.resize;
+      const [w, h] = orientedSize(info);
+      const scale = size / Math.min(w, h);
+      const rw = Math.max(spec.width, Math.round(w * scale));
+      const rh = Math.max(spec.height, Math.round(h * scale));
+      pipeline = pipeline.resize({ width: rw, height: rh, fit: 'fill', kernel: 'lanczos3' });
+      if (spec.crop === 'center') {
+        pipeline = pipeline.extract({
+          left: Math.floor((rw - spec.width) / 2),
+          top: Math.floor((rh - spec.height) / 2),
+          width: spec.width,
+          height: spec.height,
+        });
+      }
+    }
+    raw = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw decodeError(error);
+  }
+  if (raw.info.channels !== 3 || raw.info.width !== spec.width || raw.info.height !== spec.height) {
+    throw new ImageError(
+      'IMAGE_CORRUPT',
+      `Expected ${spec.width}x${spec.height} RGB after preprocessing but received ${raw.info.width}x${raw.info.height} with ${raw.info.channels} channels`,
+    );
+  }
+  return { pixels: toNormalisedChw(raw.data, spec), info };
+}
+
+/** Width and height after EXIF orientation (5-8 swap the axes). */
+function orientedSize(info: ImageInfo): [number, number] {
+  return info.orientation >= 5 ? [info.height, info.width] : [info.width, info.height];
+}
+
+/** HWC uint8 RGB → CHW float32, (x * rescale - mean) / std per channel. */
+export function toNormalisedChw(
+  hwc: Uint8Array,
+  spec: Pick<ImageSpec, 'height' | 'width' | 'rescale' | 'mean' | 'std'>,
+): Float32Array {
+  const plane = spec.height * spec.width;
+  const out = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const scale = spec.rescale / spec.std[c]!;
+    const shift = spec.mean[c]! / spec.std[c]!;
+    const offset = c * plane;
+    for (let i = 0; i < plane; i++) out[offset + i] = hwc[i * 3 + c]! * scale - shift;
+  }
+  return out;
+}

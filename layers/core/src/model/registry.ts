@@ -1,0 +1,149 @@
+/**
+ * Models by name. A models root holds one folder per model (`<root>/<name>/manifest.json`); a name
+ * that is not there fails with the list of valid names. Loading is cached per process: the load
+ * promise is kept, so concurrent callers share one load, and evicted on failure so a later call retries.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ModelError } from '../common/errors.ts';
+import { memo } from '../common/memo.ts';
+import { type Manifest, readManifest, readModelFiles } from './manifest.ts';
+import { ModelSession, type Provider } from './runtime.ts';
+import { HuggingFaceTokenizer, type TextTokenizer, WordTokenizer } from './tokenizer.ts';
+
+/**
+ * The package's models/ folder: the nearest ancestor of this module (source or bundle) that holds
+ * package.json and models/. Deployed images and layers set MODELS_DIR instead.
+ */
+export const DEFAULT_MODELS_DIR = findModelsDir(dirname(fileURLToPath(import.meta.url)));
+
+function findModelsDir(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'models'))) return join(dir, 'models');
+    if (dirname(dir) === dir) return resolve(start, '../../../models');
+  }
+}
+export const DEFAULT_MODEL = 'mmlq-mnv2-synth';
+
+export interface LoadOptions {
+  modelsDir: string;
+  provider: Provider;
+  intraOpThreads: number;
+  /** Check every file's sha256 against the manifest (default true). */
+  verify: boolean;
+  log: (message: string) => void;
+}
+
+export interface LoadedModel {
+  manifest: Manifest;
+  dir: string;
+  session: ModelSession;
+  tokenizer: TextTokenizer | undefined;
+  /** Milliseconds spent reading, verifying and creating the session. */
+  loadMs: number;
+}
+
+export async function listModels(modelsDir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(modelsDir);
+  } catch {
+    return [];
+  }
+  const names: string[] = [];
+  for (const entry of entries.sort()) {
+    try {
+      if ((await stat(join(modelsDir, entry, 'manifest.json'))).isFile()) names.push(entry);
+    } catch {
+      // not a model folder
+    }
+  }
+  return names;
+}
+
+export async function resolveModelDir(name: string, modelsDir: string): Promise<string> {
+  const names = await listModels(modelsDir);
+  if (!names.includes(name)) {
+    const valid = names.length ? names.join(', ') : 'none';
+    throw new ModelError('MODEL_NOT_FOUND', `Unknown model "${name}" in ${modelsDir}; valid names: ${valid}`);
+  }
+  return join(modelsDir, name);
+}
+
+async function load(name: string, options: LoadOptions): Promise<LoadedModel> {
+  const started = performance.now();
+  const dir = await resolveModelDir(name, options.modelsDir);
+  const manifest = await readManifest(dir);
+  if (manifest.name !== name) {
+    throw new ModelError(
+      'MANIFEST_INVALID',
+      `Invalid manifest ${join(dir, 'manifest.json')}: name "${manifest.name}" must equal its folder name "${name}"`,
+    );
+  }
+  const files = await readModelFiles(dir, manifest, options.verify);
+  const session = await ModelSession.create(
+    files.get('graph')!,
+    join(dir, manifest.files['graph']!.path),
+    options,
+  );
+  const { image, text } = manifest.inputs;
+  const { distribution, attributes, imageFeatures } = manifest.outputs;
+  session.assertSignature(
+    text ? [image.name, text.idsName, text.maskName] : [image.name],
+    [
+      distribution.name,
+      ...(attributes ? [attributes.name] : []),
+      ...(imageFeatures ? [imageFeatures.name] : []),
+    ],
+    dir,
+  );
+  const tokenizer = text ? makeTokenizer(text, files, dir) : undefined;
+  return { manifest, dir, session, tokenizer, loadMs: performance.now() - started };
+}
+
+function makeTokenizer(
+  text: NonNullable<Manifest['inputs']['text']>,
+  files: Map<string, Buffer>,
+  dir: string,
+): TextTokenizer {
+  const spec = text.tokenizer;
+  if (spec.type === 'word-vocab') {
+    return new WordTokenizer(files.get(spec.vocab)!.toString('utf8'), { ...spec, maxTokens: text.maxTokens });
+  }
+  return new HuggingFaceTokenizer(
+    files.get(spec.file)!.toString('utf8'),
+    spec.config === undefined ? undefined : files.get(spec.config)!.toString('utf8'),
+    text.maxTokens,
+    join(dir, 'manifest.json'),
+  );
+}
+
+const cache = memo((args: { name: string; options: LoadOptions }) => load(args.name, args.options), {
+  keyOf: ({ name, options }) =>
+    JSON.stringify([
+      resolve(options.modelsDir),
+      name,
+      options.provider,
+      options.intraOpThreads,
+      options.verify,
+    ]),
+});
+
+/** Loads a model once per process and options; concurrent callers share the same promise. */
+export function loadModel(name: string, options: LoadOptions): Promise<LoadedModel> {
+  return cache.get({ name, options });
+}
+
+/** Releases every cached session (tests, graceful shutdown). */
+export async function unloadAll(): Promise<void> {
+  const pending = cache.drain();
+  for (const p of pending) {
+    try {
+      await (await p).session.release();
+    } catch {
+      // failed loads have nothing to release
+    }
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * The scoring pipeline every entry point shares (CLI, Lambda handlers, HTTP server):
+ * read → decode/preprocess (image.ts) → tokenize (tokenizer.ts) → batch → run (runtime.ts) → score
+ * semantics (scoring.ts). Per-item failures come back as typed error payloads; one bad image never
+ * fails the batch.
+ */
+import type { Readable } from 'node:stream';
+import { type ErrorPayload, InvalidArgumentError, MmlqError, toErrorPayload } from '../common/errors.ts';
+import { positiveInteger } from '../common/validate.ts';
+import {
+  type ImageInfo,
+  type ImageLimits,
+  type PreparedImage,
+  prepareImage,
+  readImageFile,
+  readStream,
+  resolveLimits,
+} from './image.ts';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, type LoadedModel, loadModel } from './registry.ts';
+import type { Feed, Provider } from './runtime.ts';
+import {
+  distributionStats,
+  percentileOf,
+  resolveThresholds,
+  type Tier,
+  type TierThresholds,
+  tierOf,
+} from './scores.ts';
+import { joinTexts } from './tokenizer.ts';
+
+export type ImageSource =
+  | { bytes: Buffer }
+  | { path: string }
+  | { stream: Readable | AsyncIterable<Uint8Array> };
+
+export interface ScoreRequest {
+  /** Caller's identifier, echoed back (file path, S3 key, attachment id). */
+  id: string;
+  image: ImageSource;
+  /** Text around the image: caption, alt text, title, comments. Used by multi-modal models only. */
+  text?: string | readonly string[] | undefined;
+}
+
+export interface ScoreResult {
+  /** Mean of the distribution on the model's scale (AVA 1-10). */
+  score: number;
+  /** Standard deviation of the distribution: how much raters would disagree. */
+  std: number;
+  /** Probability per bin, bins as in `model.binValues`. */
+  distribution: number[];
+  /** Share of the model's reference set this image beats, 0-100. */
+  percentile: number;
+  tier: Tier;
+  /** Per-attribute condition in [0, 1] (1 = no defect of that kind), when the model predicts them. */
+  attributes?: Record<string, number>;
+  /** Whether text took part in this score. */
+  mode: 'image' | 'image+text';
+  model: { name: string; version: string };
+  image: Pick<ImageInfo, 'format' | 'width' | 'height' | 'bytes'>;
+  timings: { readMs: number; decodeMs: number; inferenceMs: number };
+}
+
+export type ScoreOutcome =
+  | { id: string; ok: true; result: ScoreResult }
+  | { id: string; ok: false; error: ErrorPayload };
+
+export interface ScorerOptions {
+  model?: string;
+  modelsDir?: string;
+  provider?: Provider;
+  /** onnxruntime intra-op threads (0 = one per core). */
+  intraOpThreads?: number;
+  verify?: boolean;
+  /** Images per onnxruntime run. */
+  batchSize?: number;
+  limits?: Partial<ImageLimits>;
+  tiers?: Partial<TierThresholds>;
+  log?: (message: string) => void;
+}
+
+interface Prepared {
+  request: ScoreRequest;
+  image: PreparedImage;
+  readMs: number;
+  decodeMs: number;
+}
+
+const round = (x: number, digits = 4) => Number(x.toFixed(digits));
+
+export class Scorer {
+  private constructor(
+    readonly model: LoadedModel,
+    readonly batchSize: number,
+    readonly limits: ImageLimits,
+    readonly thresholds: TierThresholds,
+  ) {}
+
+  static async create(options: ScorerOptions = {}): Promise<Scorer> {
+    const batchSize = positiveInteger('batchSize', options.batchSize ?? 8);
+    const limits = resolveLimits(options.limits);
+    const thresholds = resolveThresholds(options.tiers);
+    const model = await loadModel(options.model ?? DEFAULT_MODEL, {
+      modelsDir: options.modelsDir ?? DEFAULT_MODELS_DIR,
+      provider: options.provider ?? 'cpu',
+      intraOpThreads: options.intraOpThreads ?? 0,
+      verify: options.verify ?? true,
+      log: options.log ?? ((m) => console.error(m)),
+    });
+    return new Scorer(model, batchSize, limits, thresholds);
+  }
+
+  get modelInfo(): { name: string; version: string; provider: Provider; multimodal: boolean } {
+    const { manifest, session, tokenizer } = this.model;
+    return {
+      name: manifest.name,
+      version: manifest.version,
+      provider: session.provider,
+      multimodal: tokenizer !== undefined,
+    };
+  }
+
+  /** Scores one image; throws the typed error when it cannot be scored. */
+  async scoreOne(request: ScoreRequest): Promise<ScoreResult> {
+    const [outcome] = await this.scoreMany([request]);
+    if (!outcome!.ok) {
+      throw MmlqError.fromPayload(outcome!.error);
+    }
+    return outcome!.result;
+  }
+
+  /**
+   * Scores many images in batches of `batchSize`, decoding the next batch while the current one runs.
+   * Outcomes come back in request order; `onProgress` is called once per finished image.
+   */
+  async scoreMany(
+    requests: readonly ScoreRequest[],
+    onProgress?: (done: number, outcome: ScoreOutcome) => void,
+  ): Promise<ScoreOutcome[]> {
+    const outcomes: ScoreOutcome[] = new Array(requests.length);
+    let done = 0;
+    const finish = (index: number, outcome: ScoreOutcome) => {
+      outcomes[index] = outcome;
+      done++;
+      onProgress?.(done, outcome);
+    };
+    const chunks: number[][] = [];
+    for (let i = 0; i < requests.length; i += this.batchSize) {
+      chunks.push(Array.from({ length: Math.min(this.batchSize, requests.length - i) }, (_, k) => i + k));
+    }
+    let next = chunks.length ? this.prepareChunk(requests, chunks[0]!, finish) : undefined;
+    for (let c = 0; c < chunks.length; c++) {
+      const ready = await next!;
+      next = c + 1 < chunks.length ? this.prepareChunk(requests, chunks[c + 1]!, finish) : undefined;
+      if (ready.length === 0) continue;
+      try {
+        const results = await this.infer(ready.map((r) => r.prepared));
+        for (const [k, r] of ready.entries()) {
+          finish(r.index, { id: r.prepared.request.id, ok: true, result: results[k]! });
+        }
+      } catch (error) {
+        for (const r of ready)
+          finish(r.index, { id: r.prepared.request.id, ok: false, error: toErrorPayload(error) });
+      }
+    }
+    return outcomes;
+  }
+
+  private async prepareChunk(
+    requests: readonly ScoreRequest[],
+    indices: number[],
+    finish: (index: number, outcome: ScoreOutcome) => void,
+  ): Promise<{ index: number; prepared: Prepared }[]> {
+    const settled = await Promise.all(
+      indices.map(async (index) => {
+        const request = requests[index]!;
+        try {
+          return { index, prepared: await this.prepare(request) };
+        } catch (error) {
+          finish(index, { id: request.id, ok: false, error: toErrorPayload(error) });
+          return undefined;
+        }
+      }),
+    );
+    return settled.filter((s): s is { index: number; prepared: Prepared } => s !== undefined);
+  }
+
+  private async prepare(request: ScoreRequest): Promise<Prepared> {
+    const t0 = performance.now();
+    const bytes = await this.read(request.image);
+    const t1 = performance.now();
+    const image = await prepareImage(bytes, this.model.manifest.inputs.image, this.limits);
+    return { request, image, readMs: t1 - t0, decodeMs: performance.now() - t1 };
+  }
+
+  private read(source: ImageSource): Promise<Buffer> {
+    if ('bytes' in source) return Promise.resolve(source.bytes);
+    if ('path' in source) return readImageFile(source.path, this.limits.maxBytes);
+    if ('stream' in source) return readStream(source.stream, this.limits.maxBytes);
+    throw new InvalidArgumentError('Expected an image source with bytes, path or stream');
+  }
+
+  private async infer(batch: Prepared[]): Promise<ScoreResult[]> {
+    const { manifest, session, tokenizer } = this.model;
+    const { image, text } = manifest.inputs;
+    const n = batch.length;
+    const plane = 3 * image.height * image.width;
+    const pixels = new Float32Array(n * plane);
+    for (const [i, p] of batch.entries()) pixels.set(p.image.pixels, i * plane);
+    const feeds: Record<string, Feed> = {
+      [image.name]: { data: pixels, dims: [n, 3, image.height, image.width] },
+    };
+    const withText: boolean[] = batch.map(() => false);
+    if (text && tokenizer) {
+      const ids = new BigInt64Array(n * text.maxTokens);
+      const mask = new BigInt64Array(n * text.maxTokens);
+      batch.forEach((p, i) => {
+        const raw = p.request.text;
+        const joined = typeof raw === 'string' ? raw.trim() : joinTexts(raw ?? []);
+        const encoded = tokenizer.encode(joined);
+        ids.set(encoded.ids, i * text.maxTokens);
+        mask.set(encoded.mask, i * text.maxTokens);
+        withText[i] = encoded.length > 0;
+      });
+      feeds[text.idsName] = { data: ids, dims: [n, text.maxTokens] };
+      feeds[text.maskName] = { data: mask, dims: [n, text.maxTokens] };
+    }
+    const { distribution, attributes } = manifest.outputs;
+    const fetches = [distribution.name, ...(attributes ? [attributes.name] : [])];
+    const t0 = performance.now();
+    const out = await session.run(feeds, fetches);
+    const inferenceMs = (performance.now() - t0) / n;
+    const dist = out[distribution.name]!;
+    const attr = attributes ? out[attributes.name] : undefined;
+    const bins = distribution.bins;
+    const lowerIsBetter = manifest.score.direction === 'lower-is-better';
+    return batch.map((p, i) => {
+      const probs = Array.from(dist.data.subarray(i * bins, (i + 1) * bins));
+      const stats = distributionStats(probs, distribution.binValues);
+      const below = percentileOf(stats.mean, manifest.calibration.points);
+      const percentile = lowerIsBetter ? 100 - below : below;
+      const result: ScoreResult = {
+        score: round(stats.mean),
+        std: round(stats.std),
+        distribution: probs.map((v) => round(v, 5)),
+        percentile: round(percentile, 2),
+        tier: tierOf(percentile, this.thresholds),
+        mode: withText[i] ? 'image+text' : 'image',
+        model: { name: manifest.name, version: manifest.version },
+        image: {
+          format: p.image.info.format,
+          width: p.image.info.width,
+          height: p.image.info.height,
+          bytes: p.image.info.bytes,
+        },
+        timings: {
+          readMs: round(p.readMs, 2),
+          decodeMs: round(p.decodeMs, 2),
+          inferenceMs: round(inferenceMs, 2),
+        },
+      };
+      if (attributes && attr) {
+        const a = attributes.labels.length;
+        result.attributes = Object.fromEntries(
+          attributes.labels.map((label, k) => [label, round(attr.data[i * a + k]!)]),
+        );
+      }
+      return result;
+    });
+  }
+}

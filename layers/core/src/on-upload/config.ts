@@ -1,0 +1,32 @@
+/** Configuration of on-upload, read once at cold start (docs/DEPLOY.md lists every variable). */
+
+import { type EdgeConfig, readEdgeConfig } from '../clients/config.ts';
+import { type Env, list, prefix } from '../common/env.ts';
+
+export interface UploadConfig extends EdgeConfig {
+  uploadPrefix: string;
+  /** Lower-case suffixes of keys to score; empty = every key under the prefix. */
+  uploadSuffixes: string[];
+}
+
+export const DEFAULT_SUFFIXES = [
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.gif',
+  '.avif',
+  '.heic',
+  '.heif',
+  '.tif',
+  '.tiff',
+];
+
+export function readUploadConfig(env: Env = process.env): UploadConfig {
+  const edge = readEdgeConfig(env);
+  return {
+    ...edge,
+    uploadPrefix: prefix(env, 'UPLOAD_PREFIX', 'uploads/'),
+    uploadSuffixes: list(env, 'UPLOAD_SUFFIXES', DEFAULT_SUFFIXES).map((s) => s.toLowerCase()),
+  };
+}

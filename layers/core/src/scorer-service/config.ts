@@ -1,0 +1,74 @@
+/**
+ * Configuration of the scorer (Lambda handler and GPU HTTP server), read once from the environment.
+ * Kept apart from the edge functions' config because it imports the runtime (onnxruntime-node), which
+ * the edge functions must not load.
+ */
+import { readS3, readUrlFetch, type S3Config, type UrlFetchConfig } from '../clients/config.ts';
+import { boolean, type Env, integer, list, optional, value } from '../common/env.ts';
+import { ConfigError } from '../common/errors.ts';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '../model/registry.ts';
+import { PROVIDERS, type Provider } from '../model/runtime.ts';
+import { parseThresholds, type TierThresholds } from '../model/scores.ts';
+
+export interface ScorerConfig {
+  s3: S3Config;
+  model: string;
+  modelsDir: string;
+  provider: Provider;
+  batchSize: number;
+  intraOpThreads: number;
+  verifyModel: boolean;
+  tiers: TierThresholds | undefined;
+  maxImageBytes: number;
+  url: UrlFetchConfig;
+  /** Buckets the scorer may read; empty = any the role allows (IAM is the real boundary). */
+  allowedBuckets: string[];
+}
+
+export interface ServerConfig extends ScorerConfig {
+  host: string;
+  port: number;
+  /** Micro-batching: how long the first request of a batch waits for company. */
+  batchWindowMs: number;
+  maxBatchItems: number;
+}
+
+export function readScorerConfig(env: Env = process.env): ScorerConfig {
+  const provider = optional(env, 'PROVIDER', 'cpu');
+  if (!(PROVIDERS as readonly string[]).includes(provider)) {
+    throw new ConfigError(
+      `Environment variable PROVIDER must be one of ${PROVIDERS.join(', ')} but is "${provider}"`,
+    );
+  }
+  const tiers = value(env, 'TIERS');
+  let thresholds: TierThresholds | undefined;
+  try {
+    thresholds = tiers === undefined ? undefined : parseThresholds(tiers);
+  } catch (error) {
+    throw new ConfigError(`Environment variable TIERS is invalid: ${(error as Error).message}`);
+  }
+  return {
+    s3: readS3(env),
+    model: optional(env, 'MODEL', DEFAULT_MODEL),
+    modelsDir: optional(env, 'MODELS_DIR', DEFAULT_MODELS_DIR),
+    provider: provider as Provider,
+    batchSize: integer(env, 'BATCH_SIZE', 8),
+    intraOpThreads: integer(env, 'INTRA_OP_THREADS', 0, 0),
+    verifyModel: boolean(env, 'VERIFY_MODEL', true),
+    tiers: thresholds,
+    maxImageBytes: integer(env, 'MAX_IMAGE_BYTES', 32 * 1024 * 1024),
+    url: readUrlFetch(env),
+    allowedBuckets: list(env, 'ALLOWED_BUCKETS', []),
+  };
+}
+
+export function readServerConfig(env: Env = process.env): ServerConfig {
+  const scorer = readScorerConfig(env);
+  return {
+    ...scorer,
+    host: optional(env, 'HOST', '0.0.0.0'),
+    port: integer(env, 'PORT', 8080, 0),
+    batchWindowMs: integer(env, 'BATCH_WINDOW_MS', 5, 0),
+    maxBatchItems: integer(env, 'MAX_BATCH_ITEMS', scorer.batchSize * 4),
+  };
+}

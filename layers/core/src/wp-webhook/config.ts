@@ -1,0 +1,54 @@
+/** Configuration of wp-webhook, read once at cold start (docs/DEPLOY.md lists every variable). */
+
+import { type EdgeConfig, readEdgeConfig, readUrlFetch, type UrlFetchConfig } from '../clients/config.ts';
+import { type Env, integer, required, value } from '../common/env.ts';
+import { ConfigError } from '../common/errors.ts';
+import type { SecretsSource } from './secrets.ts';
+
+export interface WordPressConfig extends EdgeConfig {
+  wordpress: {
+    /** The one site this deployment serves, e.g. https://example.com/ (REST at <siteUrl>wp-json/). */
+    siteUrl: string;
+    /** A user who can edit media; their application password is one of the secrets. */
+    user: string;
+    /** Where the webhook secret and the application password come from (wp-webhook/secrets.ts). */
+    secrets: SecretsSource;
+    /** How far a delivery's timestamp may be from now. */
+    toleranceS: number;
+  };
+  /** Where image URLs may point (default: the site's origin). */
+  url: UrlFetchConfig;
+}
+
+export function readWordPressConfig(env: Env = process.env): WordPressConfig {
+  const edge = readEdgeConfig(env);
+  const siteUrl = required(env, 'WP_SITE_URL');
+  let origin: string;
+  try {
+    origin = new URL(siteUrl).origin;
+  } catch {
+    throw new ConfigError(
+      `Environment variable WP_SITE_URL must be a URL like https://example.com/ but is "${siteUrl}"`,
+    );
+  }
+  const parameter = value(env, 'WP_SECRETS_PARAMETER');
+  const secrets: SecretsSource = parameter
+    ? { parameter, region: edge.region, endpoint: value(env, 'SSM_ENDPOINT') }
+    : {
+        values: {
+          webhookSecret: required(env, 'WP_WEBHOOK_SECRET', ' (or WP_SECRETS_PARAMETER)'),
+          appPassword: required(env, 'WP_APP_PASSWORD', ' (or WP_SECRETS_PARAMETER)'),
+        },
+      };
+  const url = readUrlFetch(env);
+  return {
+    ...edge,
+    wordpress: {
+      siteUrl,
+      user: required(env, 'WP_USER'),
+      secrets,
+      toleranceS: integer(env, 'WP_TIMESTAMP_TOLERANCE_S', 300),
+    },
+    url: { ...url, allowedOrigins: url.allowedOrigins.length ? url.allowedOrigins : [origin] },
+  };
+}
