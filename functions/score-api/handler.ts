@@ -1,4 +1,4 @@
-/** score-api: API Gateway HTTP API → core → JSON response. See layers/core/src/edge/api.ts. */
+/** score-api: API Gateway HTTP API → core → JSON response. See layers/core/src/score-api/api.ts. */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { ErrorPayload } from '../common/errors.ts';
-import { InvalidArgumentError } from '../common/errors.ts';
+import { parseWith } from '../common/validate.ts';
 import type { ScoreResult } from '../model/scorer.ts';
 import type { ObjectRef } from './s3.ts';
 
@@ -46,33 +46,69 @@ export interface ScoreJobResult {
   outcomes: ItemOutcome[];
 }
 
-/** The most items one job may carry (the API's batch limit is at most this). */
-export const MAX_JOB_ITEMS = 64;
+/**
+ * Limits of one job, enforced by the scorer and, with the same schema, by every edge function before it
+ * calls the scorer, so that a caller's mistake is a 400 at the edge and never a failed invocation.
+ */
+export const LIMITS = Object.freeze({
+  /** Items per job (the API's batch limit is at most this). */
+  items: 64,
+  /** Texts per item (caption, alt text, title, description, comments). */
+  texts: 50,
+  /** Characters per text. */
+  textChars: 20_000,
+  /** Characters of an item id, an S3 key or a version id. */
+  id: 1024,
+  /** Characters of a URL. */
+  url: 4096,
+});
 
-const text = z.union([z.string().max(20_000), z.array(z.string().max(20_000)).max(50)]).optional();
+/** The most items one job may carry (the API's batch limit is at most this). */
+export const MAX_JOB_ITEMS = LIMITS.items;
+
+export const textField = z.union([
+  z.string().max(LIMITS.textChars),
+  z.array(z.string().max(LIMITS.textChars)).max(LIMITS.texts),
+]);
+const idField = z.string().min(1).max(LIMITS.id);
+const urlField = z.string().min(1).max(LIMITS.url);
 const s3Ref = z
   .object({
     bucket: z.string().min(3).max(63),
-    key: z.string().min(1).max(1024),
-    versionId: z.string().min(1).max(1024).optional(),
+    key: idField,
+    versionId: idField.optional(),
   })
   .strict();
-const imageRef = z.union([
-  z.object({ s3: s3Ref }).strict(),
-  z.object({ url: z.string().min(1).max(4096) }).strict(),
-]);
-const item = z.object({ id: z.string().min(1).max(1024), image: imageRef, text }).strict();
-const job = z.object({ items: z.array(item).max(MAX_JOB_ITEMS) }).strict();
+const imageRef = z.union([z.object({ s3: s3Ref }).strict(), z.object({ url: urlField }).strict()]);
+const item = z.object({ id: idField, image: imageRef, text: textField.optional() }).strict();
+const job = z.object({ items: z.array(item).max(LIMITS.items) }).strict();
 
 /** Validates an untrusted job; the message names the first offending field. */
 export function parseJob(input: unknown): ScoreJob {
-  const parsed = job.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.length ? issue.path.join('.') : 'the job';
-    throw new InvalidArgumentError(
-      `Expected a scoring job { items: [{ id, image: { s3: { bucket, key } } | { url }, text? }] } (at most ${MAX_JOB_ITEMS} items; none asks only which model is loaded) but ${where} is invalid: ${issue.message}`,
-    );
-  }
-  return parsed.data as ScoreJob;
+  return parseWith(
+    job,
+    input,
+    `a scoring job { items: [{ id, image: { s3: { bucket, key } } | { url }, text? }] } (at most ${LIMITS.items} items; none asks only which model is loaded)`,
+    { whole: 'the job' },
+  ) as ScoreJob;
 }
+
+/**
+ * One input of the public API (`POST /v1/scores`, alone or in `items`): exactly one of `url` or
+ * `s3`, with optional text and id; the same limits as the scorer's job.
+ */
+export const apiInput = z
+  .object({
+    url: urlField.optional(),
+    s3: s3Ref.omit({ versionId: true }).optional(),
+    text: textField.optional(),
+    id: idField.optional(),
+  })
+  .strict()
+  .refine((v) => (v.url === undefined) !== (v.s3 === undefined), {
+    message: 'exactly one of "url" (a string) or "s3" ({ bucket, key }) is required',
+  });
+
+export type ApiInput = z.infer<typeof apiInput>;
+
+export const API_INPUT_EXPECTED = `an input { url } | { s3: { bucket, key } } with optional text (a string, or at most ${LIMITS.texts} strings, of at most ${LIMITS.textChars} characters each) and id (at most ${LIMITS.id} characters)`;

@@ -2,6 +2,7 @@
  * Small predicates for options and arguments, each throwing an InvalidArgumentError whose message
  * names the option, what was expected and what was received.
  */
+import type { z } from 'zod';
 import { describe, InvalidArgumentError } from './errors.ts';
 
 export function invalid(name: string, expected: string, value: unknown): InvalidArgumentError {
@@ -39,4 +40,23 @@ export function oneOf<T extends string>(name: string, value: unknown, allowed: r
     throw invalid(name, `one of ${allowed.join(', ')}`, value);
   }
   return value as T;
+}
+
+/**
+ * Parses untrusted input with a zod schema; the error names the first offending field:
+ * "Expected <expected> but items[2].text is invalid: Too big: expected array to have <=50 items".
+ * `at` prefixes the field's path (e.g. "items[2]"); `whole` names the input itself.
+ */
+export function parseWith<T>(
+  schema: z.ZodType<T>,
+  input: unknown,
+  expected: string,
+  { at, whole = at ?? 'the input' }: { at?: string; whole?: string } = {},
+): T {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = issue.path.map(String).join('.');
+  const field = path === '' ? whole : at ? `${at}.${path}` : path;
+  throw new InvalidArgumentError(`Expected ${expected} but ${field} is invalid: ${issue.message}`);
 }

@@ -6,11 +6,13 @@
  * `<model>@<version>`. A re-delivered event whose key matches the stored one neither rescores nor
  * rewrites; a new object version or a new model version does.
  *
- * Images scored by URL through the API have no object to tag: their latest result is kept in the
- * API's bucket at `results/_by-url/<sha256 of the URL>.json`, with the id `url.<sha256 of the URL>`
- * (a "." never occurs in the base64url ids of S3 results).
+ *
+ * The HTTP API keeps its own results apart (`api-results/<id>.json`, ApiResultStore): each answer gets
+ * a fresh random id (128 bits), so ids cannot be guessed, and no API call can write under the upload
+ * pipeline's prefix (an `{ s3 }` input scored through the API leaves the object's tags and
+ * `results/<key>.json` alone).
  */
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ObjectRef, ObjectStore } from '../clients/s3.ts';
 import type { ErrorPayload } from '../common/errors.ts';
 import type { ScoreResult } from '../model/scorer.ts';
@@ -36,28 +38,31 @@ export interface ModelId {
 }
 
 export type StoredResult = {
-  /** Opaque id for GET /v1/scores/{id}: base64url of the source key. */
-  id: string;
   source: { bucket: string; key: string; versionId?: string; etag: string };
   model: ModelId;
   idempotencyKey: string;
   scoredAt: string;
 } & ({ ok: true; result: ScoreResult } | { ok: false; error: ErrorPayload });
 
-/** The latest result for an image the API fetched by URL. */
-export type StoredUrlResult = {
-  /** `url.<sha256 hex of the URL>`. */
+/** What the API scored: an object it may read, a URL, or bytes posted to it (staged in S3). */
+export type ApiSource =
+  | { s3: { bucket: string; key: string; etag?: string } }
+  | { url: string; sha256?: string }
+  | { upload: { sha256: string } };
+
+/** A result of `POST /v1/scores`, served by `GET /v1/scores/{id}`. */
+export type ApiResult = {
+  /** 22 characters of base64url: 128 random bits. */
   id: string;
-  source: { url: string; sha256?: string };
+  source: ApiSource;
   model: ModelId;
   scoredAt: string;
 } & ({ ok: true; result: ScoreResult } | { ok: false; error: ErrorPayload });
 
-const URL_RESULTS = '_by-url/';
-const URL_ID = /^url\.([0-9a-f]{64})$/;
+const API_ID = /^[A-Za-z0-9_-]{22}$/;
 
-export const urlResultId = (url: string): string =>
-  `url.${createHash('sha256').update(url, 'utf8').digest('hex')}`;
+/** A fresh, unguessable result id. */
+export const newApiResultId = (): string => randomBytes(16).toString('base64url');
 
 /** The score as a tag value: two decimals, no trailing zeros ("6.5", "7.25"). */
 export const scoreTag = (score: number): string => String(Number(score.toFixed(2)));
@@ -66,15 +71,6 @@ export const modelId = (m: ModelId): string => `${m.name}@${m.version}`;
 
 export function idempotencyKey(source: SourceVersion, model: ModelId): string {
   return `${source.bucket}/${source.key}#${source.versionId ?? source.etag}@${modelId(model)}`;
-}
-
-export const resultId = (key: string): string => Buffer.from(key, 'utf8').toString('base64url');
-
-/** The source key of a result id, or undefined when the id is not one of ours. */
-export function keyOfResultId(id: string): string | undefined {
-  if (!/^[A-Za-z0-9_-]{1,1400}$/.test(id)) return undefined;
-  const key = Buffer.from(id, 'base64url').toString('utf8');
-  return key.length > 0 && resultId(key) === id ? key : undefined;
 }
 
 export class ResultStore {
@@ -104,7 +100,6 @@ export class ResultStore {
     now = new Date(),
   ): StoredResult {
     return {
-      id: resultId(source.key),
       source: {
         bucket: source.bucket,
         key: source.key,
@@ -116,26 +111,6 @@ export class ResultStore {
       scoredAt: now.toISOString(),
       ...outcome,
     };
-  }
-
-  /** Stores the latest result for a URL in `bucket` (the API's own bucket). */
-  async putUrl(bucket: string, document: StoredUrlResult): Promise<void> {
-    const hash = URL_ID.exec(document.id)?.[1];
-    if (hash === undefined) throw new Error(`Not a URL result id: ${document.id}`);
-    await this.objects.putJson({ bucket, key: `${this.resultsPrefix}${URL_RESULTS}${hash}.json` }, document);
-  }
-
-  /** The stored result for an id of either kind, or undefined (unknown id or nothing stored). */
-  async find(bucket: string, id: string): Promise<StoredResult | StoredUrlResult | undefined> {
-    const hash = URL_ID.exec(id)?.[1];
-    if (hash !== undefined) {
-      return this.objects.getJson<StoredUrlResult>({
-        bucket,
-        key: `${this.resultsPrefix}${URL_RESULTS}${hash}.json`,
-      });
-    }
-    const key = keyOfResultId(id);
-    return key === undefined ? undefined : this.get(bucket, key);
   }
 
   async put(document: StoredResult): Promise<void> {
@@ -159,5 +134,24 @@ export class ResultStore {
       tags,
       TAG_PREFIX,
     );
+  }
+}
+
+/** The API's own results, one document per id in the API's bucket. */
+export class ApiResultStore {
+  constructor(
+    private readonly objects: ObjectStore,
+    private readonly bucket: string,
+    private readonly prefix: string,
+  ) {}
+
+  async put(document: ApiResult): Promise<void> {
+    await this.objects.putJson({ bucket: this.bucket, key: `${this.prefix}${document.id}.json` }, document);
+  }
+
+  /** The result with this id, or undefined (never stored, expired, or not an id of ours). */
+  async get(id: string): Promise<ApiResult | undefined> {
+    if (!API_ID.test(id)) return undefined;
+    return this.objects.getJson<ApiResult>({ bucket: this.bucket, key: `${this.prefix}${id}.json` });
   }
 }

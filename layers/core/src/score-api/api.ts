@@ -13,11 +13,18 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ObjectStore } from '../clients/s3.ts';
 import { checkUrl } from '../clients/safe-fetch.ts';
 import type { ScorerClient } from '../clients/scorer-client.ts';
-import type { ImageRef, ItemOutcome, ScoreItem } from '../clients/scorer-protocol.ts';
+import {
+  API_INPUT_EXPECTED,
+  apiInput,
+  type ImageRef,
+  type ItemOutcome,
+  type ScoreItem,
+} from '../clients/scorer-protocol.ts';
 import { EdgeError, ImageError, InvalidArgumentError, statusOf } from '../common/errors.ts';
 import { bodyBytes, errorResponse, header, json, pathSegment, type Response, route } from '../common/http.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
-import { ResultStore, resultId, type StoredResult, urlResultId } from '../results/store.ts';
+import { parseWith } from '../common/validate.ts';
+import { type ApiSource, ApiResultStore, newApiResultId } from '../results/store.ts';
 import type { ApiConfig } from './config.ts';
 
 export interface ApiDeps {
@@ -39,54 +46,35 @@ const EXTENSIONS: Record<string, string> = {
   'image/tiff': 'tiff',
 };
 
-/** One `{ url } | { s3 } ` input with optional text and id, validated with messages that say what was expected. */
-function parseInput(raw: unknown, index: number | undefined, config: ApiConfig): ScoreItem {
-  const where = index === undefined ? 'the body' : `items[${index}]`;
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new InvalidArgumentError(`Expected ${where} to be an object with "url" or "s3"`);
-  }
-  const r = raw as Record<string, unknown>;
-  const unknown = Object.keys(r).filter((k) => !['url', 's3', 'text', 'id'].includes(k));
-  if (unknown.length)
-    throw new InvalidArgumentError(
-      `Unexpected field(s) ${unknown.join(', ')} in ${where}; expected url or s3, text, id`,
-    );
+/** One `{ url } | { s3 }` input with optional text and id, checked against the scorer's own limits. */
+function parseInput(raw: unknown, at: string, config: ApiConfig): ScoreItem {
+  const input = parseWith(apiInput, raw, API_INPUT_EXPECTED, { at });
   let image: ImageRef;
-  if (typeof r['url'] === 'string' && r['s3'] === undefined) {
-    image = { url: checkUrl(r['url'], config.url.allowedOrigins).href };
-  } else if (r['s3'] && typeof r['s3'] === 'object' && r['url'] === undefined) {
-    const s3 = r['s3'] as Record<string, unknown>;
-    if (typeof s3['bucket'] !== 'string' || typeof s3['key'] !== 'string' || s3['key'] === '') {
-      throw new InvalidArgumentError(`Expected ${where}.s3 to be { "bucket": string, "key": string }`);
-    }
-    if (!config.allowedBuckets.includes(s3['bucket'])) {
+  if (input.s3) {
+    const { bucket, key } = input.s3;
+    if (!config.allowedBuckets.includes(bucket)) {
       throw new InvalidArgumentError(
-        `Expected ${where}.s3.bucket to be one of ${config.allowedBuckets.join(', ')} but received ${JSON.stringify(s3['bucket'])}`,
+        `Expected ${at}.s3.bucket to be one of ${config.allowedBuckets.join(', ')} but received ${JSON.stringify(bucket)}`,
       );
     }
-    image = { s3: { bucket: s3['bucket'], key: s3['key'] } };
+    if (!config.allowedPrefixes.some((p) => key.startsWith(p))) {
+      throw new InvalidArgumentError(
+        `Expected ${at}.s3.key to start with ${config.allowedPrefixes.map((p) => JSON.stringify(p)).join(' or ')} but received ${JSON.stringify(key.slice(0, 100))}`,
+      );
+    }
+    image = { s3: { bucket, key } };
   } else {
-    throw new InvalidArgumentError(
-      `Expected ${where} to have exactly one of "url" (string) or "s3" ({ bucket, key })`,
-    );
+    image = { url: checkUrl(input.url!, config.url.allowedOrigins).href };
   }
-  const text = r['text'];
-  if (
-    text !== undefined &&
-    typeof text !== 'string' &&
-    !(Array.isArray(text) && text.every((t) => typeof t === 'string'))
-  ) {
-    throw new InvalidArgumentError(`Expected ${where}.text to be a string or an array of strings`);
-  }
-  const id = r['id'] ?? ('s3' in image ? image.s3.key : image.url);
-  if (typeof id !== 'string' || id === '')
-    throw new InvalidArgumentError(`Expected ${where}.id to be a non-empty string`);
-  return { id, image, ...(text !== undefined ? { text: text as string | string[] } : {}) };
+  const id = input.id ?? ('s3' in image ? image.s3.key : image.url);
+  return { id, image, ...(input.text !== undefined ? { text: input.text } : {}) };
 }
 
 interface Parsed {
   items: ScoreItem[];
   batch: boolean;
+  /** sha256 of the posted bytes, when the body was an image. */
+  staged?: string;
 }
 
 async function parseScoreRequest(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise<Parsed> {
@@ -110,14 +98,16 @@ async function parseScoreRequest(event: APIGatewayProxyEventV2, deps: ApiDeps): 
         `Expected an image of at most ${config.maxImageBytes} bytes but received ${bytes.length} bytes`,
       );
     }
-    // Content-addressed staging: the same bytes land on the same key (idempotent), and only the
-    // reference travels to the scorer.
+    // Each request stages its own object (named by the digest, for tracing, and a random suffix): two
+    // requests with the same bytes never write the same key, whatever the store's write semantics.
+    // Only the reference travels to the scorer. The staging prefix expires (serverless.yml lifecycle).
     const digest = createHash('sha256').update(bytes).digest('hex');
-    const key = `${config.store.stagingPrefix}${digest}.${EXTENSIONS[contentType] ?? 'bin'}`;
+    const key = `${config.store.stagingPrefix}${digest}-${newApiResultId()}.${EXTENSIONS[contentType] ?? 'bin'}`;
     await deps.objects.put({ bucket: config.bucket, key }, bytes, contentType);
     const text = event.queryStringParameters?.['text'];
     return {
       batch: false,
+      staged: digest,
       items: [{ id: digest, image: { s3: { bucket: config.bucket, key } }, ...(text ? { text } : {}) }],
     };
   }
@@ -140,21 +130,31 @@ async function parseScoreRequest(event: APIGatewayProxyEventV2, deps: ApiDeps): 
         `Expected "items" to be an array of 1 to ${config.maxBatchItems} inputs`,
       );
     }
-    return { batch: true, items: items.map((item, i) => parseInput(item, i, config)) };
+    return { batch: true, items: items.map((item, i) => parseInput(item, `items[${i}]`, config)) };
   }
-  return { batch: false, items: [parseInput(body, undefined, config)] };
+  return { batch: false, items: [parseInput(body, 'the body', config)] };
 }
 
-function present(item: ScoreItem, outcome: ItemOutcome, stored: string | undefined) {
-  if (!outcome.ok) return { id: item.id, ok: false, error: outcome.error };
-  return { id: item.id, ok: true, ...(stored ? { resultId: stored } : {}), ...outcome.result };
+/** What a stored result says was scored: bytes posted to the API are named by their digest only. */
+function sourceOf(item: ScoreItem, outcome: ItemOutcome, staged: string | undefined): ApiSource {
+  const read = outcome.ok ? outcome.source : undefined;
+  if ('url' in item.image) return { url: item.image.url, ...(read?.sha256 ? { sha256: read.sha256 } : {}) };
+  if (staged !== undefined) return { upload: { sha256: staged } };
+  const { bucket, key } = item.image.s3;
+  return { s3: { bucket, key, ...(read?.etag ? { etag: read.etag } : {}) } };
+}
+
+function present(item: ScoreItem, outcome: ItemOutcome, stored: string) {
+  if (!outcome.ok) return { id: item.id, ok: false, resultId: stored, error: outcome.error };
+  return { id: item.id, ok: true, resultId: stored, ...outcome.result };
 }
 
 async function postScores(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise<Response> {
   const started = performance.now();
-  const { items, batch } = await parseScoreRequest(event, deps);
+  const { items, batch, staged } = await parseScoreRequest(event, deps);
   const answer = await deps.scorer.score({ items });
-  const results = new ResultStore(deps.objects, deps.config.store.resultsPrefix);
+  const results = new ApiResultStore(deps.objects, deps.config.bucket, deps.config.apiResultsPrefix);
+  const scoredAt = new Date().toISOString();
   const presented = await Promise.all(
     items.map(async (item, i) => {
       const outcome = answer.outcomes[i] ?? {
@@ -162,34 +162,20 @@ async function postScores(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise
         ok: false as const,
         error: { code: 'INTERNAL' as const, message: 'The scorer answered no outcome for this item' },
       };
-      let stored: string | undefined;
-      if ('s3' in item.image && item.image.s3.bucket === deps.config.bucket) {
-        const { bucket, key } = item.image.s3;
-        const document: StoredResult = results.build(
-          { bucket, key, etag: outcome.ok ? (outcome.source?.etag ?? '') : '' },
-          answer.model,
-          outcome.ok ? { ok: true, result: outcome.result } : { ok: false, error: outcome.error },
-        );
-        await results.put(document);
-        stored = resultId(key);
-      } else if ('url' in item.image) {
-        const id = urlResultId(item.image.url);
-        const sha256 = outcome.ok ? outcome.source?.sha256 : undefined;
-        await results.putUrl(deps.config.bucket, {
-          id,
-          source: { url: item.image.url, ...(sha256 ? { sha256 } : {}) },
-          model: { name: answer.model.name, version: answer.model.version },
-          scoredAt: new Date().toISOString(),
-          ...(outcome.ok ? { ok: true, result: outcome.result } : { ok: false, error: outcome.error }),
-        });
-        stored = id;
-      }
+      const id = newApiResultId();
+      await results.put({
+        id,
+        source: sourceOf(item, outcome, staged),
+        model: { name: answer.model.name, version: answer.model.version },
+        scoredAt,
+        ...(outcome.ok ? { ok: true, result: outcome.result } : { ok: false, error: outcome.error }),
+      });
       deps.metrics.addMetric(
         outcome.ok ? 'ImagesScored' : `Error_${outcome.error.code}`,
         MetricUnit.Count,
         1,
       );
-      return present(item, outcome, stored);
+      return present(item, outcome, id);
     }),
   );
   const timings = { totalMs: Number((performance.now() - started).toFixed(2)) };
@@ -203,10 +189,8 @@ async function postScores(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise
 }
 
 async function getScore(id: string, deps: ApiDeps): Promise<Response> {
-  const document = await new ResultStore(deps.objects, deps.config.store.resultsPrefix).find(
-    deps.config.bucket,
-    id,
-  );
+  const store = new ApiResultStore(deps.objects, deps.config.bucket, deps.config.apiResultsPrefix);
+  const document = await store.get(id);
   if (!document)
     throw new EdgeError(
       'RESULT_NOT_FOUND',
