@@ -24,7 +24,7 @@ import { EdgeError, ImageError, InvalidArgumentError, statusOf } from '../common
 import { bodyBytes, errorResponse, header, json, pathSegment, type Response, route } from '../common/http.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
 import { parseWith } from '../common/validate.ts';
-import { type ApiSource, ApiResultStore, newApiResultId } from '../results/store.ts';
+import { ApiResultStore, type ApiSource, newApiResultId } from '../results/store.ts';
 import type { ApiConfig } from './config.ts';
 
 export interface ApiDeps {

@@ -1,8 +1,8 @@
 /** Configuration of score-api, read once at cold start (docs/DEPLOY.md lists every variable). */
 import { type EdgeConfig, readEdgeConfig, readUrlFetch, type UrlFetchConfig } from '../clients/config.ts';
 import { LIMITS } from '../clients/scorer-protocol.ts';
-import { ConfigError } from '../common/errors.ts';
 import { type Env, integer, list, prefix, required } from '../common/env.ts';
+import { ConfigError } from '../common/errors.ts';
 
 /**
  * API Gateway hands Lambda at most 6 MB, the body base64-encoded: 4 MiB of image bytes (5.6 MB
@@ -36,20 +36,28 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
       edge.store.stagingPrefix,
     ]).map((p) => {
       if (p !== '' && !p.endsWith('/')) {
-        throw new ConfigError(`Environment variable API_S3_PREFIXES must list key prefixes ending in "/" but has "${p}"`);
+        throw new ConfigError(
+          `Environment variable API_S3_PREFIXES must list key prefixes ending in "/" but has "${p}"`,
+        );
       }
       return p;
     }),
     apiResultsPrefix: prefix(env, 'API_RESULTS_PREFIX', 'api-results/'),
     maxBatchItems: atMost('MAX_BATCH_ITEMS', integer(env, 'MAX_BATCH_ITEMS', 16), LIMITS.items),
-    maxImageBytes: atMost('MAX_IMAGE_BYTES', integer(env, 'MAX_IMAGE_BYTES', MAX_DIRECT_IMAGE_BYTES), MAX_DIRECT_IMAGE_BYTES),
+    maxImageBytes: atMost(
+      'MAX_IMAGE_BYTES',
+      integer(env, 'MAX_IMAGE_BYTES', MAX_DIRECT_IMAGE_BYTES),
+      MAX_DIRECT_IMAGE_BYTES,
+    ),
     url: readUrlFetch(env),
   };
 }
 
 function atMost(name: string, value: number, max: number): number {
   if (value > max) {
-    throw new ConfigError(`Environment variable ${name} must be at most ${max} (the scorer's and API Gateway's limit) but is "${value}"`);
+    throw new ConfigError(
+      `Environment variable ${name} must be at most ${max} (the scorer's and API Gateway's limit) but is "${value}"`,
+    );
   }
   return value;
 }
