@@ -1,6 +1,7 @@
 /**
- * Bundles each function for AWS into dist/functions/<name>/ (ESM, Node 20, source maps), and the CLI
- * into dist/mmlq-edge.mjs (package.json "bin"). The edge
+ * Bundles each function for AWS into dist/functions/<name>/ (ESM, source maps, syntax for the Lambda
+ * runtime's Node: LAMBDA_NODE), and the CLI into dist/mmlq-edge.mjs (package.json "bin", syntax for the
+ * oldest Node package.json "engines" allows: CLI_NODE). The edge
  * functions (score-api, on-upload) must not contain sharp or onnxruntime-node: the build fails if they
  * do. The scorer bundles keep both native packages external; its container image installs them.
  *   tsx layers/build-functions.ts [--out DIR]     (default dist)
@@ -11,24 +12,41 @@ import { build } from 'esbuild';
 
 const { out: root = 'dist' } = parseArgs({ options: { out: { type: 'string' } } }).values;
 
+/**
+ * The Node of serverless.yml's provider.runtime (nodejs24.x) and of the scorer images' base images
+ * (functions/scorer/Dockerfile*): test/integration/runtimes.test.ts checks that the three agree. The
+ * sources are plain Node 20 code, so the bundles also run under serverless-offline on a Node 20 machine.
+ */
+const LAMBDA_NODE = 'node24';
+/** package.json "engines": the CLI runs on the developer's machine. */
+const CLI_NODE = 'node20';
+
 const NATIVE = ['sharp', 'onnxruntime-node'];
-const entries: Record<string, { entry: string; edge: boolean; outfile?: string }> = {
+const entries: Record<string, { entry: string; edge: boolean; outfile?: string; target?: string }> = {
   'score-api/handler': { entry: 'functions/score-api/handler.ts', edge: true },
   'on-upload/handler': { entry: 'functions/on-upload/handler.ts', edge: true },
   'wp-webhook/handler': { entry: 'functions/wp-webhook/handler.ts', edge: true },
   'scorer/handler': { entry: 'functions/scorer/handler.ts', edge: false },
   'scorer/server': { entry: 'functions/scorer/server.ts', edge: false },
-  cli: { entry: 'layers/core/src/cli/bin.ts', edge: false, outfile: `${root}/mmlq-edge.mjs` },
+  cli: {
+    entry: 'layers/core/src/cli/bin.ts',
+    edge: false,
+    outfile: `${root}/mmlq-edge.mjs`,
+    target: CLI_NODE,
+  },
 };
 
 await rm(`${root}/functions`, { recursive: true, force: true });
-for (const [out, { entry, edge, outfile = `${root}/functions/${out}.mjs` }] of Object.entries(entries)) {
+for (const [
+  out,
+  { entry, edge, outfile = `${root}/functions/${out}.mjs`, target = LAMBDA_NODE },
+] of Object.entries(entries)) {
   const result = await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target,
     format: 'esm',
     sourcemap: true,
     metafile: true,

@@ -284,3 +284,35 @@ describe('osls package --param="edgeVpc=attach" (the GPU scorer behind an intern
     }
   });
 });
+
+describe('CORS on the HTTP API (corsAllowedOrigins)', () => {
+  /** Fn::Not / Fn::Equals over literals, as CloudFormation evaluates the CorsEnabled condition. */
+  const condition = (node: any): boolean => {
+    if (node['Fn::Not']) return !condition(node['Fn::Not'][0]);
+    const [a, b] = node['Fn::Equals'];
+    return a === b;
+  };
+  const cors = (t: any) => {
+    const [name, enabled, disabled] = t.Resources['HttpApi'].Properties.CorsConfiguration['Fn::If'];
+    return condition(t.Conditions[name]) ? enabled : disabled;
+  };
+
+  it('is closed by default: no CorsConfiguration (no CORS headers, browsers elsewhere cannot read answers)', () => {
+    expect(cors(template)).toEqual({ Ref: 'AWS::NoValue' });
+    expect(resources['HttpApi'].Properties).toMatchObject({ ProtocolType: 'HTTP' });
+  });
+
+  it('allows exactly the listed origins, GET and POST, the JSON content type', async () => {
+    const open = await packageService([
+      'corsAllowedOrigins=https://app.example.com,https://admin.example.com',
+    ]);
+    const config = cors(open);
+    expect(evaluate(config.AllowOrigins)).toEqual(['https://app.example.com', 'https://admin.example.com']);
+    expect(config).toMatchObject({
+      AllowMethods: ['GET', 'POST', 'OPTIONS'],
+      AllowHeaders: ['content-type'],
+      MaxAge: 600,
+    });
+    expect(config.AllowCredentials).toBeUndefined();
+  });
+});

@@ -205,19 +205,32 @@ describe('osls package --config serverless.gpu.yml', () => {
       (s) => s.Resource === '*' || (Array.isArray(s.Resource) && s.Resource.includes('*')),
     );
     expect(star.map((s) => s.Action).sort()).toEqual([
-      'ecr:GetAuthorizationToken',
+      'ecr:GetAuthorizationToken', // execution role
+      'ecr:GetAuthorizationToken', // instance role
       'ecs:DiscoverPollEndpoint',
     ]);
     expect(ofType('AWS::IAM::Role').every(([, r]) => !r.Properties.ManagedPolicyArns)).toBe(true);
 
-    // Image pulls: the scorer image's repository only.
-    const pull = statements('ExecutionRole').find((s) => s.Sid === 'PullScorerImage');
-    expect(evaluate(pull.Resource, { 'AWS::Partition': 'aws' })).toBe(
-      'arn:aws:ecr:eu-west-1:123456789012:repository/team/mmlq-edge-scorer-gpu',
-    );
-    expect(statements('ExecutionRole').find((s) => s.Sid === 'Logs').Resource).toEqual({
-      'Fn::GetAtt': ['ScorerLogGroup', 'Arn'],
-    });
+    // Image pulls and container logs: the scorer image's repository and the one log group only. On the
+    // EC2 launch type the instance role pulls and logs (the execution role does on Fargate): both have it.
+    for (const role of ['ExecutionRole', 'InstanceRole']) {
+      const pull = statements(role).find((s) => s.Sid === 'PullScorerImage');
+      expect(pull.Action, role).toEqual([
+        'ecr:BatchCheckLayerAvailability',
+        'ecr:BatchGetImage',
+        'ecr:GetDownloadUrlForLayer',
+      ]);
+      expect(evaluate(pull.Resource, { 'AWS::Partition': 'aws' }), role).toBe(
+        'arn:aws:ecr:eu-west-1:123456789012:repository/team/mmlq-edge-scorer-gpu',
+      );
+      expect(
+        statements(role).find((s) => s.Sid === 'Logs'),
+        role,
+      ).toMatchObject({
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': ['ScorerLogGroup', 'Arn'] },
+      });
+    }
     expect(resources['TaskDefinition'].Properties.TaskRoleArn).toEqual({ 'Fn::GetAtt': ['TaskRole', 'Arn'] });
   });
 
