@@ -43,7 +43,10 @@ afterAll(() => new Promise((r) => server.close(r)));
 
 describe('WordPress secrets from an SSM SecureString', () => {
   it('reads the JSON with decryption, caches it, and does not cache a failure', async () => {
-    const secrets = secretsLoader({ parameter: NAME, region: 'us-east-1', endpoint }, 60_000);
+    const secrets = secretsLoader(
+      { parameter: NAME, region: 'us-east-1', endpoint, timeoutMs: 3000 },
+      60_000,
+    );
     value = undefined;
     const missing = await secrets().catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(EdgeError);
@@ -60,7 +63,7 @@ describe('WordPress secrets from an SSM SecureString', () => {
       ['AmazonSSM.GetParameter', NAME, true],
     ]);
 
-    const expired = secretsLoader({ parameter: NAME, region: 'us-east-1', endpoint }, 0);
+    const expired = secretsLoader({ parameter: NAME, region: 'us-east-1', endpoint, timeoutMs: 3000 }, 0);
     await expired();
     await new Promise((r) => setTimeout(r, 5));
     expect((await expired()).appPassword).toBe('rotated');
@@ -68,13 +71,13 @@ describe('WordPress secrets from an SSM SecureString', () => {
 
   it('says what the parameter must hold', async () => {
     value = '{"webhookSecret":"short","appPassword":"x"}';
-    const secrets = secretsLoader({ parameter: NAME, region: 'us-east-1', endpoint });
+    const secrets = secretsLoader({ parameter: NAME, region: 'us-east-1', endpoint, timeoutMs: 3000 });
     await expect(secrets()).rejects.toThrow(
       `SSM parameter ${NAME}: webhookSecret must be the plugin's secret (at least 32 characters)`,
     );
     value = 'not json';
-    await expect(secretsLoader({ parameter: NAME, region: 'us-east-1', endpoint })()).rejects.toThrow(
-      `SSM parameter ${NAME} must be JSON`,
-    );
+    await expect(
+      secretsLoader({ parameter: NAME, region: 'us-east-1', endpoint, timeoutMs: 3000 })(),
+    ).rejects.toThrow(`SSM parameter ${NAME} must be JSON`);
   });
 });

@@ -136,7 +136,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const lambdaPort = options.lambdaPort || (await freePort());
   const lambdaEndpoint = `http://${HOST}:${lambdaPort}`;
   const s3 = createS3Client(
-    { region: 'us-east-1', endpoint: s3Endpoint, forcePathStyle: true },
+    { region: 'us-east-1', endpoint: s3Endpoint, forcePathStyle: true, timeoutMs: 10_000 },
     { accessKeyId: LOCAL_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_ENV.AWS_SECRET_ACCESS_KEY },
   );
   // s3rver's configureBuckets covers a fresh directory; an existing one keeps its bucket.

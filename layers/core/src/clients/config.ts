@@ -13,6 +13,8 @@ export interface S3Config {
   /** Custom endpoint (local S3); undefined on AWS. */
   endpoint: string | undefined;
   forcePathStyle: boolean;
+  /** Each S3 request fails after this long without an answer (S3_TIMEOUT_MS). */
+  timeoutMs: number;
 }
 
 export interface ScorerClientConfig {
@@ -55,6 +57,7 @@ export function readS3(env: Env): S3Config {
     region: optional(env, 'AWS_REGION', 'us-east-1'),
     endpoint,
     forcePathStyle: boolean(env, 'S3_FORCE_PATH_STYLE', endpoint !== undefined),
+    timeoutMs: integer(env, 'S3_TIMEOUT_MS', 5_000),
   };
 }
 

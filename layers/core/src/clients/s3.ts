@@ -14,6 +14,7 @@ import {
   type Tag,
 } from '@aws-sdk/client-s3';
 import { EdgeError, ImageError } from '../common/errors.ts';
+import { requestHandler } from './aws.ts';
 import type { S3Config } from './config.ts';
 
 export interface ObjectRef {
@@ -43,6 +44,7 @@ export function createS3Client(
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    requestHandler: requestHandler(config.timeoutMs),
   });
 }
 
@@ -110,15 +112,21 @@ export class ObjectStore {
     }
     const chunks: Buffer[] = [];
     let total = 0;
-    for await (const chunk of (out.Body as AsyncIterable<Uint8Array> | undefined) ?? []) {
-      total += chunk.length;
-      if (total > maxBytes) {
-        throw new ImageError(
-          'IMAGE_TOO_MANY_BYTES',
-          `Expected an image of at most ${maxBytes} bytes but received more than ${total} bytes`,
-        );
+    try {
+      for await (const chunk of (out.Body as AsyncIterable<Uint8Array> | undefined) ?? []) {
+        total += chunk.length;
+        if (total > maxBytes) {
+          throw new ImageError(
+            'IMAGE_TOO_MANY_BYTES',
+            `Expected an image of at most ${maxBytes} bytes but received more than ${total} bytes`,
+          );
+        }
+        chunks.push(Buffer.from(chunk));
       }
-      chunks.push(Buffer.from(chunk));
+    } catch (error) {
+      // A body that stalls (socket timeout) or breaks off is a storage failure, worth a retry.
+      if (error instanceof ImageError) throw error;
+      throw storageError('read', ref, error);
     }
     return { bytes: Buffer.concat(chunks, total), etag: stripQuotes(out.ETag) };
   }

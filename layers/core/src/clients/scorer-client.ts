@@ -9,6 +9,7 @@ import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/
 import { EdgeError } from '../common/errors.ts';
 import { memoOne } from '../common/memo.ts';
 import { sleep } from '../common/time.ts';
+import { requestHandler } from './aws.ts';
 import type { ScorerClientConfig } from './config.ts';
 import type { ModelInfo, ScoreJob, ScoreJobResult } from './scorer-protocol.ts';
 
@@ -74,10 +75,7 @@ export class LambdaScorerClient implements ScorerClient {
     this.client = new LambdaClient({
       region,
       maxAttempts: 1, // retries are ours, with the same policy for Lambda and HTTP
-      requestHandler: {
-        requestTimeout: config.timeoutMs,
-        connectionTimeout: Math.min(config.timeoutMs, 5000),
-      },
+      requestHandler: requestHandler(config.timeoutMs),
       ...(config.lambdaEndpoint ? { endpoint: config.lambdaEndpoint } : {}),
     });
   }

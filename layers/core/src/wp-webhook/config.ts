@@ -15,6 +15,8 @@ export interface WordPressConfig extends EdgeConfig {
     secrets: SecretsSource;
     /** How far a delivery's timestamp may be from now. */
     toleranceS: number;
+    /** Each REST call to the site fails after this long without an answer (WP_TIMEOUT_MS). */
+    timeoutMs: number;
   };
   /** Where image URLs may point (default: the site's origin). */
   url: UrlFetchConfig;
@@ -33,7 +35,12 @@ export function readWordPressConfig(env: Env = process.env): WordPressConfig {
   }
   const parameter = value(env, 'WP_SECRETS_PARAMETER');
   const secrets: SecretsSource = parameter
-    ? { parameter, region: edge.region, endpoint: value(env, 'SSM_ENDPOINT') }
+    ? {
+        parameter,
+        region: edge.region,
+        endpoint: value(env, 'SSM_ENDPOINT'),
+        timeoutMs: integer(env, 'SSM_TIMEOUT_MS', 3_000),
+      }
     : {
         values: {
           webhookSecret: required(env, 'WP_WEBHOOK_SECRET', ' (or WP_SECRETS_PARAMETER)'),
@@ -48,6 +55,7 @@ export function readWordPressConfig(env: Env = process.env): WordPressConfig {
       user: required(env, 'WP_USER'),
       secrets,
       toleranceS: integer(env, 'WP_TIMESTAMP_TOLERANCE_S', 300),
+      timeoutMs: integer(env, 'WP_TIMEOUT_MS', 5_000),
     },
     url: { ...url, allowedOrigins: url.allowedOrigins.length ? url.allowedOrigins : [origin] },
   };

@@ -11,6 +11,7 @@
  * cached.
  */
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { requestHandler } from '../clients/aws.ts';
 import { ConfigError, EdgeError } from '../common/errors.ts';
 import { memoOne } from '../common/memo.ts';
 
@@ -20,7 +21,7 @@ export interface WordPressSecrets {
 }
 
 export type SecretsSource =
-  | { parameter: string; region: string; endpoint?: string | undefined }
+  | { parameter: string; region: string; endpoint?: string | undefined; timeoutMs: number }
   | { values: WordPressSecrets };
 
 export function checkSecrets(value: unknown, where: string): WordPressSecrets {
@@ -41,6 +42,8 @@ export function secretsLoader(source: SecretsSource, ttlMs = 5 * 60_000): () => 
   }
   const client = new SSMClient({
     region: source.region,
+    maxAttempts: 2,
+    requestHandler: requestHandler(source.timeoutMs),
     ...(source.endpoint ? { endpoint: source.endpoint } : {}),
   });
   const read = async (): Promise<WordPressSecrets> => {

@@ -10,12 +10,15 @@
  */
 import { WpApiClient } from 'wordpress-api-client/dist/wp-api-client.js';
 import { EdgeError } from '../common/errors.ts';
+import { withTimeout } from '../common/time.ts';
 
 export interface SiteConfig {
   /** e.g. https://example.com/ (REST at <siteUrl>wp-json/). */
   siteUrl: string;
   user: string;
   appPassword: string;
+  /** Each REST call fails after this long without an answer. */
+  timeoutMs: number;
 }
 
 /** The meta keys the plugin registers (plugins/wordpress/mmlq-edge). */
@@ -71,10 +74,24 @@ export class WordPressSite {
     });
   }
 
+  /** wordpress-api-client takes no abort signal: each call is raced against the deadline. */
+  private timed<T>(what: string, run: () => Promise<T>): Promise<T> {
+    return withTimeout(
+      run(),
+      this.config.timeoutMs,
+      () =>
+        new EdgeError(
+          'WORDPRESS_FAILED',
+          `WordPress at ${this.origin} did not answer within ${this.config.timeoutMs} ms (${what})`,
+        ),
+    );
+  }
+
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
-      return await run();
+      return await this.timed(what, run);
     } catch (error) {
+      if (error instanceof EdgeError) throw error;
       const status = statusOfMessage(error);
       const detail =
         status === 401 || status === 403
@@ -91,10 +108,13 @@ export class WordPressSite {
   /** The idempotency key stored with the attachment's score, '' when none; undefined if it is gone. */
   async storedKey(id: number): Promise<string | undefined> {
     try {
-      const [media] = await this.client.attachments.find(new URLSearchParams({ context: 'edit' }), id);
+      const [media] = await this.timed(`reading attachment ${id}`, () =>
+        this.client.attachments.find(new URLSearchParams({ context: 'edit' }), id),
+      );
       const key = media?.meta?.mmlq_key;
       return typeof key === 'string' ? key : '';
     } catch (error) {
+      if (error instanceof EdgeError) throw error;
       if (statusOfMessage(error) === 404) return undefined;
       return this.call(`reading attachment ${id}`, () => Promise.reject(error));
     }
