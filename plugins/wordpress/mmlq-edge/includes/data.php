@@ -9,6 +9,14 @@
 defined( 'ABSPATH' ) || exit;
 
 /**
+ * Adds the data's hooks: the taxonomy and meta on init, and who may create tier terms.
+ */
+function mmlq_edge_register_data_hooks(): void {
+	add_action( 'init', 'mmlq_edge_register_data' );
+	add_filter( 'pre_insert_term', 'mmlq_edge_pre_insert_term', 10, 2 );
+}
+
+/**
  * The tier terms, best first: slug => name.
  *
  * @return array<string, string>
@@ -40,8 +48,6 @@ function mmlq_edge_meta_keys(): array {
 		'mmlq_error'      => 'string',
 	);
 }
-
-add_action( 'init', 'mmlq_edge_register_data' );
 
 /**
  * Registers the taxonomy and the meta.
@@ -119,8 +125,6 @@ function mmlq_edge_register_data(): void {
 		);
 	}
 }
-
-add_filter( 'pre_insert_term', 'mmlq_edge_pre_insert_term', 10, 2 );
 
 /**
  * Over REST, new tier terms only from users who may edit tiers: WordPress lets anyone who may assign the
