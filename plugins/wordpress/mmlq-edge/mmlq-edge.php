@@ -20,6 +20,7 @@ define( 'MMLQ_EDGE_VERSION', '0.1.0' );
 define( 'MMLQ_EDGE_FILE', __FILE__ );
 define( 'MMLQ_EDGE_DIR', __DIR__ );
 
+require_once MMLQ_EDGE_DIR . '/includes/roles.php';
 require_once MMLQ_EDGE_DIR . '/includes/settings.php';
 require_once MMLQ_EDGE_DIR . '/includes/data.php';
 require_once MMLQ_EDGE_DIR . '/includes/queue.php';
@@ -44,6 +45,7 @@ if ( is_admin() ) {
  * register function, called here, hooks them up.
  */
 function mmlq_edge_boot(): void {
+	mmlq_edge_register_roles();
 	mmlq_edge_register_settings();
 	mmlq_edge_register_data_hooks();
 	mmlq_edge_register_queue();
@@ -73,6 +75,7 @@ register_deactivation_hook( __FILE__, 'mmlq_edge_deactivate' );
  * with "Regenerate secret" under Settings → MMLQ Edge, and the function creates missing tier terms.
  */
 function mmlq_edge_activate(): void {
+	mmlq_edge_add_roles();
 	mmlq_edge_register_data();
 	foreach ( mmlq_edge_tiers() as $slug => $name ) {
 		if ( ! term_exists( $slug, 'mmlq_tier' ) ) {
@@ -91,6 +94,7 @@ function mmlq_edge_activate(): void {
 		update_option( 'mmlq_edge_settings', $settings, false );
 	}
 	mmlq_edge_reschedule_pending();
+	mmlq_edge_ensure_runner();
 	$backfill = get_option( 'mmlq_edge_backfill' );
 	if ( is_array( $backfill ) && 'running' === ( $backfill['state'] ?? '' ) && false === wp_next_scheduled( 'mmlq_edge_backfill' ) ) {
 		wp_schedule_single_event( time(), 'mmlq_edge_backfill' );
@@ -104,4 +108,5 @@ function mmlq_edge_deactivate(): void {
 	wp_unschedule_hook( 'mmlq_edge_send' );
 	wp_unschedule_hook( 'mmlq_edge_backfill' );
 	wp_unschedule_hook( 'mmlq_edge_reschedule' );
+	wp_unschedule_hook( 'mmlq_edge_run_queue' );
 }

@@ -18,6 +18,7 @@ function mmlq_edge_status_counts(): array {
 	$rows   = $wpdb->get_results( "SELECT meta_value AS status, COUNT(*) AS n FROM {$wpdb->postmeta} WHERE meta_key = '_mmlq_edge_status' GROUP BY meta_value", ARRAY_A );
 	$counts = array(
 		'pending' => 0,
+		'sending' => 0,
 		'sent'    => 0,
 		'failed'  => 0,
 	);
@@ -28,10 +29,10 @@ function mmlq_edge_status_counts(): array {
 }
 
 /**
- * How many images are pending (queued or waiting for a retry).
+ * How many images are pending (queued, being sent, or waiting for a retry).
  */
 function mmlq_edge_pending_count(): int {
 	global $wpdb;
 	// phpcs:ignore WordPress.DB.DirectDatabaseQuery
-	return (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$wpdb->postmeta} WHERE meta_key = '_mmlq_edge_status' AND meta_value = 'pending'" );
+	return (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$wpdb->postmeta} WHERE meta_key = '_mmlq_edge_status' AND meta_value IN ( 'pending', 'sending' )" );
 }

@@ -1,7 +1,8 @@
 <?php
 /**
- * The delivery queue: which changes queue an image (upload, text changes, a deleted image), marking
- * it pending, and the WP-cron events that send it.
+ * The delivery queue: which changes queue an image (upload, text changes, a changed file, a deleted
+ * image), marking it pending and due (post meta: the queue itself), and the per-image WP-cron event
+ * that sends it soon (the fast path; includes/delivery.php's runner sends whatever that event misses).
  *
  * @package MMLQ_Edge
  */
@@ -19,6 +20,58 @@ function mmlq_edge_register_queue(): void {
 	add_action( 'deleted_post_meta', 'mmlq_edge_on_alt_changed', 10, 3 );
 	add_action( 'mmlq_edge_reschedule', 'mmlq_edge_reschedule_pending' );
 	add_action( 'delete_attachment', 'mmlq_edge_on_delete_attachment' );
+	add_filter( 'wp_update_attachment_metadata', 'mmlq_edge_on_metadata_updated', 10, 2 );
+	add_action( 'updated_post_meta', 'mmlq_edge_on_file_meta_changed', 10, 3 );
+}
+
+/**
+ * The image's metadata was saved (Edit Image, a replaced file, regenerated sizes): rescore if the file
+ * itself changed.
+ *
+ * @param mixed $data Metadata (returned as it is).
+ * @param int   $id   Attachment ID.
+ * @return mixed
+ */
+function mmlq_edge_on_metadata_updated( $data, $id ) {
+	mmlq_edge_requeue_if_file_changed( (int) $id );
+	return $data;
+}
+
+/**
+ * The attachment's file path changed (Edit Image saves a new file, update_attached_file()).
+ *
+ * @param int|int[] $meta_id   Meta ID(s).
+ * @param int       $object_id Post ID.
+ * @param string    $meta_key  Meta key.
+ */
+function mmlq_edge_on_file_meta_changed( $meta_id, $object_id, $meta_key ): void {
+	if ( '_wp_attached_file' === $meta_key ) {
+		mmlq_edge_requeue_if_file_changed( (int) $object_id );
+	}
+}
+
+/**
+ * Queues a rescore when the file's SHA-256 differs from the one last sent. Nothing to do for an image
+ * never sent (its first delivery reads the file) or already pending (its delivery will).
+ *
+ * @param int $id Attachment ID.
+ */
+function mmlq_edge_requeue_if_file_changed( int $id ): void {
+	if ( ! mmlq_edge_is_image( $id ) || ! mmlq_edge_settings()['enabled'] ) {
+		return;
+	}
+	$sent = (string) get_post_meta( $id, '_mmlq_edge_sha256', true );
+	if ( '' === $sent || 'pending' === mmlq_edge_state( $id )['status'] ) {
+		return;
+	}
+	$file = get_attached_file( $id );
+	if ( ! $file || ! is_readable( $file ) ) {
+		return;
+	}
+	$now = hash_file( 'sha256', $file );
+	if ( is_string( $now ) && ! hash_equals( $sent, $now ) ) {
+		mmlq_edge_queue( $id, 'attachment.rescore' );
+	}
 }
 
 /**
@@ -101,12 +154,13 @@ function mmlq_edge_event_for( int $id ): string {
 }
 
 /**
- * Marks an image pending and makes sure an `mmlq_edge_send` event for it is due now. An event that is
- * already due is kept (so an upload and its alt text make one delivery); a backoff event is moved up.
+ * Marks an image pending and due now, and makes sure an `mmlq_edge_send` event for it is due now. An
+ * event that is already due is kept (so an upload and its alt text make one delivery); a backoff event
+ * is moved up. The image is queued even if the event is lost (see includes/delivery.php).
  *
  * @param int    $id    Attachment ID.
  * @param string $event `attachment.upload` or `attachment.rescore`.
- * @return bool Whether an event is scheduled.
+ * @return bool Whether the image is queued.
  */
 function mmlq_edge_queue( int $id, string $event ): bool {
 	if ( ! mmlq_edge_is_image( $id ) ) {
@@ -116,7 +170,10 @@ function mmlq_edge_queue( int $id, string $event ): bool {
 	update_post_meta( $id, '_mmlq_edge_event', $event );
 	update_post_meta( $id, '_mmlq_edge_attempts', 0 );
 	update_post_meta( $id, '_mmlq_edge_last_error', '' );
-	return mmlq_edge_schedule( $id, time() );
+	update_post_meta( $id, '_mmlq_edge_next_try', time() );
+	mmlq_edge_schedule( $id, time() );
+	mmlq_edge_ensure_runner();
+	return true;
 }
 
 /**

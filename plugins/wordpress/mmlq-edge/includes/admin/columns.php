@@ -66,7 +66,7 @@ function mmlq_edge_status_html( int $id ): string {
 		if ( null !== $score['tier'] ) {
 			$html .= ' <span class="mmlq-edge-tier mmlq-edge-tier-' . esc_attr( $score['tier'] ) . '">' . esc_html( mmlq_edge_tier_name( $score['tier'] ) ) . '</span>';
 		}
-		if ( 'pending' === $state['status'] ) {
+		if ( in_array( $state['status'], array( 'pending', 'sending' ), true ) ) {
 			$html .= '<br /><span class="description">' . esc_html__( 'rescore queued', 'mmlq-edge' ) . '</span>';
 		}
 		return $html;
@@ -83,12 +83,14 @@ function mmlq_edge_status_html( int $id ): string {
 						: $state['last_error']
 				) . '</span>';
 			}
-			$next = wp_next_scheduled( 'mmlq_edge_send', array( $id ) );
-			if ( false !== $next && $next > time() ) {
+			$next = (int) get_post_meta( $id, '_mmlq_edge_next_try', true );
+			if ( $next > time() ) {
 				/* translators: %s: time. */
-				$html .= '<br /><span class="description">' . esc_html( sprintf( __( 'next try %s', 'mmlq-edge' ), wp_date( get_option( 'time_format' ), $next ) ) ) . '</span>';
+				$html .= '<br /><span class="description">' . esc_html( sprintf( __( 'next try at %s', 'mmlq-edge' ), wp_date( get_option( 'time_format' ), $next ) ) ) . '</span>';
 			}
 			return $html;
+		case 'sending':
+			return esc_html__( 'sending', 'mmlq-edge' );
 		case 'failed':
 			/* translators: %s: error. */
 			return '<span class="mmlq-edge-failed" style="color:#b32d2e">' . esc_html( sprintf( __( 'failed: %s', 'mmlq-edge' ), $state['last_error'] ) ) . '</span>' . mmlq_edge_retry_link( $id, __( 'Retry', 'mmlq-edge' ) );

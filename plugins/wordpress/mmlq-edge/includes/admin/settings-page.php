@@ -134,6 +134,6 @@ function mmlq_edge_progress_line( array $counts ): string {
 			: sprintf( __( 'Last "score all": %1$d images queued, finished %2$s.', 'mmlq-edge' ), (int) $state['queued'], wp_date( get_option( 'date_format' ) . ' ' . get_option( 'time_format' ), (int) $state['finished'] ) );
 	}
 	/* translators: 1: queued, 2: sent, 3: failed, 4: unscored. */
-	$parts[] = sprintf( __( 'Now: %1$d queued, %2$d sent, %3$d failed; %4$d images have no score.', 'mmlq-edge' ), $counts['pending'], $counts['sent'], $counts['failed'], mmlq_edge_unscored_count() );
+	$parts[] = sprintf( __( 'Now: %1$d queued, %2$d sent, %3$d failed; %4$d images have no score.', 'mmlq-edge' ), $counts['pending'] + $counts['sending'], $counts['sent'], $counts['failed'], mmlq_edge_unscored_count() );
 	return implode( ' ', $parts );
 }
