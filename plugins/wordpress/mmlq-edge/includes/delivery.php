@@ -42,7 +42,7 @@ function mmlq_edge_register_delivery(): void {
  * @param array $schedules Schedules.
  */
 function mmlq_edge_cron_schedules( $schedules ): array {
-	$schedules                    = (array) $schedules;
+	$schedules                     = (array) $schedules;
 	$schedules['mmlq_edge_minute'] = array(
 		'interval' => MINUTE_IN_SECONDS,
 		'display'  => __( 'Every minute (MMLQ Edge queue)', 'mmlq-edge' ),
