@@ -32,7 +32,7 @@ let endpoint: string;
 let rocket: Buffer;
 let storm: Buffer;
 const deliveries: Delivery[] = [];
-let reply: { status: number; body: unknown; headers?: Record<string, string> } = {
+let reply: { status: number; body: unknown; headers?: Record<string, string>; delayMs?: number } = {
   status: 200,
   body: { status: 'scored' },
 };
@@ -94,6 +94,20 @@ const makeDue = (id: number) =>
     if ($n === false) { fwrite(STDERR, 'no event'); exit(1); }
     wp_unschedule_event($n, 'mmlq_edge_send', [${id}]);
     wp_schedule_single_event(time(), 'mmlq_edge_send', [${id}]);`);
+
+/** Lets time pass for WP-cron: every event of the plugin becomes due now. */
+const advanceCron = () =>
+  wp.php(`
+    foreach (_get_cron_array() ?: [] as $ts => $hooks) {
+      foreach ($hooks as $hook => $events) {
+        if (!str_starts_with($hook, 'mmlq_edge_') || $ts <= time()) continue;
+        foreach ($events as $e) {
+          wp_unschedule_event($ts, $hook, $e['args']);
+          if ($e['schedule']) wp_schedule_event(time(), $e['schedule'], $hook, $e['args']);
+          else wp_schedule_single_event(time(), $hook, $e['args']);
+        }
+      }
+    }`);
 
 /** A new user of the role with an application password: the Basic authorization header. */
 async function userWithAppPassword(role: string): Promise<string> {
@@ -180,9 +194,14 @@ beforeAll(async () => {
         body = undefined;
       }
       deliveries.push({ path: req.url ?? '', headers: req.headers, raw, body });
-      res
-        .writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers })
-        .end(JSON.stringify(reply.body));
+      const { status, headers, body: answer, delayMs } = reply;
+      setTimeout(
+        () =>
+          res
+            .writeHead(status, { 'content-type': 'application/json', ...headers })
+            .end(JSON.stringify(answer)),
+        delayMs ?? 0,
+      );
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
@@ -422,25 +441,27 @@ describe('MMLQ Edge plugin', () => {
     expect(edit.html).toContain('sharp 0.90');
   });
 
-  it('(b2) an Editor can do what wp-webhook does; authors cannot add tiers; best-image and meta visibility', async () => {
+  it('(b2) only the scorer role (and admins) can do what wp-webhook does; authors and editors cannot write scores', async () => {
+    const scorer = await userWithAppPassword('mmlq_edge_scorer');
     const editor = await userWithAppPassword('editor');
     const author = await userWithAppPassword('author');
     const contributor = await userWithAppPassword('contributor');
     const as = (auth: string) => ({ authorization: auth });
 
-    // wp-webhook (layers/core/src/wp-webhook/site.ts) with an Editor's application password, as documented:
-    // the stored key (context=edit), the tier term (context=edit, created when missing), the write.
-    const read = await api('GET', `wp/v2/media/${otherId}?context=edit`, undefined, as(editor), false);
+    // wp-webhook (layers/core/src/wp-webhook/site.ts) with the application password of a user of the
+    // role the plugin adds, as documented: the stored key (context=edit), the tier term (context=edit,
+    // created when missing), the write.
+    const read = await api('GET', `wp/v2/media/${otherId}?context=edit`, undefined, as(scorer), false);
     expect(read.status, JSON.stringify(read.json)).toBe(200);
     expect(read.json.meta.mmlq_score).toBe(3.1);
-    const found = await api('GET', 'wp/v2/mmlq_tier?slug=low&context=edit', undefined, as(editor), false);
+    const found = await api('GET', 'wp/v2/mmlq_tier?slug=low&context=edit', undefined, as(scorer), false);
     expect(found.status, JSON.stringify(found.json)).toBe(200);
     expect((found.json as { slug: string }[]).map((t) => t.slug)).toEqual(['low']);
     const write = await api(
       'POST',
       `wp/v2/media/${otherId}`,
       { meta: { mmlq_score: 3.1, mmlq_tier: 'low', mmlq_percentile: 12 }, mmlq_tier: [found.json[0].id] },
-      as(editor),
+      as(scorer),
       false,
     );
     expect(write.status, JSON.stringify(write.json)).toBe(200);
@@ -448,18 +469,87 @@ describe('MMLQ Edge plugin', () => {
       'POST',
       'wp/v2/mmlq_tier',
       { slug: 'test-tier', name: 'Test' },
-      as(editor),
+      as(scorer),
       false,
     );
     expect(created.status, JSON.stringify(created.json)).toBe(201);
-    // Authors may assign tiers to their images, but neither add nor rename them; only admins delete them.
+
+    // An Author cannot score their own image (meta or tier term), so best-image cannot be gamed; nor can
+    // an Editor, who can edit every image.
+    const topId = (await api('GET', 'wp/v2/mmlq_tier?slug=top')).json[0].id as number;
+    const own = await api(
+      'POST',
+      'wp/v2/media',
+      rocket,
+      {
+        ...as(author),
+        'content-type': 'image/jpeg',
+        'content-disposition': 'attachment; filename=authors-own.jpg',
+      },
+      false,
+    );
+    expect(own.status, JSON.stringify(own.json)).toBe(201);
+    const gamed = await api(
+      'POST',
+      `wp/v2/media/${own.json.id}`,
+      { meta: { mmlq_score: 9.99 }, mmlq_tier: [topId] },
+      as(author),
+      false,
+    );
+    expect(gamed.status, JSON.stringify(gamed.json)).toBe(403);
+    const gamedTerm = await api(
+      'POST',
+      `wp/v2/media/${own.json.id}`,
+      { mmlq_tier: [topId] },
+      as(author),
+      false,
+    );
+    expect(gamedTerm.status, JSON.stringify(gamedTerm.json)).toBe(403);
+    const byEditor = await api(
+      'POST',
+      `wp/v2/media/${own.json.id}`,
+      { meta: { mmlq_score: 9.99 } },
+      as(editor),
+      false,
+    );
+    expect(byEditor.status, JSON.stringify(byEditor.json)).toBe(403);
+    expect((await api('POST', 'wp/v2/mmlq_tier', { slug: 'ed', name: 'Ed' }, as(editor), false)).status).toBe(
+      403,
+    );
+    // The author may still edit their image's own fields.
+    expect(
+      (await api('POST', `wp/v2/media/${own.json.id}`, { alt_text: 'mine' }, as(author), false)).status,
+    ).toBe(200);
+    const stored = JSON.parse(
+      await wp.php(
+        `echo json_encode(['score' => get_post_meta(${own.json.id}, 'mmlq_score', true), 'tiers' => wp_get_object_terms(${own.json.id}, 'mmlq_tier', ['fields' => 'slugs'])]);`,
+      ),
+    );
+    expect(stored).toEqual({ score: '', tiers: [] });
+    const authorsPost = await api(
+      'POST',
+      'wp/v2/posts',
+      {
+        title: 'Mine too',
+        status: 'draft',
+        content: `<img class="wp-image-${own.json.id}"/><img class="wp-image-${scoredId}"/>`,
+      },
+      as(author),
+      false,
+    );
+    expect(authorsPost.status, JSON.stringify(authorsPost.json)).toBe(201);
+    expect((await wp.php(`var_export(mmlq_edge_best_image(${authorsPost.json.id}));`)).trim()).toBe(
+      String(scoredId),
+    );
+
+    // Authors may neither add nor rename tiers; only admins delete them.
     const byAuthor = await api('POST', 'wp/v2/mmlq_tier', { slug: 'mine', name: 'Mine' }, as(author), false);
     expect(byAuthor.status).toBe(403);
     expect(byAuthor.json.code).toBe('rest_cannot_create');
     const renamed = await api('POST', `wp/v2/mmlq_tier/${created.json.id}`, { name: 'X' }, as(author), false);
     expect(renamed.status).toBe(403);
     expect(
-      (await api('DELETE', `wp/v2/mmlq_tier/${created.json.id}?force=true`, undefined, as(editor), false))
+      (await api('DELETE', `wp/v2/mmlq_tier/${created.json.id}?force=true`, undefined, as(scorer), false))
         .status,
     ).toBe(403);
     expect((await api('DELETE', `wp/v2/mmlq_tier/${created.json.id}?force=true`)).status).toBe(200);
@@ -518,8 +608,8 @@ describe('MMLQ Edge plugin', () => {
       expect(anon.status).toBe(200);
       expect(anon.json.meta?.mmlq_score).toBeUndefined();
       expect(anon.json.meta?.mmlq_key).toBeUndefined();
-      const asEditor = await api('GET', `wp/v2/media/${scoredId}?context=edit`, undefined, as(editor), false);
-      expect(asEditor.json.meta).toMatchObject({
+      const asScorer = await api('GET', `wp/v2/media/${scoredId}?context=edit`, undefined, as(scorer), false);
+      expect(asScorer.json.meta).toMatchObject({
         mmlq_score: 7.25,
         mmlq_tier: 'top',
         mmlq_model: 'mmlq@1.0.0',
@@ -528,7 +618,7 @@ describe('MMLQ Edge plugin', () => {
         'POST',
         `wp/v2/media/${otherId}`,
         { meta: { mmlq_score: 3.1 } },
-        as(editor),
+        as(scorer),
         false,
       );
       expect(again.status).toBe(200);
@@ -609,6 +699,129 @@ describe('MMLQ Edge plugin', () => {
     await makeDue(bad.id);
     await wp.runCron();
     expect(await state(bad.id)).toMatchObject({ status: 'sent', attempts: 0 });
+  });
+
+  it('(e) no image is lost when uploads and WP-cron (wp-cron.php and in-process) run at the same time', async () => {
+    await wp.runCron();
+    deliveries.length = 0;
+    // A scorer that takes a moment, so cron runs overlap the uploads (as on a real site).
+    reply = { status: 200, body: { status: 'scored' }, delayMs: 150 };
+    let uploading = true;
+    const cron = (async () => {
+      while (uploading)
+        await Promise.all([wp.runCron(), fetch(`${wp.url}/wp-cron.php?doing_wp_cron`).then((r) => r.text())]);
+    })();
+    const burst: number[] = [];
+    try {
+      const ups = await Promise.all(
+        Array.from({ length: 14 }, (_, i) => upload(`burst-${i}.jpg`, i % 2 ? rocket : storm)),
+      );
+      burst.push(...ups.map((u) => u.id as number));
+    } finally {
+      uploading = false;
+      await cron;
+    }
+    const missing = () => burst.filter((id) => webhookDeliveries(id).length === 0);
+    // Every row of the media list says where its image is.
+    const admin = await adminSession();
+    const list = await admin('/wp-admin/upload.php?mode=list&posts_per_page=50');
+    for (const id of burst) {
+      const row = new RegExp(`<tr id="post-${id}"[\\s\\S]*?</tr>`).exec(list.html)?.[0] ?? '';
+      expect(row, `row of ${id}`).toMatch(
+        /column-mmlq_edge[^>]*>(queued|sending|sent, waiting for the score)/,
+      );
+    }
+    // Then cron runs to completion (time passes: whatever the plugin scheduled becomes due).
+    for (let i = 0; i < 6 && missing().length > 0; i++) {
+      await advanceCron();
+      await wp.runCron();
+    }
+    const states = Object.fromEntries(await Promise.all(missing().map(async (id) => [id, await state(id)])));
+    expect(missing(), `never delivered: ${JSON.stringify(states)}`).toEqual([]);
+    reply = { status: 200, body: { status: 'scored' } };
+    // Bounded: one cron run sends at most a batch, however many are due.
+    const bounded = JSON.parse(
+      await wp.php(`
+        foreach (${JSON.stringify(burst)} as $id) { mmlq_edge_queue($id, 'attachment.rescore'); }
+        wp_unschedule_hook('mmlq_edge_send');
+        $sent = mmlq_edge_run_queue();
+        $pending = count(array_filter(${JSON.stringify(burst)}, fn($id) => 'pending' === get_post_meta($id, '_mmlq_edge_status', true)));
+        echo json_encode(['sent' => $sent, 'pending' => $pending]);`),
+    );
+    expect(bounded.sent).toBeGreaterThan(0);
+    expect(bounded.sent).toBeLessThanOrEqual(10);
+    expect(bounded.pending).toBe(burst.length - bounded.sent);
+    await wp.php(
+      `foreach (${JSON.stringify(burst)} as $id) { wp_delete_attachment($id, true); } wp_unschedule_hook('mmlq_edge_send');`,
+    );
+  });
+
+  it('(e2) a retry shows "next try at" in the media list, from the queue even when its event is gone', async () => {
+    await wp.runCron();
+    reply = { status: 503, body: { error: { code: 'SCORER_UNAVAILABLE', message: 'busy' } } };
+    const up = await upload('later.jpg', storm);
+    await wp.runCron();
+    reply = { status: 200, body: { status: 'scored' } };
+    await wp.php(`wp_clear_scheduled_hook('mmlq_edge_send', [${up.id}]);`); // lost from the cron option
+    const admin = await adminSession();
+    const list = await admin('/wp-admin/upload.php?mode=list');
+    const row = new RegExp(`<tr id="post-${up.id}"[\\s\\S]*?</tr>`).exec(list.html)?.[0] ?? '';
+    expect(row).toContain('queued');
+    expect(row).toContain('attempt 1 of 3 failed: HTTP 503');
+    expect(row).toMatch(/next try at \d/);
+    await wp.php(`update_post_meta(${up.id}, '_mmlq_edge_next_try', time() - 1);`);
+    await advanceCron();
+    await wp.runCron();
+    expect(await state(up.id)).toMatchObject({ status: 'sent' });
+    await wp.php(`wp_delete_attachment(${up.id}, true);`);
+  });
+
+  it('(f) an edited or replaced image file is scored again, with its new checksum', async () => {
+    await wp.runCron();
+    const up = await upload('edit-me.jpg', rocket);
+    await wp.runCron();
+    expect(await state(up.id)).toMatchObject({ status: 'sent' });
+    const first = webhookDeliveries(up.id).at(-1)!.body.attachment.sha256 as string;
+    const count = webhookDeliveries(up.id).length;
+
+    // Regenerating the metadata of the same file does not rescore.
+    await wp.php(`
+      require_once ABSPATH . 'wp-admin/includes/image.php';
+      wp_update_attachment_metadata(${up.id}, wp_generate_attachment_metadata(${up.id}, get_attached_file(${up.id})));`);
+    await wp.runCron();
+    expect(webhookDeliveries(up.id)).toHaveLength(count);
+
+    // Edit Image → rotate 90° → save (what image-edit.php's AJAX handler calls).
+    const saved = await wp.php(`
+      require_once ABSPATH . 'wp-admin/includes/image.php';
+      require_once ABSPATH . 'wp-admin/includes/image-edit.php';
+      wp_set_current_user(1);
+      $_REQUEST['history'] = wp_slash('[{"r":90}]');
+      $_REQUEST['target'] = 'all';
+      $_REQUEST['do'] = 'save';
+      echo json_encode(wp_save_image(${up.id}));`);
+    expect(JSON.parse(saved).msg, saved).toBe('Image saved');
+    await wp.runCron();
+    const rotated = webhookDeliveries(up.id).slice(count);
+    expect(rotated).toHaveLength(1);
+    expect(rotated[0]!.body).toMatchObject({
+      event: 'attachment.rescore',
+      attachment: { width: 683, height: 1024 },
+    });
+    expect(rotated[0]!.body.attachment.sha256).not.toBe(first);
+    expect(rotated[0]!.body.attachment.sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    // The file replaced in place (a media-replace plugin): new bytes, same path.
+    await wp.php(`
+      require_once ABSPATH . 'wp-admin/includes/image.php';
+      $file = get_attached_file(${up.id});
+      copy(${JSON.stringify(STORM)}, $file);
+      wp_update_attachment_metadata(${up.id}, wp_generate_attachment_metadata(${up.id}, $file));`);
+    await wp.runCron();
+    const replaced = webhookDeliveries(up.id).slice(count + 1);
+    expect(replaced).toHaveLength(1);
+    expect(replaced[0]!.body.attachment.sha256).toBe(createHash('sha256').update(storm).digest('hex'));
+    await wp.php(`wp_delete_attachment(${up.id}, true);`);
   });
 
   it('settings page: test ping, saving keeps the secret and refuses non-http endpoints', async () => {
@@ -794,11 +1007,19 @@ describe('MMLQ Edge plugin', () => {
         'score' => get_post_meta(${scoredId}, 'mmlq_score', true),
         'status' => get_post_meta(${scoredId}, '_mmlq_edge_status', true),
         'tier' => wp_get_object_terms(${scoredId}, 'mmlq_tier', ['fields' => 'slugs']),
+        'runner' => wp_next_scheduled('mmlq_edge_run_queue'),
+        'role' => null !== get_role('mmlq_edge_scorer'),
+        'adminCap' => get_role('administrator')->has_cap('mmlq_edge_write_scores'),
+        'queueMeta' => (int) $GLOBALS['wpdb']->get_var("SELECT COUNT(*) FROM {$GLOBALS['wpdb']->postmeta} WHERE meta_key LIKE '\\_mmlq\\_edge\\_%'"),
       ]);`),
     );
     expect(after).toMatchObject({
       settings: null,
       events: false,
+      runner: false,
+      role: false,
+      adminCap: false,
+      queueMeta: 0,
       reschedule: false,
       score: '7.25',
       status: '',

@@ -20,13 +20,50 @@ define( 'MMLQ_EDGE_VERSION', '0.1.0' );
 define( 'MMLQ_EDGE_FILE', __FILE__ );
 define( 'MMLQ_EDGE_DIR', __DIR__ );
 
+require_once MMLQ_EDGE_DIR . '/includes/roles.php';
 require_once MMLQ_EDGE_DIR . '/includes/settings.php';
 require_once MMLQ_EDGE_DIR . '/includes/data.php';
-require_once MMLQ_EDGE_DIR . '/includes/sender.php';
+require_once MMLQ_EDGE_DIR . '/includes/queue.php';
+require_once MMLQ_EDGE_DIR . '/includes/payload.php';
+require_once MMLQ_EDGE_DIR . '/includes/transport.php';
+require_once MMLQ_EDGE_DIR . '/includes/delivery.php';
+require_once MMLQ_EDGE_DIR . '/includes/backfill.php';
+require_once MMLQ_EDGE_DIR . '/includes/counts.php';
 require_once MMLQ_EDGE_DIR . '/includes/best-image.php';
 if ( is_admin() ) {
-	require_once MMLQ_EDGE_DIR . '/includes/admin.php';
+	require_once MMLQ_EDGE_DIR . '/includes/admin/settings-page.php';
+	require_once MMLQ_EDGE_DIR . '/includes/admin/handlers.php';
+	require_once MMLQ_EDGE_DIR . '/includes/admin/notices.php';
+	require_once MMLQ_EDGE_DIR . '/includes/admin/columns.php';
+	require_once MMLQ_EDGE_DIR . '/includes/admin/list-filter.php';
+	require_once MMLQ_EDGE_DIR . '/includes/admin/bulk-actions.php';
+	require_once MMLQ_EDGE_DIR . '/includes/admin/attachment-fields.php';
 }
+
+/**
+ * The one place that adds the plugin's hooks: each concern's file defines functions only, and its
+ * register function, called here, hooks them up.
+ */
+function mmlq_edge_boot(): void {
+	mmlq_edge_register_roles();
+	mmlq_edge_register_settings();
+	mmlq_edge_register_data_hooks();
+	mmlq_edge_register_queue();
+	mmlq_edge_register_delivery();
+	mmlq_edge_register_backfill();
+	mmlq_edge_register_best_image();
+	if ( is_admin() ) {
+		mmlq_edge_register_settings_page();
+		mmlq_edge_register_admin_handlers();
+		mmlq_edge_register_notices();
+		mmlq_edge_register_columns();
+		mmlq_edge_register_list_filter();
+		mmlq_edge_register_bulk_actions();
+		mmlq_edge_register_attachment_fields();
+	}
+}
+
+mmlq_edge_boot();
 
 register_activation_hook( __FILE__, 'mmlq_edge_activate' );
 register_deactivation_hook( __FILE__, 'mmlq_edge_deactivate' );
@@ -38,6 +75,7 @@ register_deactivation_hook( __FILE__, 'mmlq_edge_deactivate' );
  * with "Regenerate secret" under Settings → MMLQ Edge, and the function creates missing tier terms.
  */
 function mmlq_edge_activate(): void {
+	mmlq_edge_add_roles();
 	mmlq_edge_register_data();
 	foreach ( mmlq_edge_tiers() as $slug => $name ) {
 		if ( ! term_exists( $slug, 'mmlq_tier' ) ) {
@@ -56,6 +94,7 @@ function mmlq_edge_activate(): void {
 		update_option( 'mmlq_edge_settings', $settings, false );
 	}
 	mmlq_edge_reschedule_pending();
+	mmlq_edge_ensure_runner();
 	$backfill = get_option( 'mmlq_edge_backfill' );
 	if ( is_array( $backfill ) && 'running' === ( $backfill['state'] ?? '' ) && false === wp_next_scheduled( 'mmlq_edge_backfill' ) ) {
 		wp_schedule_single_event( time(), 'mmlq_edge_backfill' );
@@ -69,4 +108,5 @@ function mmlq_edge_deactivate(): void {
 	wp_unschedule_hook( 'mmlq_edge_send' );
 	wp_unschedule_hook( 'mmlq_edge_backfill' );
 	wp_unschedule_hook( 'mmlq_edge_reschedule' );
+	wp_unschedule_hook( 'mmlq_edge_run_queue' );
 }

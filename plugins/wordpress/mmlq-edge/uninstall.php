@@ -1,6 +1,7 @@
 <?php
 /**
- * Uninstall: removes the plugin's options, scheduled events and private delivery status. Scores
+ * Uninstall: removes the plugin's options, scheduled events, private delivery status, the
+ * `mmlq_edge_scorer` role and the `mmlq_edge_write_scores` capability. Scores
  * (the mmlq_* attachment meta) and the tier terms stay: they are the site's data.
  *
  * @package MMLQ_Edge
@@ -15,10 +16,16 @@ function mmlq_edge_uninstall_site(): void {
 	delete_option( 'mmlq_edge_settings' );
 	delete_option( 'mmlq_edge_backfill' );
 	delete_option( 'mmlq_edge_secret_unseen' );
+	delete_option( 'mmlq_edge_roles' );
+	remove_role( 'mmlq_edge_scorer' );
+	foreach ( wp_roles()->role_objects as $role ) {
+		$role->remove_cap( 'mmlq_edge_write_scores' );
+	}
 	wp_unschedule_hook( 'mmlq_edge_send' );
+	wp_unschedule_hook( 'mmlq_edge_run_queue' );
 	wp_unschedule_hook( 'mmlq_edge_backfill' );
 	wp_unschedule_hook( 'mmlq_edge_reschedule' );
-	foreach ( array( '_mmlq_edge_status', '_mmlq_edge_attempts', '_mmlq_edge_last_error', '_mmlq_edge_last_response', '_mmlq_edge_event' ) as $key ) {
+	foreach ( array( '_mmlq_edge_status', '_mmlq_edge_attempts', '_mmlq_edge_last_error', '_mmlq_edge_last_response', '_mmlq_edge_event', '_mmlq_edge_next_try', '_mmlq_edge_claimed_at', '_mmlq_edge_sha256' ) as $key ) {
 		delete_post_meta_by_key( $key );
 	}
 }

@@ -8,6 +8,13 @@
 defined( 'ABSPATH' ) || exit;
 
 /**
+ * Adds the REST route's hook.
+ */
+function mmlq_edge_register_best_image(): void {
+	add_action( 'rest_api_init', 'mmlq_edge_register_routes' );
+}
+
+/**
  * The images of a post: attached to it (post_parent), used in its content (wp-image-ID classes) or its
  * featured image; each with its score and tier, best first (unscored last).
  *
@@ -70,8 +77,6 @@ function mmlq_edge_best_image( int $post_id ): ?int {
 	$candidates = mmlq_edge_image_candidates( $post_id );
 	return ( $candidates && null !== $candidates[0]['score'] ) ? $candidates[0]['id'] : null;
 }
-
-add_action( 'rest_api_init', 'mmlq_edge_register_routes' );
 
 /**
  * GET /wp-json/mmlq-edge/v1/posts/<id>/best-image

@@ -9,6 +9,14 @@
 defined( 'ABSPATH' ) || exit;
 
 /**
+ * Adds the data's hooks: the taxonomy and meta on init, and who may create tier terms.
+ */
+function mmlq_edge_register_data_hooks(): void {
+	add_action( 'init', 'mmlq_edge_register_data' );
+	add_filter( 'pre_insert_term', 'mmlq_edge_pre_insert_term', 10, 2 );
+}
+
+/**
  * The tier terms, best first: slug => name.
  *
  * @return array<string, string>
@@ -40,8 +48,6 @@ function mmlq_edge_meta_keys(): array {
 		'mmlq_error'      => 'string',
 	);
 }
-
-add_action( 'init', 'mmlq_edge_register_data' );
 
 /**
  * Registers the taxonomy and the meta.
@@ -76,14 +82,15 @@ function mmlq_edge_register_data(): void {
 				'query_var'             => false,
 				'rewrite'               => false,
 				'update_count_callback' => '_update_generic_term_count',
-				// The wp-webhook function looks tiers up with `context=edit` (which needs edit_terms) and
-				// creates a missing one, as a user who can edit media (an Editor): editors manage categories
-				// and tags, so they may edit tiers too. The tiers screen and deleting stay with administrators.
+				// Tiers are scores: only users with the plugin's capability (administrators and the
+				// mmlq_edge_scorer role that wp-webhook's user has, see includes/roles.php) assign them, look
+				// them up with `context=edit` (edit_terms) and create a missing one. The tiers screen and
+				// deleting stay with administrators.
 				'capabilities'          => array(
 					'manage_terms' => 'manage_options',
-					'edit_terms'   => 'manage_categories',
+					'edit_terms'   => MMLQ_EDGE_CAP,
 					'delete_terms' => 'manage_options',
-					'assign_terms' => 'upload_files',
+					'assign_terms' => MMLQ_EDGE_CAP,
 				),
 			)
 		);
@@ -120,8 +127,6 @@ function mmlq_edge_register_data(): void {
 	}
 }
 
-add_filter( 'pre_insert_term', 'mmlq_edge_pre_insert_term', 10, 2 );
-
 /**
  * Over REST, new tier terms only from users who may edit tiers: WordPress lets anyone who may assign the
  * terms of a flat taxonomy create them (upload_files here), which would let authors add tiers.
@@ -146,14 +151,15 @@ function mmlq_edge_pre_insert_term( $term, $taxonomy ) {
 }
 
 /**
- * Who may write the score meta: whoever may edit the attachment.
+ * Who may write the score meta: users with the plugin's capability (MMLQ_EDGE_CAP) who may edit the
+ * attachment. Without the capability an author could score their own image and win best-image.
  *
  * @param bool   $allowed   Whether allowed so far.
  * @param string $meta_key  The key.
  * @param int    $object_id The attachment.
  */
 function mmlq_edge_meta_auth( $allowed, $meta_key, $object_id ): bool {
-	return current_user_can( 'edit_post', (int) $object_id );
+	return current_user_can( MMLQ_EDGE_CAP ) && current_user_can( 'edit_post', (int) $object_id );
 }
 
 /**

@@ -8,6 +8,14 @@
 defined( 'ABSPATH' ) || exit;
 
 /**
+ * Adds the settings' hooks: the registered option, and rescheduling once sending becomes possible.
+ */
+function mmlq_edge_register_settings(): void {
+	add_action( 'init', 'mmlq_edge_register_setting' );
+	add_action( 'update_option_mmlq_edge_settings', 'mmlq_edge_settings_changed', 10, 2 );
+}
+
+/**
  * Defaults of every setting.
  *
  * @return array{endpoint: string, secret: string, enabled: bool, max_attempts: int, timeout: int, include_comments: bool}
@@ -130,8 +138,6 @@ function mmlq_edge_sanitize_settings( $input ): array {
 	return $out;
 }
 
-add_action( 'init', 'mmlq_edge_register_setting' );
-
 /**
  * Registers the option with its sanitiser (also used by options.php for the settings form).
  */
@@ -147,8 +153,6 @@ function mmlq_edge_register_setting(): void {
 		)
 	);
 }
-
-add_action( 'update_option_mmlq_edge_settings', 'mmlq_edge_settings_changed', 10, 2 );
 
 /**
  * Once deliveries can be sent (enabled, endpoint set), anything that waited gets its event back.
