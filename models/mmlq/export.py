@@ -28,8 +28,8 @@ from onnx import helper, numpy_helper, TensorProto
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mmlq_ref.model import (ATTRIBUTE_LABELS, MMLQConfig, MMLQHead, MMLQModel, WordVocabTokenizer,  # noqa: E402
-                            round_fp16_)
+from mmlq_ref import (ATTRIBUTE_LABELS, MMLQConfig, MMLQHead, MMLQModel, WordVocabTokenizer,  # noqa: E402
+                      round_fp16_)
 from mmlq_ref.folder import (SKIMAGE_DATA as SKI, TOKENIZER_CASES, folder_size, percentile_points, preprocess,  # noqa: E402
                              sha256, write_manifest)
 from train.features import load_groups, make_encoder  # noqa: E402

@@ -48,7 +48,7 @@ from mmlq_ref.encoders import (BertConfig, BertEncoder, ClipVisionConfig, ClipVi
                                normalise_hf_keys)
 from mmlq_ref.folder import (TOKENIZER_CASES as COMMON_TOKENIZER_CASES, folder_size, parity_pixels, percentile_points, preprocess, sha256,  # noqa: E402
                              write_manifest)
-from mmlq_ref.model import N_BINS, MMLQConfig, MMLQTokenModel  # noqa: E402
+from mmlq_ref import N_BINS, MMLQConfig, MMLQTokenModel  # noqa: E402
 from mmlq_ref.wordpiece import WordPieceTokenizer  # noqa: E402
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]

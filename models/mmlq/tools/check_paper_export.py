@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import export_paper  # noqa: E402
 from mmlq_ref.encoders import BertEncoder, ClipVisionEncoder  # noqa: E402
-from mmlq_ref.model import MMLQTokenModel  # noqa: E402
+from mmlq_ref import MMLQTokenModel  # noqa: E402
 from mmlq_ref.wordpiece import WordPieceTokenizer  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))

@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from mmlq_ref.mobilenet_tfjs import load_nsfwjs_mobilenet_v2_mid  # noqa: E402
-from mmlq_ref.model import FrozenImageEncoder  # noqa: E402
+from mmlq_ref import FrozenImageEncoder  # noqa: E402
 
 S = 448
 

@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from mmlq_ref.model import (ATTRIBUTE_LABELS, MMLQConfig, MMLQHead, WordVocabTokenizer, emd_loss,  # noqa: E402
-                            mean_score)
+from mmlq_ref import (ATTRIBUTE_LABELS, MMLQConfig, MMLQHead, WordVocabTokenizer, emd_loss,  # noqa: E402
+                      mean_score)
 from train import degrade as D  # noqa: E402
 from train import text as T  # noqa: E402
 from train.features import load_groups  # noqa: E402

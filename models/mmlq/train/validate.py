@@ -27,7 +27,7 @@ import torch
 from scipy.stats import spearmanr
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from mmlq_ref.model import ATTRIBUTE_LABELS, WordVocabTokenizer, mean_score, round_fp16_  # noqa: E402
+from mmlq_ref import ATTRIBUTE_LABELS, WordVocabTokenizer, mean_score, round_fp16_  # noqa: E402
 from train import text as T  # noqa: E402
 from train.features import load_groups  # noqa: E402
 

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from mmlq_ref.model import WordVocabTokenizer  # noqa: E402
+from mmlq_ref import WordVocabTokenizer  # noqa: E402
 from train.text import all_template_words  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
