@@ -66,7 +66,7 @@ describe('default model mmlq-mnv2-synth on held-out photos', () => {
       const none = (await score(`${photo}.jpg`)).score;
       const praise = await score(`${photo}.jpg`, 'Tack sharp, gorgeous light and lovely colours.');
       const complaint = (await score(`${photo}.jpg`, 'Blurry, noisy and far too dark. Disappointing.')).score;
-      // none of these words is in the training templates (models/mmlq/train/text.py UNSEEN)
+      // none of these words is in the training templates (models/mmlq/mmlq_build/text.py UNSEEN)
       const unseenPraise = (await score(`${photo}.jpg`, 'Splendid, magnificent, breathtaking.')).score;
       const unseenComplaint = (await score(`${photo}.jpg`, 'Dreadful, atrocious, bleary and dingy.')).score;
       expect(praise.mode).toBe('image+text');

@@ -1,6 +1,6 @@
 /**
  * Parity of the shipped default model: onnxruntime-node (through our runtime) against the PyTorch
- * reference outputs that models/mmlq/export.py recorded beside the model (parity/index.json), and the
+ * reference outputs that models/mmlq/mmlq_build/export.py recorded beside the model (parity/index.json), and the
  * TypeScript tokenizer against the Python one (parity/tokenizer.json).
  */
 import { readFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * The paper-size MMLQ export path (models/mmlq/export_paper.py: a CLIP-style ViT + BERT + the MMLQ
+ * The paper-size MMLQ export path (models/mmlq/mmlq_build/export_paper.py: a CLIP-style ViT + BERT + the MMLQ
  * head in one graph, a Hugging Face tokenizer.json) at test size, with random weights:
  * test/fixtures/models/mmlq-paper-tiny. The smoke build re-exports it and checks it is byte-identical,
  * so the fixture cannot drift from the exporter. Here: onnxruntime-node against the PyTorch reference

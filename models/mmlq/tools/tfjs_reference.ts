@@ -5,7 +5,7 @@
  * group1-shard*.min.js, base64-decodes the shards, hands them to tf.loadGraphModel through an
  * in-memory IOHandler, so tfjs itself dequantises the uint8 weights), runs it on the given images
  * and writes the exact input tensor plus intermediate feature maps as raw little-endian float32
- * (NCHW) and an index.json, for models/mmlq/tools/check_backbone_parity.py.
+ * (NCHW) and an index.json, for models/mmlq/mmlq_build/check_backbone_parity.py.
  *
  * Usage:
  *   npx tsx models/mmlq/tools/tfjs_reference.ts --out DIR [--size 224] [--backend cpu|wasm]

@@ -1,15 +1,15 @@
 """The documented path from trained weights to a servable folder, checked end to end at tiny size
-(models/mmlq/build.py --smoke runs it; ~5 s):
+(the smoke build, `python3 -m mmlq_build --smoke`, runs it; ~5 s):
 
 1. writes a head, a CLIP vision and a BERT state dict the way users would bring them: the head as
    {"config", "state_dict"}, the encoders as Hugging Face checkpoints (``vision_model.`` / ``bert.``
    prefixes, keys we do not use, old gamma/beta LayerNorm names);
-2. runs export_paper.py on them WITHOUT --random;
+2. runs export_paper on them WITHOUT --random;
 3. checks that the folder's recorded reference outputs equal a forward of the original modules (so the
    given weights, not random ones, are in it) and that the manifest does not call them random;
 4. checks that leaving out a part without --random is refused with exit code 2.
 
-  /usr/bin/python3 models/mmlq/tools/check_paper_export.py
+  PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build.check_paper_export
 """
 from __future__ import annotations
 
@@ -21,14 +21,11 @@ import tempfile
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import export_paper  # noqa: E402
-from mmlq_ref.encoders import BertEncoder, ClipVisionEncoder  # noqa: E402
-from mmlq_ref.model import MMLQTokenModel  # noqa: E402
-from mmlq_ref.wordpiece import WordPieceTokenizer  # noqa: E402
+from mmlq_build import export_paper
+from mmlq_ref import MMLQTokenModel, WordPieceTokenizer
+from mmlq_ref.encoders import BertEncoder, ClipVisionEncoder
 
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+REPO = export_paper.REPO
 TOKENIZER = os.path.join(REPO, "test", "fixtures", "tokenizers", "bert-tiny")
 SAMPLES = os.path.join(REPO, "test", "fixtures", "samples")
 
@@ -65,7 +62,7 @@ def main() -> int:
                   "--max-tokens", "16", "--name", "mmlq-trained-tiny", "--version", "1.0.0"]
         code = export_paper.main(common + ["--head", paths["head"], "--image-encoder", paths["vit"],
                                            "--text-encoder", paths["bert"]])
-        assert code == 0, f"export_paper.py exited {code}"
+        assert code == 0, f"export_paper exited {code}"
         manifest = json.load(open(os.path.join(out, "manifest.json")))
         assert manifest["training"]["randomWeights"] is False, manifest["training"]
         assert "RANDOM" not in manifest["description"], manifest["description"]

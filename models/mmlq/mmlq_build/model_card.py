@@ -1,19 +1,18 @@
 """Render models/<name>/MODEL_CARD.md from MODEL_CARD.template.md, validation.json and check.json.
 
-  python3 train/model_card.py --out models/mmlq-mnv2-synth --validation V.json --check C.json --ckpt head.pt
+  python3 -m mmlq_build.model_card --out models/mmlq-mnv2-synth --validation V.json --check C.json --ckpt head.pt
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import sys
 
 import torch
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, HERE)
-from train.sources import HOLDOUT  # noqa: E402
+from mmlq_build.sources import HOLDOUT
+
+MMLQ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # models/mmlq (the template)
 
 LV = ["mild", "medium", "strong"]
 KIND_LEVELS = {"gblur": ("Gaussian blur σ (px)", [1.2, 3, 6]), "under": ("under-exposure ×", [0.6, 0.4, 0.25]),
@@ -88,7 +87,7 @@ def main():
             f"image at batch 1, {lat4} ms per image at batch 4 (`node models/mmlq/tools/check_onnx.mjs "
             f"models/mmlq-mnv2-synth --bench`). Parity torch vs onnxruntime-node on the fixtures: max |Δ| "
             f"distribution {par:.1e}; tokenizer fixture {c['tokenizer']}.")
-    tpl = open(os.path.join(HERE, "MODEL_CARD.template.md"), encoding="utf-8").read()
+    tpl = open(os.path.join(MMLQ_DIR, "MODEL_CARD.template.md"), encoding="utf-8").read()
     n_par = f"{ck['trainable_params'] / 1e6:.2f} M" if ck.get("trainable_params") else "~1.0 M"
     rep = {"{{ONNX_MB}}": f"{onnx_mb:.1f}", "{{FOLDER_MB}}": f"{folder:.1f}", "{{LAT}}": str(lat1),
            "{{ORIG_MEAN}}": f"{v['score_summary']['originals_mean']:.1f}",

@@ -1,8 +1,8 @@
 """Frozen-feature cache: PCA of the backbone ``final`` tokens, the cache encoder (ONNX) and loaders.
 
-  python3 train/features.py pca    --data DIR [--n 320]        -> DIR/pca.pt
-  python3 train/features.py export --data DIR                  -> DIR/cache_encoder.onnx
-  node    tools/extract_features.mjs DIR/cache_encoder.onnx DIR/train   (-> DIR/train/feats.f32)
+  python3 -m mmlq_build.features pca    --data DIR [--n 320]   -> DIR/pca.pt
+  python3 -m mmlq_build.features export --data DIR             -> DIR/cache_encoder.onnx
+  node    models/mmlq/tools/extract_features.mjs DIR/cache_encoder.onnx DIR/train   (-> DIR/train/feats.f32)
 
 The frozen encoder is run by onnxruntime (2-3x faster than PyTorch on CPU here); its output is the
 concatenation of the flattened token groups, which ``load_groups`` splits again (stored as fp16).
@@ -12,15 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections import OrderedDict
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from mmlq_ref.mobilenet_tfjs import load_nsfwjs_mobilenet_v2_mid  # noqa: E402
-from mmlq_ref.model import FrozenImageEncoder  # noqa: E402
+from mmlq_ref import FrozenImageEncoder
+from mmlq_ref.mobilenet_tfjs import load_nsfwjs_mobilenet_v2_mid
 
 S = 448
 

@@ -1,12 +1,12 @@
 """Train the MMLQ head on cached frozen features.
 
-  python3 train/train.py --data /work/scratch/h2/data --vocab /work/scratch/h2/vocab --out ckpt.pt
-                         [--epochs 30] [--smoke]
+  python3 -m mmlq_build.train --data /work/scratch/h2/data --vocab /work/scratch/h2/vocab --out ckpt.pt
+                                 [--epochs 30] [--smoke]
 
 Loss = EMD(r=2) to the target distribution + 0.2 BCE(attributes) + 0.3 pairwise ranking (views of
 the same crop: a view whose target mean is higher must score higher, hinge with a margin that grows
 with the target gap) + 0.3 consistency (views of the same crop with equal targets, e.g. the original
-and its b/w / low-key / high-key / shallow-DoF version, within 0.15 of each other).  Text: with p = 0.55 a synthetic comment (train/text.py), resampled every time
+and its b/w / low-key / high-key / shallow-DoF version, within 0.15 of each other).  Text: with p = 0.55 a synthetic comment (text.py), resampled every time
 a view is drawn; otherwise image-only (all-zero attention mask).
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 from collections import defaultdict
 
@@ -23,12 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from mmlq_ref.model import (ATTRIBUTE_LABELS, MMLQConfig, MMLQHead, WordVocabTokenizer, emd_loss,  # noqa: E402
-                            mean_score)
-from train import degrade as D  # noqa: E402
-from train import text as T  # noqa: E402
-from train.features import load_groups  # noqa: E402
+from mmlq_build import degrade as D
+from mmlq_build import text as T
+from mmlq_build.features import load_groups
+from mmlq_build.head import build_head
+from mmlq_build.validate import quick_pairwise
+from mmlq_ref import ATTRIBUTE_LABELS, WordVocabTokenizer, emd_loss, mean_score
 
 MAX_TOKENS = 48
 
@@ -50,17 +49,6 @@ def standardisation(groups):
         x = torch.from_numpy(a[np.sort(idx)].astype(np.float32)).reshape(-1, a.shape[-1])
         stats[k] = (x.mean(0), x.std(0))
     return stats
-
-
-def build_head(layout_groups, vocab_size, glove, stats=None, cfg_over=None):
-    cfg = MMLQConfig.default([(k, int(v.shape[-1])) for k, v in layout_groups.items()])
-    for k, v in (cfg_over or {}).items():
-        setattr(cfg, k, v)
-    head = MMLQHead(cfg, vocab_size)
-    head.text.set_table(torch.from_numpy(glove))
-    if stats is not None:
-        head.set_standardisation(stats)
-    return head
 
 
 def batch_tensors(groups, idx):
@@ -107,7 +95,6 @@ def main():
 
     val = None
     if os.path.exists(os.path.join(a.data, "val", "feats.f32")):
-        from train.validate import quick_pairwise
         val = (load_groups(a.data, "val"), json.load(open(os.path.join(a.data, "val", "meta.json")))["views"])
 
     opt = torch.optim.AdamW([p for p in head.parameters() if p.requires_grad], lr=a.lr, weight_decay=0.05)

@@ -1,7 +1,7 @@
 """Paper-size MMLQ as a SERVABLE model folder: one ONNX graph = frozen CLIP-style ViT image encoder +
 frozen BERT text encoder + MMLQ head (Xiong et al., ICME 2024: ViT + BERT-base + learnable queries).
 
-  /usr/bin/python3 models/mmlq/export_paper.py --out models/<name> --tokenizer DIR_WITH_tokenizer.json \\
+  PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build.export_paper --out models/<name> --tokenizer DIR_WITH_tokenizer.json \\
       --reference-images DIR [--head head.pt] [--image-encoder clip_vision.bin] [--text-encoder bert.bin] \\
       [--random] [--tiny] [--name N] [--version 0.1.0] [--max-tokens 64] [--vit-act quick_gelu|gelu] \\
       [--license SPDX] [--attribution TEXT]
@@ -40,16 +40,15 @@ import onnx
 import torch
 from torch import nn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, HERE)
-from mmlq_ref.encoders import (BertConfig, BertEncoder, ClipVisionConfig, ClipVisionEncoder,  # noqa: E402
-                               infer_bert_config, infer_vision_config, load_hf_file, load_hf_state_dict,
-                               normalise_hf_keys)
-from mmlq_ref.folder import (TOKENIZER_CASES as COMMON_TOKENIZER_CASES, folder_size, parity_pixels, percentile_points, preprocess, sha256,  # noqa: E402
-                             write_manifest)
-from mmlq_ref.model import N_BINS, MMLQConfig, MMLQTokenModel  # noqa: E402
-from mmlq_ref.wordpiece import WordPieceTokenizer  # noqa: E402
+from mmlq_ref import N_BINS, MMLQConfig, MMLQTokenModel
+from mmlq_ref.encoders import (BertConfig, BertEncoder, ClipVisionConfig, ClipVisionEncoder, infer_bert_config,
+                               infer_vision_config, load_hf_file, load_hf_state_dict, normalise_hf_keys)
+from mmlq_ref.folder import (TOKENIZER_CASES as COMMON_TOKENIZER_CASES, folder_size, parity_pixels, percentile_points,
+                             preprocess, sha256, write_manifest)
+from mmlq_ref.wordpiece import WordPieceTokenizer
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+COMMAND = ["PYTHONPATH=models/mmlq", "/usr/bin/python3", "-m", "mmlq_build.export_paper"]  # from the repository root
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -222,7 +221,7 @@ def export_onnx(model: ServableMMLQ, path: str, size: int, max_tokens: int) -> N
         do_constant_folding=True)
     m = onnx.load(tmp)
     os.remove(tmp)
-    m.producer_name = "mmlq-edge models/mmlq/export_paper.py"
+    m.producer_name = "mmlq-edge models/mmlq/export_paper.py"  # the file's former path; kept: part of the graph bytes
     onnx.checker.check_model(m)
     onnx.save(m, path)
 
@@ -271,7 +270,7 @@ def write_parity(model, tok: WordPieceTokenizer, out: str, size: int) -> dict:
             "expected": {"distribution": d.tolist(), "mean_score": (d @ np.arange(1, 11)).tolist()},
         })
     index = {
-        "description": "Torch reference outputs of mmlq_ref (models/mmlq/export_paper.py) for the exported "
+        "description": "Torch reference outputs of mmlq_ref (models/mmlq/mmlq_build/export_paper.py) for the exported "
                        "model.onnx. pixel_values: skimage astronaut (NASA, public domain) and coffee (CC0), "
                        f"shortest-edge bicubic resize to {size} + centre crop, /255, CLIP mean/std, NCHW, "
                        "little-endian raw. input_ids / attention_mask: mmlq_ref/wordpiece.py on tokenizer.json "
@@ -433,7 +432,7 @@ def model_card(out: str, manifest: dict, info: dict, checks: dict, n_ref: int, a
         "frozen BERT text encoder feed learnable queries through Multi-modal Interaction Blocks; the pooled "
         "queries predict a 10-bin (AVA 1..10) score distribution. One ONNX graph "
         f"(`model.onnx`, {os.path.getsize(os.path.join(out, 'model.onnx')) / 1e6:.2f} MB), written by "
-        "`models/mmlq/export_paper.py`.",
+        "`models/mmlq/mmlq_build/export_paper.py`.",
         "",
         f"**Weights.** {wtxt}.",
         "",
@@ -561,8 +560,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if a.attribution:
         attribution += " " + a.attribution
     out_arg = rel(out) if os.path.abspath(out).startswith(REPO + os.sep) else "OUT"
-    command_args = ["/usr/bin/python3", "models/mmlq/export_paper.py", "--out", out_arg, "--tokenizer", rel(a.tokenizer),
-                    "--reference-images", rel(a.reference_images)]
+    command_args = COMMAND + ["--out", out_arg, "--tokenizer", rel(a.tokenizer), "--reference-images",
+                              rel(a.reference_images)]
     for flag, v in (("--head", a.head), ("--image-encoder", a.image_encoder), ("--text-encoder", a.text_encoder)):
         if v:
             command_args += [flag, os.path.basename(v)]
@@ -594,7 +593,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      "mean score" + ("; weights are RANDOM, so this ranks nothing meaningful"
                                                      if rnd else ""),
                         "points": calib["points"]},
-        "training": {"exporter": "models/mmlq/export_paper.py", "seed": SEED, "randomWeights": bool(rnd),
+        "training": {"exporter": "models/mmlq/mmlq_build/export_paper.py", "seed": SEED, "randomWeights": bool(rnd),
                      "random": info["random"], "weights": info["weights"], "vit": info["vit"], "bert": info["bert"],
                      "mmlq": info["mmlq"], "parameters": n_par, "command": " ".join(command_args)},
     }

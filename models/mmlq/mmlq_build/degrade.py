@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Callable, Dict, List, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 from PIL import Image

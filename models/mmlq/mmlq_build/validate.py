@@ -1,7 +1,7 @@
 """Validation on held-out source photos (never trained on).
 
-  python3 train/validate.py --data /work/scratch/h2/data --vocab /work/scratch/h2/vocab --ckpt ckpt.pt \
-                            [--json out.json]
+  python3 -m mmlq_build.validate --data /work/scratch/h2/data --vocab /work/scratch/h2/vocab --ckpt ckpt.pt \
+                                [--json out.json]
 
 Prints and writes (JSON):
 * pairwise accuracy original > degraded per kind (blur sigma 1.2/3/6, exposure x0.6/0.4/0.25,
@@ -19,17 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections import defaultdict
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from mmlq_ref.model import ATTRIBUTE_LABELS, WordVocabTokenizer, mean_score, round_fp16_  # noqa: E402
-from train import text as T  # noqa: E402
-from train.features import load_groups  # noqa: E402
+from mmlq_build import text as T
+from mmlq_build.features import load_groups
+from mmlq_build.head import build_head, run_head
+from mmlq_ref import ATTRIBUTE_LABELS, WordVocabTokenizer, round_fp16_
 
 LEVELS = ["mild", "medium", "strong"]
 MAIN_KINDS = ["gblur", "under", "jpeg", "noise"]
@@ -37,24 +36,6 @@ ATTR_OF = {"gblur": "sharpness", "defocus": "sharpness", "motion": "sharpness", 
            "under": "exposure", "over": "exposure", "jpeg": "compression", "pixelate": "compression",
            "posterize": "compression", "noise": "noise", "contrast": "contrast", "cast": "colour",
            "faded": "colour", "oversat": "colour"}
-
-
-@torch.no_grad()
-def run_head(head, groups, idx, ids=None, mask=None, bs=128):
-    out_s, out_a = [], []
-    for i in range(0, len(idx), bs):
-        j = idx[i:i + bs]
-        g = {k: torch.from_numpy(v[j].astype(np.float32)) for k, v in groups.items()}
-        n = len(j)
-        if ids is None:
-            ii = torch.zeros(n, 48, dtype=torch.int64)
-            mm = torch.zeros(n, 48, dtype=torch.int64)
-        else:
-            ii, mm = ids[i:i + bs], mask[i:i + bs]
-        logits, att = head(g, ii, mm)
-        out_s.append(mean_score(torch.softmax(logits, -1)))
-        out_a.append(torch.sigmoid(att))
-    return torch.cat(out_s).numpy(), torch.cat(out_a).numpy()
 
 
 def _index(metas):
@@ -178,7 +159,6 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-round", action="store_true", help="do not round the head to float16 values (as exported)")
     a = ap.parse_args()
-    from train.train import build_head
     ck = torch.load(a.ckpt)
     groups = load_groups(a.data, "val")
     metas = json.load(open(os.path.join(a.data, "val", "meta.json")))["views"]
