@@ -1,7 +1,7 @@
 /**
  * Text → token ids for multi-modal models (docs/MODEL_FORMAT.md "inputs.text.tokenizer"):
  *
- * - `word-vocab`: identical to the Python one used in training (models/mmlq/mmlq_ref/model.py):
+ * - `word-vocab`: identical to the Python one used in training (models/mmlq/mmlq_ref/word_vocab.py):
  *   NFKC, lower-case, tokens are maximal runs of letters (L*) and numbers (N*), vocabulary lookup with
  *   an unknown id, truncation and padding.
  * - `huggingface`: a Hugging Face tokenizer.json (+ tokenizer_config.json), run by

@@ -9,7 +9,7 @@ export interface WordPressConfig extends EdgeConfig {
   wordpress: {
     /** The one site this deployment serves, e.g. https://example.com/ (REST at <siteUrl>wp-json/). */
     siteUrl: string;
-    /** A user who can edit media; their application password is one of the secrets. */
+    /** A user with the plugin's MMLQ Edge scorer role; their application password is one of the secrets. */
     user: string;
     /** Where the webhook secret and the application password come from (wp-webhook/secrets.ts). */
     secrets: SecretsSource;

@@ -95,7 +95,7 @@ export class WordPressSite {
       const status = statusOfMessage(error);
       const detail =
         status === 401 || status === 403
-          ? `answered ${status}: check the application password and that its user can edit media`
+          ? `answered ${status}: check the application password and that its user has the MMLQ Edge scorer role (capability mmlq_edge_write_scores)`
           : status === undefined
             ? 'could not be reached'
             : `answered ${status}`;
