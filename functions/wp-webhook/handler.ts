@@ -13,7 +13,7 @@ import { observability } from '#core/common/observability.ts';
 import { readWordPressConfig } from '#core/wp-webhook/config.ts';
 import { secretsLoader } from '#core/wp-webhook/secrets.ts';
 import { siteFor } from '#core/wp-webhook/site.ts';
-import { handleWebhook, type WebhookDeps } from '#core/wp-webhook/webhook.ts';
+import { handleWebhook, seenDeliveries, type WebhookDeps } from '#core/wp-webhook/webhook.ts';
 
 const { logger, metrics } = observability('wp-webhook');
 
@@ -33,6 +33,7 @@ function dependencies(): WebhookDeps | string {
     logger,
     metrics,
     model: scorerModel(scorer, 5 * 60_000),
+    seen: seenDeliveries(config.wordpress.toleranceS),
   };
 }
 

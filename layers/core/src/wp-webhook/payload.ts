@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { LIMITS } from '../clients/scorer-protocol.ts';
 import { InvalidArgumentError } from '../common/errors.ts';
 
 const text = (max: number) => z.string().max(max).default('');
@@ -19,7 +20,8 @@ const attachment = z.object({
   caption: text(10_000),
   alt: text(2_000),
   description: text(20_000),
-  comments: z.array(z.string().max(5_000)).max(50).default([]),
+  // Caption, alt, title and description come first: the comments fill the scorer's text limit.
+  comments: z.array(z.string().max(5_000)).max(LIMITS.texts - 4).default([]),
 });
 
 const common = {

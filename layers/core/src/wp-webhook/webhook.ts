@@ -15,7 +15,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { checkUrl } from '../clients/safe-fetch.ts';
 import type { ScorerClient } from '../clients/scorer-client.ts';
 import type { ModelInfo } from '../clients/scorer-protocol.ts';
-import { EdgeError, isPermanent } from '../common/errors.ts';
+import { EdgeError, InvalidArgumentError, isPermanent } from '../common/errors.ts';
 import { bodyBytes, errorResponse, header, json, type Response, route } from '../common/http.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
 import { modelId } from '../results/store.ts';
@@ -38,19 +38,64 @@ export interface WebhookDeps {
   metrics: Metrics;
   /** Which model the scorer runs (cached by the caller); part of the idempotency key. */
   model: () => Promise<ModelInfo>;
+  /** Delivery ids seen in this warm container (see seenDeliveries()). */
+  seen?: SeenDeliveries;
   now?: () => number;
+}
+
+export interface SeenDeliveries {
+  /** True the first time a delivery id is offered within the replay window. */
+  first(id: string, nowMs: number): boolean;
+}
+
+/**
+ * The delivery ids a warm container has accepted within the signature's replay window: a replayed
+ * delivery (the same signed request sent again) is answered `duplicate` without rescoring. Across
+ * containers the attachment's stored key does the same once the first delivery has written.
+ */
+export function seenDeliveries(windowS: number, max = 10_000): SeenDeliveries {
+  const seen = new Map<string, number>();
+  return {
+    first(id, nowMs) {
+      for (const [k, at] of seen) {
+        if (nowMs - at <= windowS * 2000 && seen.size < max) break;
+        seen.delete(k); // oldest first: Map keeps insertion order
+      }
+      if (seen.has(id)) return false;
+      seen.set(id, nowMs);
+      return true;
+    },
+  };
 }
 
 async function deliver(event: APIGatewayProxyEventV2, deps: WebhookDeps): Promise<Response> {
   const { config, logger, metrics } = deps;
+  const contentType = (header(event, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType !== 'application/json') {
+    throw new EdgeError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Expected Content-Type application/json (a delivery of the MMLQ Edge WordPress plugin) but received ${contentType || 'none'}`,
+    );
+  }
   const body = bodyBytes(event);
   const secrets = await deps.secrets();
+  const nowMs = deps.now?.() ?? Date.now();
   verifyWebhook(
     { body, header: (name) => header(event, name) },
     secrets.webhookSecret,
     config.wordpress.toleranceS,
-    Math.floor((deps.now?.() ?? Date.now()) / 1000),
+    Math.floor(nowMs / 1000),
   );
+  const delivery = header(event, DELIVERY_HEADER);
+  if (!delivery || !/^[A-Za-z0-9-]{1,64}$/.test(delivery)) {
+    throw new InvalidArgumentError(
+      `Expected the header X-MMLQ-Delivery to be a delivery id (a UUID) but received ${delivery ? JSON.stringify(delivery.slice(0, 80)) : 'none'}`,
+    );
+  }
+  if (deps.seen && !deps.seen.first(delivery, nowMs)) {
+    metrics.addMetric('DuplicateDeliveries', MetricUnit.Count, 1);
+    return json(200, { status: 'duplicate', delivery });
+  }
   const payload = parseWebhookPayload(body);
   const siteOrigin = new URL(config.wordpress.siteUrl).origin;
   if (new URL(payload.site).origin !== siteOrigin) {
@@ -65,7 +110,7 @@ async function deliver(event: APIGatewayProxyEventV2, deps: WebhookDeps): Promis
   const attachment = payload.attachment;
   const url = checkUrl(attachment.url, config.url.allowedOrigins).href;
   const key = attachmentKey(payload.site, attachment, model);
-  logger.appendKeys({ delivery: header(event, DELIVERY_HEADER), attachment: attachment.id });
+  logger.appendKeys({ delivery, attachment: attachment.id });
   const site = deps.site(secrets.appPassword);
   const stored = await site.storedKey(attachment.id);
   if (stored === undefined) {
