@@ -21,7 +21,10 @@ const attachment = z.object({
   alt: text(2_000),
   description: text(20_000),
   // Caption, alt, title and description come first: the comments fill the scorer's text limit.
-  comments: z.array(z.string().max(5_000)).max(LIMITS.texts - 4).default([]),
+  comments: z
+    .array(z.string().max(5_000))
+    .max(LIMITS.texts - 4)
+    .default([]),
 });
 
 const common = {
