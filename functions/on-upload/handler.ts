@@ -6,6 +6,7 @@ import type { S3Event } from 'aws-lambda';
 import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
 import { createScorerClient, scorerModel } from '#core/clients/scorer-client.ts';
 import { observability } from '#core/common/observability.ts';
+import { deadlineOf, type RemainingTime } from '#core/common/time.ts';
 import { readUploadConfig } from '#core/on-upload/config.ts';
 import { handleUploadEvent } from '#core/on-upload/uploads.ts';
 
@@ -23,6 +24,7 @@ const deps = {
   model: scorerModel(scorer, 5 * 60_000),
 };
 
-export const onUpload = (event: S3Event) => handleUploadEvent(event, deps);
+export const onUpload = (event: S3Event, context?: RemainingTime) =>
+  handleUploadEvent(event, deps, { deadline: deadlineOf(context, config.reserveMs) });
 
 export const handler = middy(onUpload).use(injectLambdaContext(logger)).use(logMetrics(metrics));

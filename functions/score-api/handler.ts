@@ -6,6 +6,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
 import { createScorerClient } from '#core/clients/scorer-client.ts';
 import { observability } from '#core/common/observability.ts';
+import { deadlineOf, type RemainingTime } from '#core/common/time.ts';
 import { handleApiRequest } from '#core/score-api/api.ts';
 import { readApiConfig } from '#core/score-api/config.ts';
 
@@ -21,6 +22,7 @@ const deps = {
   metrics,
 };
 
-export const score = (event: APIGatewayProxyEventV2) => handleApiRequest(event, deps);
+export const score = (event: APIGatewayProxyEventV2, context?: RemainingTime) =>
+  handleApiRequest(event, deps, { deadline: deadlineOf(context, config.reserveMs) });
 
 export const handler = middy(score).use(injectLambdaContext(logger)).use(logMetrics(metrics));

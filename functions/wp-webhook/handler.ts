@@ -9,6 +9,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createScorerClient, scorerModel } from '#core/clients/scorer-client.ts';
 import { observability } from '#core/common/observability.ts';
+import { deadlineOf, type RemainingTime } from '#core/common/time.ts';
 
 import { readWordPressConfig } from '#core/wp-webhook/config.ts';
 import { secretsLoader } from '#core/wp-webhook/secrets.ts';
@@ -39,7 +40,10 @@ function dependencies(): WebhookDeps | string {
 
 const deps = dependencies();
 
-export const webhook = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+export const webhook = async (
+  event: APIGatewayProxyEventV2,
+  context?: RemainingTime,
+): Promise<APIGatewayProxyStructuredResultV2> => {
   if (typeof deps === 'string') {
     return {
       statusCode: 503,
@@ -47,7 +51,7 @@ export const webhook = async (event: APIGatewayProxyEventV2): Promise<APIGateway
       body: JSON.stringify({ error: { code: 'WORDPRESS_FAILED', message: deps } }),
     };
   }
-  return handleWebhook(event, deps);
+  return handleWebhook(event, deps, { deadline: deadlineOf(context, deps.config.reserveMs) });
 };
 
 // resetKeys: the delivery and attachment ids appended per request must not leak into the next one.

@@ -9,6 +9,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIN_ATTEMPT_MS } from '#core/clients/scorer-client.ts';
+import { readUploadConfig } from '#core/on-upload/config.ts';
+import { readApiConfig } from '#core/score-api/config.ts';
+import { readWordPressConfig } from '#core/wp-webhook/config.ts';
 import { evaluate as evaluateIntrinsics, runChecked } from '../helpers/cloudformation.ts';
 
 const outs: string[] = [];
@@ -71,6 +75,49 @@ afterAll(async () => {
 });
 
 describe('osls package', () => {
+  it('nests the timeouts: each function answers with its own typed error before anything above it gives up', async () => {
+    const fn = (id: string) => resources[id].Properties;
+    const envOf = (id: string) =>
+      Object.fromEntries(
+        Object.entries(fn(id).Environment.Variables as Record<string, unknown>).map(([k, v]) => [
+          k,
+          String(v),
+        ]),
+      );
+    // API Gateway HTTP API gives an integration at most 30 s: the functions behind it must end first.
+    for (const id of ['ScoreApiLambdaFunction', 'WpWebhookLambdaFunction'])
+      expect(fn(id).Timeout).toBeLessThan(30);
+    // Each edge function keeps DEADLINE_RESERVE_MS of its own timeout for its writes and its answer, and
+    // still leaves room for at least one scorer attempt (scorer-client.ts cuts attempts to the deadline).
+    const configs = {
+      ScoreApiLambdaFunction: readApiConfig({
+        ...envOf('ScoreApiLambdaFunction'),
+        SCORER_FUNCTION_NAME: 's',
+      }),
+      OnUploadLambdaFunction: readUploadConfig({
+        ...envOf('OnUploadLambdaFunction'),
+        SCORER_FUNCTION_NAME: 's',
+      }),
+      WpWebhookLambdaFunction: readWordPressConfig({
+        ...envOf('WpWebhookLambdaFunction'),
+        SCORER_FUNCTION_NAME: 's',
+        WP_SITE_URL: 'https://example.com/',
+        WP_USER: 'u',
+      }),
+    };
+    for (const [id, config] of Object.entries(configs)) {
+      expect(config.reserveMs + MIN_ATTEMPT_MS, id).toBeLessThan(fn(id).Timeout * 1000);
+    }
+    // wp-webhook answers within WP_ANSWER_WITHIN_MS, below the plugin's default wait.
+    const settings = await readFile('plugins/wordpress/mmlq-edge/includes/settings.php', 'utf8');
+    const pluginTimeoutS = Number(/'timeout'\s*=>\s*(\d+),/.exec(settings)?.[1]);
+    expect(pluginTimeoutS).toBeGreaterThan(0);
+    expect(configs.WpWebhookLambdaFunction.wordpress.answerWithinMs).toBeLessThan(pluginTimeoutS * 1000);
+    // on-upload is invoked asynchronously: its timeout must outlast one full scorer call of the scorer
+    // function's own timeout, so a cold scorer is waited for rather than retried from scratch.
+    expect(fn('OnUploadLambdaFunction').Timeout).toBeGreaterThan(fn('ScorerLambdaFunction').Timeout);
+  });
+
   it('sends ObjectCreated under the upload prefix from the media bucket to on-upload', () => {
     const [, bucket] = ofType('AWS::S3::Bucket').find(
       ([, b]) => b.Properties.BucketName === 'mmlq-edge-ci-media',

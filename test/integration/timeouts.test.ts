@@ -94,13 +94,34 @@ describe('timeouts against a server that hangs', () => {
     );
     const failure = client.score({ items: [] });
     await expect(failure).rejects.toMatchObject({ code: 'SCORER_UNAVAILABLE' });
-    await expect(failure).rejects.toThrow(/failed 2 attempts; last: .*Timeout/i);
+    await expect(failure).rejects.toThrow(
+      'The scorer (scorer) failed 2 attempts; last: no answer within 300 ms',
+    );
     expect(retries).toHaveLength(1);
   });
 
   it('the HTTP scorer fails with SCORER_UNAVAILABLE after its attempts', { timeout: 15_000 }, async () => {
     const client = new HttpScorerClient(scorerConfig({ url: hang.url }));
-    await expect(client.score({ items: [] })).rejects.toMatchObject({ code: 'SCORER_UNAVAILABLE' });
+    const failure = client.score({ items: [] });
+    await expect(failure).rejects.toMatchObject({ code: 'SCORER_UNAVAILABLE' });
+    await expect(failure).rejects.toThrow(/failed 2 attempts; last: no answer within 300 ms$/);
+  });
+
+  it("scorer attempts are cut to the caller's deadline, and none starts without time for it", {
+    timeout: 15_000,
+  }, async () => {
+    const retries: string[] = [];
+    const client = new HttpScorerClient(
+      { ...scorerConfig({ url: hang.url }), maxAttempts: 5, timeoutMs: 60_000, backoffMs: 10 },
+      (_, r) => retries.push(r),
+    );
+    const deadline = Date.now() + 2_500;
+    const failure = client.score({ items: [] }, { deadline });
+    await expect(failure).rejects.toMatchObject({ code: 'SCORER_UNAVAILABLE' });
+    await expect(failure).rejects.toThrow(/no time left for attempt \d before the caller's deadline$/);
+    // It settled by the deadline (plus scheduling slack), not after a 60 s attempt.
+    expect(Date.now()).toBeLessThan(deadline + 1_000);
+    expect(retries.length).toBeGreaterThanOrEqual(1);
   });
 
   it('the SSM parameter read fails with STORAGE_FAILED', { timeout: 15_000 }, async () => {

@@ -45,6 +45,11 @@ export interface StoreConfig {
 }
 
 export interface EdgeConfig {
+  /**
+   * Time kept back from the function's own timeout for what follows scoring (writes, the answer):
+   * scorer attempts must end this long before the Lambda timeout (DEADLINE_RESERVE_MS).
+   */
+  reserveMs: number;
   s3: S3Config;
   scorer: ScorerClientConfig;
   store: StoreConfig;
@@ -92,6 +97,7 @@ export function readEdgeConfig(env: Env): EdgeConfig {
       : value(env, 'SCORER_FUNCTION_NAME');
   return {
     region: optional(env, 'AWS_REGION', 'us-east-1'),
+    reserveMs: integer(env, 'DEADLINE_RESERVE_MS', 3_000, 0),
     s3: readS3(env),
     scorer: {
       functionName,

@@ -13,8 +13,20 @@ import { requestHandler } from './aws.ts';
 import type { ScorerClientConfig } from './config.ts';
 import type { ModelInfo, ScoreJob, ScoreJobResult } from './scorer-protocol.ts';
 
+export interface CallOptions {
+  /**
+   * Epoch ms by which the call must have settled (the caller's own deadline, less what it still has to
+   * do after): attempts are cut to fit and none starts without the time for it, so the caller's typed
+   * error always comes before its Lambda timeout.
+   */
+  deadline?: number | undefined;
+}
+
+/** An attempt given less time than this is not started. */
+export const MIN_ATTEMPT_MS = 1_000;
+
 export interface ScorerClient {
-  score(job: ScoreJob): Promise<ScoreJobResult>;
+  score(job: ScoreJob, options?: CallOptions): Promise<ScoreJobResult>;
   /** Where it sends jobs, for logs: a function name or a URL. */
   readonly target: string;
 }
@@ -22,29 +34,42 @@ export interface ScorerClient {
 /** A failure worth another attempt. */
 class Transient extends Error {}
 
-/** Runs `attempt` up to maxAttempts times while it throws Transient; backoff base * 2^n with full jitter. */
+/**
+ * Runs `attempt` up to maxAttempts times while it throws Transient; backoff base * 2^n with full jitter.
+ * Each attempt gets `timeoutMs`, cut to what is left before `deadline`; when less than MIN_ATTEMPT_MS
+ * is left, no further attempt starts.
+ */
 export async function withRetries<T>(
   what: string,
-  config: Pick<ScorerClientConfig, 'maxAttempts' | 'backoffMs'>,
-  attempt: (n: number) => Promise<T>,
+  config: Pick<ScorerClientConfig, 'maxAttempts' | 'backoffMs' | 'timeoutMs'>,
+  attempt: (n: number, timeoutMs: number) => Promise<T>,
   onRetry?: (n: number, reason: string) => void,
+  deadline = Number.POSITIVE_INFINITY,
 ): Promise<T> {
   let last = '';
-  for (let n = 1; n <= config.maxAttempts; n++) {
+  let n = 0;
+  while (n < config.maxAttempts) {
+    const left = deadline - Date.now();
+    if (left < MIN_ATTEMPT_MS) {
+      last = `${last ? `${last}; ` : ''}no time left for attempt ${n + 1} before the caller's deadline`;
+      break;
+    }
+    n++;
     try {
-      return await attempt(n);
+      return await attempt(n, Math.min(config.timeoutMs, left));
     } catch (error) {
       if (!(error instanceof Transient)) throw error;
       last = error.message;
       if (n < config.maxAttempts) {
         onRetry?.(n, last);
-        await sleep(Math.random() * config.backoffMs * 2 ** (n - 1));
+        const pause = Math.random() * config.backoffMs * 2 ** (n - 1);
+        await sleep(Math.min(pause, Math.max(0, deadline - Date.now() - MIN_ATTEMPT_MS)));
       }
     }
   }
   throw new EdgeError(
     'SCORER_UNAVAILABLE',
-    `The scorer (${what}) failed ${config.maxAttempts} attempt${config.maxAttempts === 1 ? '' : 's'}; last: ${last}`,
+    `The scorer (${what}) failed ${n} attempt${n === 1 ? '' : 's'}; last: ${last}`,
   );
 }
 
@@ -80,11 +105,11 @@ export class LambdaScorerClient implements ScorerClient {
     });
   }
 
-  score(job: ScoreJob): Promise<ScoreJobResult> {
+  score(job: ScoreJob, options: CallOptions = {}): Promise<ScoreJobResult> {
     return withRetries(
       this.target,
       this.config,
-      async () => {
+      async (_, timeoutMs) => {
         let out: InvokeCommandOutput;
         try {
           out = await this.client.send(
@@ -93,9 +118,13 @@ export class LambdaScorerClient implements ScorerClient {
               InvocationType: 'RequestResponse',
               Payload: Buffer.from(JSON.stringify(job)),
             }),
+            { abortSignal: AbortSignal.timeout(timeoutMs) },
           );
         } catch (error) {
           const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+          if (e.name === 'AbortError' || e.name === 'TimeoutError') {
+            throw new Transient(`no answer within ${timeoutMs} ms`);
+          }
           const status = e.$metadata?.httpStatusCode;
           const permanent = status !== undefined && status >= 400 && status < 500 && status !== 429;
           const reason = `${e.name ?? 'Error'}: ${e.message ?? String(error)}`;
@@ -125,6 +154,7 @@ export class LambdaScorerClient implements ScorerClient {
         return payload;
       },
       this.onRetry,
+      options.deadline,
     );
   }
 }
@@ -139,20 +169,22 @@ export class HttpScorerClient implements ScorerClient {
     this.target = new URL('/v1/score', config.url!).href;
   }
 
-  score(job: ScoreJob): Promise<ScoreJobResult> {
+  score(job: ScoreJob, options: CallOptions = {}): Promise<ScoreJobResult> {
     return withRetries(
       this.target,
       this.config,
-      async () => {
+      async (_, timeoutMs) => {
         let response: Response;
         try {
           response = await fetch(this.target, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify(job),
-            signal: AbortSignal.timeout(this.config.timeoutMs),
+            signal: AbortSignal.timeout(timeoutMs),
           });
         } catch (error) {
+          if ((error as Error).name === 'TimeoutError')
+            throw new Transient(`no answer within ${timeoutMs} ms`);
           const cause = (error as { cause?: { code?: string } }).cause;
           throw new Transient(`${(error as Error).name}: ${cause?.code ?? (error as Error).message}`);
         }
@@ -174,6 +206,7 @@ export class HttpScorerClient implements ScorerClient {
         return payload;
       },
       this.onRetry,
+      options.deadline,
     );
   }
 }

@@ -7,7 +7,7 @@
 
 import type { ObjectStore } from '../clients/s3.ts';
 import { createdObjects, type UploadedObject } from '../clients/s3-event.ts';
-import type { ScorerClient } from '../clients/scorer-client.ts';
+import type { CallOptions, ScorerClient } from '../clients/scorer-client.ts';
 import type { ModelInfo } from '../clients/scorer-protocol.ts';
 import { EdgeError, type ErrorPayload, isPermanent } from '../common/errors.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
@@ -50,7 +50,11 @@ export function ignoreReason(key: string, config: UploadConfig): string | undefi
   return undefined;
 }
 
-async function processObject(object: UploadedObject, deps: UploadDeps): Promise<RecordReport> {
+async function processObject(
+  object: UploadedObject,
+  deps: UploadDeps,
+  call: CallOptions,
+): Promise<RecordReport> {
   const { bucket, key } = object;
   const reason = ignoreReason(key, deps.config);
   if (reason) return { bucket, key, status: 'ignored', reason };
@@ -61,14 +65,17 @@ async function processObject(object: UploadedObject, deps: UploadDeps): Promise<
     return { bucket, key, status: 'duplicate' };
   }
   const started = performance.now();
-  const answer = await deps.scorer.score({
-    items: [
-      {
-        id: key,
-        image: { s3: { bucket, key, ...(object.versionId ? { versionId: object.versionId } : {}) } },
-      },
-    ],
-  });
+  const answer = await deps.scorer.score(
+    {
+      items: [
+        {
+          id: key,
+          image: { s3: { bucket, key, ...(object.versionId ? { versionId: object.versionId } : {}) } },
+        },
+      ],
+    },
+    call,
+  );
   deps.metrics.addMetric('ScorerLatency', MetricUnit.Milliseconds, performance.now() - started);
   const outcome = answer.outcomes[0];
   if (!outcome) throw new EdgeError('SCORER_FAILED', `The scorer answered no outcome for ${key}`);
@@ -107,12 +114,13 @@ async function processObject(object: UploadedObject, deps: UploadDeps): Promise<
 export async function handleUploadEvent(
   event: unknown,
   deps: UploadDeps,
+  call: CallOptions = {},
 ): Promise<{ records: RecordReport[] }> {
   const records: RecordReport[] = [];
   const failures: string[] = [];
   for (const object of createdObjects(event)) {
     try {
-      const report = await processObject(object, deps);
+      const report = await processObject(object, deps, call);
       deps.logger.info(`on-upload ${report.status}`, { ...report });
       records.push(report);
     } catch (error) {

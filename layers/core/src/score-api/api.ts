@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ObjectStore } from '../clients/s3.ts';
 import { checkUrl } from '../clients/safe-fetch.ts';
-import type { ScorerClient } from '../clients/scorer-client.ts';
+import type { CallOptions, ScorerClient } from '../clients/scorer-client.ts';
 import {
   API_INPUT_EXPECTED,
   apiInput,
@@ -149,10 +149,14 @@ function present(item: ScoreItem, outcome: ItemOutcome, stored: string) {
   return { id: item.id, ok: true, resultId: stored, ...outcome.result };
 }
 
-async function postScores(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise<Response> {
+async function postScores(
+  event: APIGatewayProxyEventV2,
+  deps: ApiDeps,
+  call: CallOptions,
+): Promise<Response> {
   const started = performance.now();
   const { items, batch, staged } = await parseScoreRequest(event, deps);
-  const answer = await deps.scorer.score({ items });
+  const answer = await deps.scorer.score({ items }, call);
   const results = new ApiResultStore(deps.objects, deps.config.bucket, deps.config.apiResultsPrefix);
   const scoredAt = new Date().toISOString();
   const presented = await Promise.all(
@@ -199,16 +203,20 @@ async function getScore(id: string, deps: ApiDeps): Promise<Response> {
   return json(200, document);
 }
 
-async function health(deps: ApiDeps): Promise<Response> {
-  const answer = await deps.scorer.score({ items: [] });
+async function health(deps: ApiDeps, call: CallOptions): Promise<Response> {
+  const answer = await deps.scorer.score({ items: [] }, call);
   return json(200, { status: 'ok', model: answer.model, scorer: deps.scorer.target });
 }
 
-export async function handleApiRequest(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise<Response> {
+export async function handleApiRequest(
+  event: APIGatewayProxyEventV2,
+  deps: ApiDeps,
+  call: CallOptions = {},
+): Promise<Response> {
   const { method, path } = route(event);
   try {
-    if (method === 'POST' && path === '/v1/scores') return await postScores(event, deps);
-    if (method === 'GET' && path === '/v1/health') return await health(deps);
+    if (method === 'POST' && path === '/v1/scores') return await postScores(event, deps, call);
+    if (method === 'GET' && path === '/v1/health') return await health(deps, call);
     const match = /^\/v1\/scores\/([^/]+)$/.exec(path);
     if (method === 'GET' && match) return await getScore(pathSegment('the result id', match[1]!), deps);
     throw new EdgeError(

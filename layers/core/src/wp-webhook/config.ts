@@ -17,6 +17,8 @@ export interface WordPressConfig extends EdgeConfig {
     toleranceS: number;
     /** Each REST call to the site fails after this long without an answer (WP_TIMEOUT_MS). */
     timeoutMs: number;
+    /** Answer within this (WP_ANSWER_WITHIN_MS): below the plugin's own timeout (15 s by default). */
+    answerWithinMs: number;
   };
   /** Where image URLs may point (default: the site's origin). */
   url: UrlFetchConfig;
@@ -56,6 +58,7 @@ export function readWordPressConfig(env: Env = process.env): WordPressConfig {
       secrets,
       toleranceS: integer(env, 'WP_TIMESTAMP_TOLERANCE_S', 300),
       timeoutMs: integer(env, 'WP_TIMEOUT_MS', 5_000),
+      answerWithinMs: integer(env, 'WP_ANSWER_WITHIN_MS', 14_000),
     },
     url: { ...url, allowedOrigins: url.allowedOrigins.length ? url.allowedOrigins : [origin] },
   };

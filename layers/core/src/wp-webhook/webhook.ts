@@ -13,7 +13,7 @@
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { checkUrl } from '../clients/safe-fetch.ts';
-import type { ScorerClient } from '../clients/scorer-client.ts';
+import type { CallOptions, ScorerClient } from '../clients/scorer-client.ts';
 import type { ModelInfo } from '../clients/scorer-protocol.ts';
 import { EdgeError, InvalidArgumentError, isPermanent } from '../common/errors.ts';
 import { bodyBytes, errorResponse, header, json, type Response, route } from '../common/http.ts';
@@ -68,7 +68,11 @@ export function seenDeliveries(windowS: number, max = 10_000): SeenDeliveries {
   };
 }
 
-async function deliver(event: APIGatewayProxyEventV2, deps: WebhookDeps): Promise<Response> {
+async function deliver(
+  event: APIGatewayProxyEventV2,
+  deps: WebhookDeps,
+  call: CallOptions,
+): Promise<Response> {
   const { config, logger, metrics } = deps;
   const contentType = (header(event, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (contentType !== 'application/json') {
@@ -124,9 +128,12 @@ async function deliver(event: APIGatewayProxyEventV2, deps: WebhookDeps): Promis
 
   const texts = attachmentTexts(attachment);
   const started = performance.now();
-  const answer = await deps.scorer.score({
-    items: [{ id: String(attachment.id), image: { url }, ...(texts.length ? { text: texts } : {}) }],
-  });
+  // The plugin stops waiting after its own timeout: answer (with a typed error) before it does.
+  const pluginDeadline = nowMs + config.wordpress.answerWithinMs - config.reserveMs;
+  const answer = await deps.scorer.score(
+    { items: [{ id: String(attachment.id), image: { url }, ...(texts.length ? { text: texts } : {}) }] },
+    { deadline: Math.min(call.deadline ?? Number.POSITIVE_INFINITY, pluginDeadline) },
+  );
   metrics.addMetric('ScorerLatency', MetricUnit.Milliseconds, performance.now() - started);
   const outcome = answer.outcomes[0];
   if (!outcome) throw new EdgeError('SCORER_FAILED', `The scorer answered no outcome for ${url}`);
@@ -175,13 +182,17 @@ async function deliver(event: APIGatewayProxyEventV2, deps: WebhookDeps): Promis
   });
 }
 
-export async function handleWebhook(event: APIGatewayProxyEventV2, deps: WebhookDeps): Promise<Response> {
+export async function handleWebhook(
+  event: APIGatewayProxyEventV2,
+  deps: WebhookDeps,
+  call: CallOptions = {},
+): Promise<Response> {
   const { method, path } = route(event);
   try {
     if (method !== 'POST' || path !== WEBHOOK_PATH) {
       throw new EdgeError('ROUTE_NOT_FOUND', `No route ${method} ${path}; route: POST ${WEBHOOK_PATH}`);
     }
-    return await deliver(event, deps);
+    return await deliver(event, deps, call);
   } catch (error) {
     return errorResponse(error, deps.logger);
   }
