@@ -73,20 +73,20 @@ describe('typed image errors', () => {
     const jpeg = await patternJpeg(256, 256);
     const e = await rejects(prepareImage(jpeg.subarray(0, Math.floor(jpeg.length / 2)), spec(), limits));
     expect(e.code).toBe('IMAGE_CORRUPT');
-    expect(e.message).toBe(
-      'Expected a complete, valid image but decoding failed (truncated or corrupt data): VipsJpeg: premature end of JPEG image',
+    // Our sentence, then libvips' own words (which differ between libvips versions).
+    expect(e.message).toMatch(
+      /^Expected a complete, valid image but decoding failed \(truncated or corrupt data\): \S.*$/,
     );
   });
 
   it('rejects a decompression bomb from its header, before decoding', async () => {
-    const started = performance.now();
+    // The PNG is a header without pixel data: had it been decoded, the error would be IMAGE_CORRUPT.
     const e = await rejects(prepareImage(pngHeaderOnly(100_000, 100_000), spec(), limits));
     expect(e.code).toBe('IMAGE_TOO_MANY_PIXELS');
     expect(e.status).toBe(413);
     expect(e.message).toBe(
       'Expected an image of at most 64000000 pixels but received 100000x100000 (10000000000 pixels)',
     );
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('applies a custom pixel limit', async () => {
