@@ -2,7 +2,7 @@
  * Bundles each function for AWS into dist/functions/<name>/ (ESM, source maps, syntax for the Lambda
  * runtime's Node: LAMBDA_NODE), and the CLI into dist/mmlq-edge.mjs (package.json "bin", syntax for the
  * oldest Node package.json "engines" allows: CLI_NODE). The edge
- * functions (score-api, on-upload) must not contain sharp or onnxruntime-node: the build fails if they
+ * functions (score-api, on-upload, wp-webhook, api-authorizer) must not contain sharp or onnxruntime-node: the build fails if they
  * do. The scorer bundles keep both native packages external; its container image installs them.
  *   tsx layers/build-functions.ts [--out DIR]     (default dist)
  */
@@ -26,6 +26,7 @@ const entries: Record<string, { entry: string; edge: boolean; outfile?: string; 
   'score-api/handler': { entry: 'functions/score-api/handler.ts', edge: true },
   'on-upload/handler': { entry: 'functions/on-upload/handler.ts', edge: true },
   'wp-webhook/handler': { entry: 'functions/wp-webhook/handler.ts', edge: true },
+  'api-authorizer/handler': { entry: 'functions/api-authorizer/handler.ts', edge: true },
   'scorer/handler': { entry: 'functions/scorer/handler.ts', edge: false },
   'scorer/server': { entry: 'functions/scorer/server.ts', edge: false },
   cli: {

@@ -1,7 +1,9 @@
 /**
  * `osls package` offline (no AWS credentials, no network), exactly as a deploy would build it, and
- * assertions on the CloudFormation it generates: the S3 notification with its prefix, least-privilege
- * IAM, the async-invoke retries with the SQS dead-letter destination, and the scorer as an image function.
+ * assertions on the CloudFormation it generates: the S3 notification with its prefix and the bucket's
+ * lifecycle, least-privilege IAM, the async-invoke retries with the SQS dead-letter destination, the scorer
+ * as an image function, and the HTTP API closed by default (API-key authorizer, stage throttling,
+ * reserved concurrency).
  * A second package with edgeVpc=attach checks the edge functions' VPC configuration and the network
  * interface permissions that come with it.
  */
@@ -184,6 +186,22 @@ describe('osls package', () => {
       Action: 's3:PutObject',
       Resource: 'arn:aws:s3:::mmlq-edge-ci-media/api-uploads/*',
     });
+    // score-api reads and writes its own results only, never on-upload's results/.
+    expect(Object.keys(bySid('ScoreApiRole')).sort()).toEqual([
+      'InvokeScorer',
+      'Logs',
+      'NotFoundNotForbidden',
+      'Results',
+      'StageUploads',
+    ]);
+    expect(bySid('ScoreApiRole')['Results']).toMatchObject({
+      Action: ['s3:GetObject', 's3:PutObject'],
+      Resource: 'arn:aws:s3:::mmlq-edge-ci-media/api-results/*',
+    });
+    expect(bySid('ScoreApiRole')['NotFoundNotForbidden'].Condition.StringLike['s3:prefix']).toBe(
+      'api-results/*',
+    );
+    expect(JSON.stringify(statements('ScoreApiRole'))).not.toContain('/results/');
     for (const role of ['OnUploadRole', 'ScoreApiRole', 'ScorerRole']) {
       for (const s of statements(role)) {
         if (s.Action === 's3:ListBucket') expect(s.Condition.StringLike['s3:prefix']).toBeDefined();
@@ -235,7 +253,7 @@ describe('osls package', () => {
       expect(fn.Properties.VpcConfig, id).toBeUndefined();
     }
     expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
-    for (const role of ['OnUploadRole', 'ScoreApiRole', 'ScorerRole', 'WpWebhookRole']) {
+    for (const role of ['OnUploadRole', 'ScoreApiRole', 'ScorerRole', 'WpWebhookRole', 'ApiAuthorizerRole']) {
       expect(resources[role].Properties.ManagedPolicyArns).toBeUndefined();
     }
     const actions = iamStatements(resources).flatMap(([, s]) => asList(s.Action));
@@ -272,6 +290,8 @@ describe('osls package --param="edgeVpc=attach" (the GPU scorer behind an intern
       expect(evaluate(vpc.SecurityGroupIds), fn).toEqual(['sg-123']);
     }
     expect(vpcResources['ScorerLambdaFunction'].Properties.VpcConfig).toBeUndefined();
+    // It reads one SSM parameter: no VPC, no route to it to build.
+    expect(vpcResources['ApiAuthorizerLambdaFunction'].Properties.VpcConfig).toBeUndefined();
   });
 
   it('grants the network interface actions to the edge roles only, "*" only where EC2 allows nothing else', () => {
@@ -332,6 +352,87 @@ describe('osls package --param="edgeVpc=attach" (the GPU scorer behind an intern
   });
 });
 
+describe('the HTTP API is closed by default (docs/SECURITY.md, "HTTP API")', () => {
+  const route = (key: string) =>
+    ofType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === key)![1].Properties;
+
+  it('puts the API-key authorizer on every score-api route, not on the signed WordPress webhook', () => {
+    for (const key of ['POST /v1/scores', 'GET /v1/scores/{id}', 'GET /v1/health']) {
+      expect(route(key), key).toMatchObject({
+        AuthorizationType: 'CUSTOM',
+        AuthorizerId: { Ref: 'HttpApiAuthorizerApiKey' },
+      });
+    }
+    expect(route('POST /v1/wordpress/webhook').AuthorizationType).toBeUndefined();
+    expect(route('POST /v1/wordpress/webhook').AuthorizerId).toBeUndefined();
+  });
+
+  it('makes the authorizer a Lambda REQUEST authorizer on the Authorization header, simple responses, cached 300 s', () => {
+    expect(resources['HttpApiAuthorizerApiKey'].Properties).toMatchObject({
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['$request.header.Authorization'],
+      EnableSimpleResponses: true,
+      AuthorizerPayloadFormatVersion: '2.0',
+      AuthorizerResultTtlInSeconds: 300,
+    });
+    expect(JSON.stringify(resources['HttpApiAuthorizerApiKey'].Properties.AuthorizerUri)).toContain(
+      'ApiAuthorizerLambdaFunction',
+    );
+    const fn = resources['ApiAuthorizerLambdaFunction'].Properties;
+    expect(fn.Handler).toBe('dist/functions/api-authorizer/handler.handler');
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['ApiAuthorizerRole', 'Arn'] });
+    expect(fn.Environment.Variables).toMatchObject({
+      API_KEYS_PARAMETER: '/mmlq-edge/ci/api-keys',
+      API_KEYS_JSON: '',
+    });
+    // Only API Gateway may invoke it.
+    const [[, permission]] = ofType('AWS::Lambda::Permission').filter(([, p]) =>
+      JSON.stringify(p.Properties.FunctionName).includes('ApiAuthorizerLambdaFunction'),
+    ) as [[string, any]];
+    expect(permission.Properties.Principal).toBe('apigateway.amazonaws.com');
+  });
+
+  it('gives the authorizer a role that may read the one key parameter and write its logs, nothing else', () => {
+    const all = statements('ApiAuthorizerRole');
+    expect(all.map((s) => s.Sid).sort()).toEqual(['Logs', 'ReadApiKeys']);
+    const read = all.find((s) => s.Sid === 'ReadApiKeys');
+    expect(read.Action).toBe('ssm:GetParameter');
+    expect(evaluate(read.Resource)).toBe(
+      'arn:aws:ssm:us-east-1:123456789012:parameter/mmlq-edge/ci/api-keys',
+    );
+    expect(evaluate(all.find((s) => s.Sid === 'Logs').Resource)).toBe(
+      'arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mmlq-edge-ci-api-authorizer:*',
+    );
+  });
+
+  it('throttles the stage (20 requests/s, burst 40) and bounds score-api (20) and the scorer (10)', () => {
+    expect(resources['HttpApiStage'].Properties.DefaultRouteSettings).toMatchObject({
+      ThrottlingRateLimit: 20,
+      ThrottlingBurstLimit: 40,
+    });
+    expect(resources['ScoreApiLambdaFunction'].Properties.ReservedConcurrentExecutions).toBe(20);
+    expect(resources['ScorerLambdaFunction'].Properties.ReservedConcurrentExecutions).toBe(10);
+  });
+
+  it('passes score-api its results prefix and the prefixes an { s3 } input may name', () => {
+    expect(resources['ScoreApiLambdaFunction'].Properties.Environment.Variables).toMatchObject({
+      API_RESULTS_PREFIX: 'api-results/',
+      API_S3_PREFIXES: 'uploads/,api-uploads/',
+      STAGING_PREFIX: 'api-uploads/',
+    });
+  });
+
+  it("expires the API's staged uploads after 1 day and its results after 30, nothing else", () => {
+    const [, bucket] = ofType('AWS::S3::Bucket').find(
+      ([, b]) => b.Properties.BucketName === 'mmlq-edge-ci-media',
+    )!;
+    expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([
+      { Id: 'expire-api-uploads', Status: 'Enabled', Prefix: 'api-uploads/', ExpirationInDays: 1 },
+      { Id: 'expire-api-results', Status: 'Enabled', Prefix: 'api-results/', ExpirationInDays: 30 },
+    ]);
+  });
+});
+
 describe('CORS on the HTTP API (corsAllowedOrigins)', () => {
   /** Fn::Not / Fn::Equals over literals, as CloudFormation evaluates the CorsEnabled condition. */
   const condition = (node: any): boolean => {
@@ -349,7 +450,7 @@ describe('CORS on the HTTP API (corsAllowedOrigins)', () => {
     expect(resources['HttpApi'].Properties).toMatchObject({ ProtocolType: 'HTTP' });
   });
 
-  it('allows exactly the listed origins, GET and POST, the JSON content type', async () => {
+  it('allows exactly the listed origins, GET and POST, the JSON content type and the API key header', async () => {
     const open = await packageService([
       'corsAllowedOrigins=https://app.example.com,https://admin.example.com',
     ]);
@@ -357,7 +458,7 @@ describe('CORS on the HTTP API (corsAllowedOrigins)', () => {
     expect(evaluate(config.AllowOrigins)).toEqual(['https://app.example.com', 'https://admin.example.com']);
     expect(config).toMatchObject({
       AllowMethods: ['GET', 'POST', 'OPTIONS'],
-      AllowHeaders: ['content-type'],
+      AllowHeaders: ['authorization', 'content-type'],
       MaxAge: 600,
     });
     expect(config.AllowCredentials).toBeUndefined();

@@ -153,7 +153,7 @@ describe('Lambda runtimes (.ci/lambda-runtimes.json)', () => {
     expect(seen).toContain('existing:CustomDashresourceDashexistingDashs3LambdaFunction');
     const runtime = packaged.existing.template.Resources.CustomDashresourceDashexistingDashs3LambdaFunction;
     expect(runtime.Properties.Runtime).toBe(packaged.main.state.service.provider.runtime);
-    expect(seen.filter((s) => s.startsWith('main:'))).toHaveLength(3);
+    expect(seen.filter((s) => s.startsWith('main:'))).toHaveLength(4);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * The serverless path for real, on loopback: s3rver + serverless-offline (through the osls binary) running
- * the score-api, on-upload and scorer handlers with a tiny ONNX model, and the S3 event bridge that
+ * the score-api, api-authorizer, on-upload and scorer handlers with a tiny ONNX model, and the S3 event bridge that
  * delivers uploads with AWS's async-invoke retry and dead-letter semantics. Nothing is mocked: the scorer
  * is taken down by switching off the TCP path the edge functions use to reach it.
  */
@@ -19,6 +19,7 @@ import {
   PutObjectTaggingCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newApiKey } from '#core/api-auth/keys.ts';
 import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
 import { encodeEventKey } from '#core/clients/s3-event.ts';
 import { createScorerClient } from '#core/clients/scorer-client.ts';
@@ -39,6 +40,19 @@ let images: Server;
 let imagesOrigin: string;
 let brightSha256: string;
 const offline: string[] = [];
+/** The key the stack's authorizer accepts (its sha256 goes in through API_KEYS_JSON, as `npm start` does). */
+const apiKey = newApiKey('integration');
+
+/** A request to the local HTTP API with the API key. */
+function api(
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+) {
+  return fetch(`${stack.apiUrl}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${apiKey.key}`, ...init.headers },
+  });
+}
 
 async function putUpload(key: string, body: Buffer) {
   await stack.s3.send(
@@ -70,7 +84,7 @@ async function invokeOnUpload(event: unknown): Promise<{ error?: string; payload
 }
 
 function post(body: string | Buffer, contentType: string, query = ''): Promise<Response> {
-  return fetch(`${stack.apiUrl}/v1/scores${query}`, {
+  return api(`/v1/scores${query}`, {
     method: 'POST',
     headers: { 'content-type': contentType },
     body,
@@ -105,6 +119,7 @@ beforeAll(async () => {
     scorerLambdaEndpoint: scorerPath.url,
     retryBackoffMs: 50,
     env: {
+      API_KEYS_JSON: JSON.stringify([apiKey.entry]),
       SCORER_BACKOFF_MS: '50',
       URL_ALLOWED_ORIGINS: imagesOrigin,
       // Loopback is how this test serves URL images; never set on AWS.
@@ -113,7 +128,7 @@ beforeAll(async () => {
     offlineOutput: (t) => offline.push(t),
   });
   // Warm the scorer (model load) so the tests below share one loaded model.
-  const health = await fetch(`${stack.apiUrl}/v1/health`);
+  const health = await api(`/v1/health`);
   expect(health.status).toBe(200);
 });
 
@@ -240,7 +255,7 @@ describe('S3 uploads (on-upload through the event bridge)', () => {
       attempts: 1,
       outcome: 'delivered',
     });
-    expect((await fetch(`${stack.apiUrl}/v1/health`)).status).toBe(200);
+    expect((await api(`/v1/health`)).status).toBe(200);
   });
 
   it('retries when the scorer is down, then records the event under dead-letter/, never dropping it', async () => {
@@ -274,7 +289,7 @@ describe('S3 uploads (on-upload through the event bridge)', () => {
 
 describe('HTTP API (score-api)', () => {
   it('GET /v1/health says which model the scorer has loaded', async () => {
-    const res = await fetch(`${stack.apiUrl}/v1/health`);
+    const res = await api(`/v1/health`);
     expect(await res.json()).toMatchObject({
       status: 'ok',
       model: { name: 'tiny', version: '1.0.0', provider: 'cpu', multimodal: true },
@@ -298,7 +313,7 @@ describe('HTTP API (score-api)', () => {
     expect(Object.keys(body)).toEqual(
       expect.arrayContaining(['score', 'std', 'distribution', 'percentile', 'tier', 'timings', 'resultId']),
     );
-    const stored = await fetch(`${stack.apiUrl}/v1/scores/${body.resultId}`);
+    const stored = await api(`/v1/scores/${body.resultId}`);
     expect(stored.status).toBe(200);
     expect(await stored.json()).toMatchObject({ id: body.resultId, ok: true, result: { score: body.score } });
   });
@@ -404,7 +419,7 @@ describe('HTTP API (score-api)', () => {
     const ids = body.items.map((i: any) => i.resultId);
     expect(new Set(ids).size).toBe(3);
     const url = `${imagesOrigin}/bright.png`;
-    const byUrl = await fetch(`${stack.apiUrl}/v1/scores/${ids[1]}`);
+    const byUrl = await api(`/v1/scores/${ids[1]}`);
     expect(byUrl.status).toBe(200);
     expect(await byUrl.json()).toMatchObject({
       id: ids[1],
@@ -413,15 +428,61 @@ describe('HTTP API (score-api)', () => {
       model: { name: 'tiny' },
       result: { score: body.items[1].score, mode: 'image+text' },
     });
-    const byKey = await fetch(`${stack.apiUrl}/v1/scores/${ids[0]}`);
+    const byKey = await api(`/v1/scores/${ids[0]}`);
     expect(await byKey.json()).toMatchObject({ ok: true, result: { score: body.items[0].score } });
-    const failed = await fetch(`${stack.apiUrl}/v1/scores/${ids[2]}`);
+    const failed = await api(`/v1/scores/${ids[2]}`);
     expect(await failed.json()).toMatchObject({ ok: false, error: { code: 'IMAGE_NOT_FOUND' } });
-    const neverScored = await fetch(`${stack.apiUrl}/v1/scores/${'A'.repeat(22)}`);
+    const neverScored = await api(`/v1/scores/${'A'.repeat(22)}`);
     expect([neverScored.status, ((await neverScored.json()) as any).error.code]).toEqual([
       404,
       'RESULT_NOT_FOUND',
     ]);
+  });
+
+  it('refuses a request without a key (401) or with a wrong one (403) before score-api runs', async () => {
+    const before = await listKeys('api-results/');
+    const body = JSON.stringify({ url: `${imagesOrigin}/bright.png` });
+    const json = { 'content-type': 'application/json' };
+    const noKey = await fetch(`${stack.apiUrl}/v1/scores`, { method: 'POST', headers: json, body });
+    // serverless-offline's (hapi's) own body; API Gateway answers 401 {"message":"Unauthorized"}.
+    expect(noKey.status).toBe(401);
+    expect(await noKey.json()).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
+    for (const authorization of [
+      `Bearer ${newApiKey().key}`, // well-formed, not in the list
+      `Bearer ${apiKey.key.slice(0, -1)}`, // one character short
+      `Basic ${Buffer.from(`user:${apiKey.key}`).toString('base64')}`, // another scheme
+      apiKey.key, // without "Bearer"
+    ]) {
+      const res = await fetch(`${stack.apiUrl}/v1/scores`, {
+        method: 'POST',
+        headers: { ...json, authorization },
+        body,
+      });
+      // serverless-offline's body again; API Gateway answers 403 {"message":"Forbidden"}.
+      expect([authorization.slice(0, 12), res.status]).toEqual([authorization.slice(0, 12), 403]);
+      expect(await res.json()).toMatchObject({ statusCode: 403, error: 'Forbidden' });
+    }
+    for (const path of ['/v1/health', `/v1/scores/${'A'.repeat(22)}`]) {
+      expect((await fetch(`${stack.apiUrl}${path}`)).status, path).toBe(401);
+      const wrong = await fetch(`${stack.apiUrl}${path}`, {
+        headers: { authorization: `Bearer ${newApiKey().key}` },
+      });
+      expect(wrong.status, path).toBe(403);
+    }
+    // Nothing was scored or stored for the refused requests; the right key gets through.
+    expect(await listKeys('api-results/')).toEqual(before);
+    expect((await api('/v1/scores', { method: 'POST', headers: json, body })).status).toBe(200);
+  });
+
+  it('leaves the WordPress webhook to its own signature check (no API key there)', async () => {
+    const res = await fetch(`${stack.apiUrl}/v1/wordpress/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    // wp-webhook itself answers (not configured in this stack), not the authorizer.
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as any).error.code).toBe('WORDPRESS_FAILED');
   });
 
   it('rejects bad requests with typed errors', async () => {
@@ -452,11 +513,11 @@ describe('HTTP API (score-api)', () => {
       const res = await post(body, type);
       expect([res.status, ((await res.json()) as any).error.code]).toEqual([status, code]);
     }
-    const missing = await fetch(`${stack.apiUrl}/v1/scores/bm9wZQ`);
+    const missing = await api(`/v1/scores/bm9wZQ`);
     expect(missing.status).toBe(404);
     // A malformed percent-escape: serverless-offline (hapi) refuses it itself with its own 400 body
     // before the handler runs; the handler's own answer is tested in test/unit/score-api.test.ts.
-    const malformed = await fetch(`${stack.apiUrl}/v1/scores/%25zz`.replace('%25', '%'));
+    const malformed = await api(`/v1/scores/%25zz`.replace('%25', '%'));
     expect(malformed.status).toBe(400);
   });
 });

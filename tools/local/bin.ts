@@ -17,6 +17,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { newApiKey } from '#core/api-auth/keys.ts';
 import { buildReport, formatTable, type Outcome } from '#core/cli/output.ts';
 import { sleep } from '#core/common/time.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '#core/model/registry.ts';
@@ -52,6 +53,10 @@ if (!existsSync(join(modelsDir, model, 'manifest.json'))) {
 
 const httpPort = port('MMLQ_HTTP_PORT', 3000);
 const wpSecret = randomBytes(32).toString('hex');
+// The HTTP API needs a key locally too: a new one per run; the stack's authorizer gets its sha256 through
+// the environment the stack passes on (serverless.yml, stage local: API_KEYS_JSON).
+const apiKey = newApiKey('local');
+env['API_KEYS_JSON'] = JSON.stringify([apiKey.entry]);
 const wp = flags.wordpress
   ? await startWordPress({
       dir: join(dataDir, 'wordpress'),
@@ -221,8 +226,9 @@ mmlq-edge local stack is up (model ${model}).
   Or use S3 directly     AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \\
                          aws --endpoint-url ${stack.s3Endpoint} s3 cp photo.jpg s3://${stack.bucket}/${stack.uploadPrefix}
   S3 objects on disk     ${join(dataDir, 's3', stack.bucket)}
-  HTTP API               curl -s ${stack.apiUrl}/v1/health
-                         curl -s -H 'content-type: application/octet-stream' --data-binary @photo.jpg ${stack.apiUrl}/v1/scores
+  HTTP API               export MMLQ_API_KEY=${apiKey.key}   (a new key each run)
+                         curl -s -H "authorization: Bearer $MMLQ_API_KEY" ${stack.apiUrl}/v1/health
+                         curl -s -H "authorization: Bearer $MMLQ_API_KEY" -H 'content-type: application/octet-stream' --data-binary @photo.jpg ${stack.apiUrl}/v1/scores
   Lambda endpoint        ${stack.lambdaEndpoint} (functions ${stack.functionName('on-upload')}, ${stack.functionName('scorer')})
   Failed deliveries      s3://${stack.bucket}/${stack.deadLetterPrefix}on-upload/${
     wp
