@@ -1,0 +1,124 @@
+/** on-upload's handler logic with a fake S3 and scorer: every branch, no servers. */
+import { describe, expect, it } from 'vitest';
+import type { ItemOutcome } from '#core/clients/scorer-protocol.ts';
+import { EdgeError } from '#core/common/errors.ts';
+import { readUploadConfig } from '#core/on-upload/config.ts';
+import { handleUploadEvent } from '#core/on-upload/uploads.ts';
+import { countingMetrics, FakeObjects, FakeScorer, MODEL, quietLogger, result } from '../helpers/fakes.ts';
+
+const config = readUploadConfig({ SCORER_FUNCTION_NAME: 'scorer' });
+
+function s3Event(...keys: string[]) {
+  return {
+    Records: keys.map((key) => ({
+      eventSource: 'aws:s3',
+      eventName: 'ObjectCreated:Put',
+      s3: {
+        bucket: { name: 'media' },
+        object: { key: encodeURIComponent(key).replace(/%2F/g, '/'), eTag: 'e1' },
+      },
+    })),
+  };
+}
+
+function setup(answer?: (id: string) => ItemOutcome | undefined, fail?: Error) {
+  const objects = new FakeObjects();
+  const scorer = new FakeScorer(
+    answer
+      ? (item) => answer(item.id)
+      : (item) => ({ id: item.id, ok: true, result: result(7.5), source: { etag: 'e1' } }),
+    fail,
+  );
+  const metrics = countingMetrics();
+  const deps = {
+    config,
+    objects: objects.asStore(),
+    scorer,
+    logger: quietLogger(),
+    metrics,
+    model: async () => MODEL,
+  };
+  return { objects, scorer, metrics, run: (event: unknown) => handleUploadEvent(event, deps) };
+}
+
+describe('on-upload', () => {
+  it('scores an upload: tags first, then the result document with its idempotency key', async () => {
+    const { run, objects } = setup();
+    expect(await run(s3Event('uploads/cat.jpg'))).toEqual({
+      records: [{ bucket: 'media', key: 'uploads/cat.jpg', status: 'scored', score: 7.5, tier: 'top' }],
+    });
+    expect(objects.tags.get('media/uploads/cat.jpg')).toEqual({
+      'aesthetic-model': 'fake@1.0.0',
+      'aesthetic-score': '7.5',
+      'aesthetic-tier': 'top',
+    });
+    const doc = JSON.parse(objects.objects.get('media/results/uploads/cat.jpg.json')!.body.toString());
+    expect(doc).toMatchObject({
+      ok: true,
+      source: { bucket: 'media', key: 'uploads/cat.jpg', etag: 'e1' },
+      idempotencyKey: 'media/uploads/cat.jpg#e1@fake@1.0.0',
+    });
+  });
+
+  it('answers duplicate for the same object version and model, without calling the scorer', async () => {
+    const { run, scorer } = setup();
+    await run(s3Event('uploads/cat.jpg'));
+    expect((await run(s3Event('uploads/cat.jpg'))).records[0]!.status).toBe('duplicate');
+    expect(scorer.jobs).toHaveLength(1);
+  });
+
+  it.each([
+    ['elsewhere/cat.jpg', 'not under the upload prefix uploads/'],
+    ['uploads/notes.pdf', 'suffix not among .jpg, .jpeg, .png, .webp, .gif, .avif, .tif, .tiff'],
+  ])('ignores %s (%s)', async (key, reason) => {
+    const { run, scorer, objects } = setup();
+    expect((await run(s3Event(key))).records).toEqual([{ bucket: 'media', key, status: 'ignored', reason }]);
+    expect(scorer.jobs).toHaveLength(0);
+    expect(objects.keys()).toEqual([]);
+  });
+
+  it('records a bad image as a typed error result and an error tag (not retried)', async () => {
+    const { run, objects, metrics } = setup((id) => ({
+      id,
+      ok: false,
+      error: { code: 'IMAGE_CORRUPT', message: 'truncated' },
+    }));
+    const { records } = await run(s3Event('uploads/broken.jpg'));
+    expect(records[0]).toMatchObject({ status: 'rejected', error: { code: 'IMAGE_CORRUPT' } });
+    expect(objects.tags.get('media/uploads/broken.jpg')).toMatchObject({
+      'aesthetic-error': 'IMAGE_CORRUPT',
+    });
+    expect(metrics.counts['Error_IMAGE_CORRUPT']).toBe(1);
+  });
+
+  it('fails the invocation (so Lambda retries) when the scorer answers no outcome, writing nothing', async () => {
+    const { run, objects } = setup(() => undefined);
+    await expect(run(s3Event('uploads/cat.jpg'))).rejects.toThrow(
+      '1 object(s) could not be scored: The scorer answered no outcome for uploads/cat.jpg',
+    );
+    expect(objects.keys()).toEqual([]);
+  });
+
+  it('fails the invocation for a transient outcome, after finishing the other records', async () => {
+    const { run, objects } = setup((id) =>
+      id === 'uploads/a.jpg'
+        ? { id, ok: false, error: { code: 'URL_FETCH_FAILED', message: 'reset' } }
+        : { id, ok: true, result: result(5), source: { etag: 'e1' } },
+    );
+    const failure = run(s3Event('uploads/a.jpg', 'uploads/b.jpg'));
+    await expect(failure).rejects.toMatchObject({ code: 'SCORER_UNAVAILABLE' });
+    expect(objects.keys('media/results/')).toEqual(['media/results/uploads/b.jpg.json']);
+  });
+
+  it('fails the invocation when the scorer is down', async () => {
+    const { run } = setup(undefined, new EdgeError('SCORER_UNAVAILABLE', 'throttled'));
+    await expect(run(s3Event('uploads/cat.jpg'))).rejects.toThrow(/could not be scored: throttled/);
+  });
+
+  it('never writes a result when tagging fails (the result is the commit marker)', async () => {
+    const { run, objects } = setup();
+    objects.failing.add('mergeTags');
+    await expect(run(s3Event('uploads/cat.jpg'))).rejects.toMatchObject({ code: 'SCORER_UNAVAILABLE' });
+    expect(objects.keys('media/results/')).toEqual([]);
+  });
+});
