@@ -119,6 +119,7 @@ describe('osls package --config serverless.gpu.yml', () => {
     const env = environment();
     expect(env).toMatchObject({
       PROVIDER: 'cuda',
+      HOST: '0.0.0.0', // explicit: the server's default is loopback, unreachable from the ALB
       PORT: '8080',
       MODEL: 'mmlq-mnv2-synth',
       MODELS_DIR: '/app/models', // where Dockerfile.gpu copies the model
