@@ -22,6 +22,14 @@ import { freePort } from '#tools/local/stack.ts';
 import { patternJpeg } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
+interface Health {
+  status: string;
+  model: { name: string; provider: string };
+  batching: { batches: number; items: number; largest: number };
+  queue: { items: number; max: number; refused: number };
+}
+const health = async (): Promise<Health> => (await fetch(`${server.url}/health`)).json() as Promise<Health>;
+
 let dir: string;
 let server: ScorerServer;
 let images: Server;
@@ -131,8 +139,7 @@ describe('MicroBatcher', () => {
 describe('scorer HTTP server', () => {
   it('falls back from cuda to cpu with one log line and reports it in /health', async () => {
     expect(warnings.filter((w) => w.startsWith('Execution provider cuda'))).toHaveLength(1);
-    const health = await (await fetch(`${server.url}/health`)).json();
-    expect(health).toMatchObject({ status: 'ok', model: { name: 'tiny', provider: 'cpu' } });
+    expect(await health()).toMatchObject({ status: 'ok', model: { name: 'tiny', provider: 'cpu' } });
   });
 
   it('scores jobs from concurrent clients in shared batches, in order, with per-item errors', async () => {
@@ -158,11 +165,10 @@ describe('scorer HTTP server', () => {
       ]);
     }
     // Six images from three requests reached the model in fewer runs than requests: micro-batched.
-    const health = await (await fetch(`${server.url}/health`)).json();
-    const batches = health.batching.batches - before.batches;
-    expect(health.batching.items - before.items).toBe(6);
-    expect(batches).toBeLessThan(3);
-    expect(health.batching.largest).toBeGreaterThan(2);
+    const { batching } = await health();
+    expect(batching.items - before.items).toBe(6);
+    expect(batching.batches - before.batches).toBeLessThan(3);
+    expect(batching.largest).toBeGreaterThan(2);
   });
 
   it('refuses S3 inputs outside ALLOWED_BUCKETS, and all of them when it is unset', async () => {
@@ -206,9 +212,9 @@ describe('scorer HTTP server', () => {
         message: 'The scorer is busy: 64 items queued, at most 64 (MAX_QUEUED_ITEMS); retry later',
       },
     });
-    const health = await (await fetch(`${server.url}/health`)).json();
-    expect(health.queue).toMatchObject({ items: 64, max: 64 });
-    expect(health.queue.refused).toBeGreaterThanOrEqual(1);
+    const { queue } = await health();
+    expect(queue).toMatchObject({ items: 64, max: 64 });
+    expect(queue.refused).toBeGreaterThanOrEqual(1);
 
     // Let the held image requests through as they come (8 at a time: the service's fetch concurrency).
     const release = setInterval(() => {
@@ -217,9 +223,9 @@ describe('scorer HTTP server', () => {
     const done = await full;
     clearInterval(release);
     expect(done.status).toBe(200);
-    const body = await done.json();
-    expect(body.outcomes.filter((o: { ok: boolean }) => o.ok)).toHaveLength(64);
-    expect((await (await fetch(`${server.url}/health`)).json()).queue.items).toBe(0);
+    const body = (await done.json()) as { outcomes: { ok: boolean }[] };
+    expect(body.outcomes.filter((o) => o.ok)).toHaveLength(64);
+    expect((await health()).queue.items).toBe(0);
   });
 
   it('keeps idle connections longer than the load balancer (65 s), headers timeout beyond that', () => {
