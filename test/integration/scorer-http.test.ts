@@ -4,6 +4,7 @@
  * queue, the ALB-friendly keep-alive, and the cuda → cpu fallback. Images come from a loopback image
  * server (URL inputs, private networks allowed for the test only).
  */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -273,4 +274,43 @@ describe('scorer HTTP server', () => {
     );
     expect(retries).toEqual([1, 2]);
   });
+});
+
+describe('scorer start-up with REQUIRE_PROVIDER=true (the GPU image)', () => {
+  // onnxruntime-node here has no CUDA provider library: exactly a GPU image whose CUDA failed to load.
+  const env = () => ({
+    MODEL: 'tiny',
+    MODELS_DIR: dir,
+    PROVIDER: 'cuda',
+    REQUIRE_PROVIDER: 'true',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    AWS_REGION: 'eu-west-1',
+  });
+
+  it('refuses to start on cpu when cuda is required, naming the missing library', async () => {
+    expect(readServerConfig(env()).requireProvider).toBe(true);
+    expect(readServerConfig({}).requireProvider).toBe(false);
+    const { logger } = observability('scorer-http-test');
+    const started = startScorerServer(readServerConfig(env()), logger);
+    await expect(started).rejects.toThrow(
+      /^Execution provider cuda is required but unavailable \(its provider library \/.*\/libonnxruntime_providers_cuda\.so is not installed\); not falling back to cpu$/,
+    );
+  });
+
+  it('exits non-zero at start (functions/scorer/server.ts) with that message', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'functions/scorer/server.ts'], {
+      env: { PATH: process.env['PATH'], ...env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    for (const stream of [child.stdout, child.stderr]) stream.on('data', (c: Buffer) => (output += c));
+    // A server that started anyway is stopped (SIGTERM: exit 0) so the assertion below reports it.
+    const stop = setTimeout(() => child.kill('SIGTERM'), 20_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(stop);
+    expect(output).not.toContain('scorer listening');
+    expect(output).toContain('libonnxruntime_providers_cuda.so is not installed');
+    expect(code).toBe(1);
+  }, 30_000);
 });

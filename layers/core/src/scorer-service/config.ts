@@ -16,6 +16,8 @@ export interface ScorerConfig {
   model: string;
   modelsDir: string;
   provider: Provider;
+  /** REQUIRE_PROVIDER: fail at start instead of falling back to cpu (the GPU image sets it). */
+  requireProvider: boolean;
   batchSize: number;
   intraOpThreads: number;
   verifyModel: boolean;
@@ -62,6 +64,7 @@ export function readScorerConfig(env: Env = process.env): ScorerConfig {
     model: optional(env, 'MODEL', DEFAULT_MODEL),
     modelsDir: optional(env, 'MODELS_DIR', DEFAULT_MODELS_DIR),
     provider: provider as Provider,
+    requireProvider: boolean(env, 'REQUIRE_PROVIDER', false),
     batchSize: integer(env, 'BATCH_SIZE', 8),
     intraOpThreads: integer(env, 'INTRA_OP_THREADS', 0, 0),
     verifyModel: boolean(env, 'VERIFY_MODEL', true),

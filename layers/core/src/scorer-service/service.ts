@@ -39,6 +39,7 @@ export class ScoringService {
       model: config.model,
       modelsDir: config.modelsDir,
       provider: config.provider,
+      requireProvider: config.requireProvider,
       batchSize: config.batchSize,
       intraOpThreads: config.intraOpThreads,
       verify: config.verifyModel,
