@@ -84,3 +84,38 @@ export function pngHeaderOnly(width: number, height: number): Buffer {
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
+
+/** A small AVIF (AV1-coded HEIF): what sharp's prebuilt libvips can decode. */
+export function avif(width: number, height: number): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r: 200, g: 40, b: 20 } } })
+    .avif()
+    .toBuffer();
+}
+
+/**
+ * A HEIF container whose brands say HEVC (ftyp heic/heix), built from an AVIF because sharp cannot write
+ * HEVC: sharp's metadata() reads it as format heif with compression hevc, as it reads an iPhone photo.
+ */
+export async function heicBranded(width: number, height: number): Promise<Buffer> {
+  const out = Buffer.from(await avif(width, height));
+  const brands: [string, string][] = [
+    ['avif', 'heic'],
+    ['miaf', 'heix'],
+  ];
+  for (const [from, to] of brands) {
+    for (let i = out.indexOf(from); i >= 0 && i < 64; i = out.indexOf(from, i + 4))
+      out.write(to, i, 'latin1');
+  }
+  return out;
+}
+
+/** Just an ftyp box naming HEIC, then junk: libheif cannot even parse the header. */
+export function heicHeaderOnly(): Buffer {
+  return Buffer.concat([
+    Buffer.from([0, 0, 0, 0x18]),
+    Buffer.from('ftypheic', 'latin1'),
+    Buffer.alloc(4),
+    Buffer.from('mif1heic', 'latin1'),
+    Buffer.alloc(200, 7),
+  ]);
+}

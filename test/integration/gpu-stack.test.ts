@@ -119,6 +119,8 @@ describe('osls package --config serverless.gpu.yml', () => {
     const env = environment();
     expect(env).toMatchObject({
       PROVIDER: 'cuda',
+      REQUIRE_PROVIDER: 'true', // a GPU task without CUDA fails at start instead of serving on cpu
+      HOST: '0.0.0.0', // explicit: the server's default is loopback, unreachable from the ALB
       PORT: '8080',
       MODEL: 'mmlq-mnv2-synth',
       MODELS_DIR: '/app/models', // where Dockerfile.gpu copies the model
@@ -141,6 +143,7 @@ describe('osls package --config serverless.gpu.yml', () => {
     const config = readServerConfig({ ...env, AWS_REGION: 'eu-west-1' } as Record<string, string>);
     expect(config).toMatchObject({
       provider: 'cuda',
+      requireProvider: true,
       port: 8080,
       host: '0.0.0.0',
       model: 'mmlq-mnv2-synth',
@@ -172,10 +175,15 @@ describe('osls package --config serverless.gpu.yml', () => {
     const { logger } = observability('gpu-stack-test');
     logger.warn = (() => undefined) as typeof logger.warn; // the cuda → cpu fallback line
     const env = { ...environment(), AWS_REGION: 'eu-west-1' } as Record<string, string>;
-    server = await startScorerServer(
-      readServerConfig({ ...env, MODEL: 'tiny', MODELS_DIR: modelsDir, HOST: '127.0.0.1', PORT: '0' }),
-      logger,
-    );
+    // REQUIRE_PROVIDER off: this machine has no CUDA (scorer-http.test.ts covers the refusal).
+    const local = {
+      MODEL: 'tiny',
+      MODELS_DIR: modelsDir,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      REQUIRE_PROVIDER: 'false',
+    };
+    server = await startScorerServer(readServerConfig({ ...env, ...local }), logger);
     const health = await fetch(`${server.url}${path}`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok' });

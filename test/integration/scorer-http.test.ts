@@ -1,9 +1,13 @@
 /**
  * The scorer's HTTP entry point (the GPU path, run here on CPU): micro-batching, the HTTP scorer client
- * the edge functions use when SCORER_URL is set, retries against a scorer that is down, and the
- * cuda → cpu fallback.
+ * the edge functions use when SCORER_URL is set, retries against a scorer that is down, the bounded
+ * queue, the ALB-friendly keep-alive, and the cuda → cpu fallback. Images come from a loopback image
+ * server (URL inputs, private networks allowed for the test only).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,14 +16,28 @@ import { HttpScorerClient } from '#core/clients/scorer-client.ts';
 import { observability } from '#core/common/observability.ts';
 import { unloadAll } from '#core/model/registry.ts';
 import { MicroBatcher } from '#core/scorer-service/batcher.ts';
-import { readServerConfig } from '#core/scorer-service/config.ts';
+import { readScorerConfig, readServerConfig } from '#core/scorer-service/config.ts';
 import { type ScorerServer, startScorerServer } from '#core/scorer-service/http-server.ts';
+import { ScoringService } from '#core/scorer-service/service.ts';
 import { freePort } from '#tools/local/stack.ts';
 import { patternJpeg } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
+interface Health {
+  status: string;
+  model: { name: string; provider: string };
+  batching: { batches: number; items: number; largest: number };
+  queue: { items: number; max: number; refused: number };
+}
+const health = async (): Promise<Health> => (await fetch(`${server.url}/health`)).json() as Promise<Health>;
+
 let dir: string;
 let server: ScorerServer;
+let images: Server;
+let imagesOrigin: string;
+/** Requests to /slow/* wait here until the test releases them. */
+const held: (() => void)[] = [];
+let heldArrived: () => void = () => undefined;
 const warnings: string[] = [];
 
 const client = (url: string, extra: Partial<ScorerClientConfig> = {}) =>
@@ -36,6 +54,17 @@ const client = (url: string, extra: Partial<ScorerClientConfig> = {}) =>
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mmlq-http-'));
   await writeTinyModel(dir, { name: 'tiny' });
+  const jpeg = await patternJpeg(64, 64);
+  images = createServer((req, res) => {
+    const answer = () => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg);
+    if (req.url?.startsWith('/slow/')) {
+      held.push(answer);
+      heldArrived();
+    } else answer();
+  });
+  images.listen(0, '127.0.0.1');
+  await once(images, 'listening');
+  imagesOrigin = `http://127.0.0.1:${(images.address() as { port: number }).port}`;
   const { logger } = observability('scorer-http-test');
   logger.warn = ((m: string) => warnings.push(m)) as typeof logger.warn;
   const config = readServerConfig({
@@ -44,15 +73,21 @@ beforeAll(async () => {
     PROVIDER: 'cuda',
     HOST: '127.0.0.1',
     PORT: '0',
-    BATCH_WINDOW_MS: '20',
-    URL_ALLOWED_ORIGINS: '',
+    // Long enough that the items of concurrent jobs always meet in one batch.
+    BATCH_WINDOW_MS: '200',
+    MAX_BATCH_ITEMS: '32',
+    MAX_QUEUED_ITEMS: '64',
+    URL_ALLOWED_ORIGINS: imagesOrigin,
+    URL_ALLOW_PRIVATE_NETWORKS: 'true',
     ALLOWED_BUCKETS: 'media',
   });
   server = await startScorerServer(config, logger);
 });
 
 afterAll(async () => {
+  for (const release of held.splice(0)) release();
   await server?.close();
+  if (images) await new Promise<void>((r) => images.close(() => r()));
   await unloadAll();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -105,20 +140,19 @@ describe('MicroBatcher', () => {
 describe('scorer HTTP server', () => {
   it('falls back from cuda to cpu with one log line and reports it in /health', async () => {
     expect(warnings.filter((w) => w.startsWith('Execution provider cuda'))).toHaveLength(1);
-    const health = await (await fetch(`${server.url}/health`)).json();
-    expect(health).toMatchObject({ status: 'ok', model: { name: 'tiny', provider: 'cpu' } });
+    expect(await health()).toMatchObject({ status: 'ok', model: { name: 'tiny', provider: 'cpu' } });
   });
 
-  it('scores jobs from concurrent clients through the micro-batcher, in order, with per-item errors', async () => {
+  it('scores jobs from concurrent clients in shared batches, in order, with per-item errors', async () => {
     const scorer = client(server.url);
-    // URL inputs are disabled and only the bucket "media" may be read: both items are typed errors
-    // answered without touching the network.
+    const before = { ...server.batcher.stats };
     const jobs = await Promise.all(
       [0, 1, 2].map((n) =>
         scorer.score({
           items: [
-            { id: `url-${n}`, image: { url: 'https://images.example.com/a.jpg' } },
+            { id: `a-${n}`, image: { url: `${imagesOrigin}/a-${n}.jpg` } },
             { id: `s3-${n}`, image: { s3: { bucket: 'nowhere', key: 'x.jpg' } } },
+            { id: `b-${n}`, image: { url: `${imagesOrigin}/b-${n}.jpg` } },
           ],
         }),
       ),
@@ -126,16 +160,88 @@ describe('scorer HTTP server', () => {
     for (const [n, job] of jobs.entries()) {
       expect(job.model.name).toBe('tiny');
       expect(job.outcomes.map((o) => [o.id, o.ok ? 'ok' : o.error.code])).toEqual([
-        [`url-${n}`, 'URL_NOT_ALLOWED'],
+        [`a-${n}`, 'ok'],
         [`s3-${n}`, 'INVALID_ARGUMENT'],
+        [`b-${n}`, 'ok'],
       ]);
     }
-    const before = server.batcher.stats.items;
-    const image = await patternJpeg(64, 64);
-    // Bytes go through the same batcher the HTTP path uses.
-    const outcomes = await server.batcher.submit([{ id: 'direct', image: { bytes: image } }]);
-    expect(outcomes[0]).toMatchObject({ id: 'direct', ok: true });
-    expect(server.batcher.stats.items).toBe(before + 1);
+    // Six images from three requests reached the model in fewer runs than requests: micro-batched.
+    const { batching } = await health();
+    expect(batching.items - before.items).toBe(6);
+    expect(batching.batches - before.batches).toBeLessThan(3);
+    expect(batching.largest).toBeGreaterThan(2);
+  });
+
+  it('refuses S3 inputs outside ALLOWED_BUCKETS, and all of them when it is unset', async () => {
+    expect(readScorerConfig({}).allowedBuckets).toEqual([]);
+    const service = await ScoringService.create(
+      readScorerConfig({ MODEL: 'tiny', MODELS_DIR: dir, AWS_REGION: 'eu-west-1' }),
+      () => undefined,
+    );
+    const { outcomes } = await service.run({
+      items: [{ id: 'x', image: { s3: { bucket: 'media', key: 'a.jpg' } } }],
+    });
+    expect(outcomes[0]).toEqual({
+      id: 'x',
+      ok: false,
+      error: {
+        code: 'INVALID_ARGUMENT',
+        message: 'S3 inputs are disabled: no bucket is allow-listed (ALLOWED_BUCKETS is empty)',
+      },
+    });
+  });
+
+  it('answers 503 SCORER_UNAVAILABLE with Retry-After beyond MAX_QUEUED_ITEMS, and reports the queue', async () => {
+    const arrived = new Promise<void>((r) => {
+      heldArrived = r;
+    });
+    const items = Array.from({ length: 64 }, (_, i) => ({
+      id: `q${i}`,
+      image: { url: `${imagesOrigin}/slow/${i}.jpg` },
+    }));
+    const full = fetch(`${server.url}/v1/score`, { method: 'POST', body: JSON.stringify({ items }) });
+    await arrived; // 64 items admitted, their images still being fetched
+    const refused = await fetch(`${server.url}/v1/score`, {
+      method: 'POST',
+      body: JSON.stringify({ items: [{ id: 'one', image: { url: `${imagesOrigin}/a.jpg` } }] }),
+    });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toEqual({
+      error: {
+        code: 'SCORER_UNAVAILABLE',
+        message: 'The scorer is busy: 64 items queued, at most 64 (MAX_QUEUED_ITEMS); retry later',
+      },
+    });
+    const { queue } = await health();
+    expect(queue).toMatchObject({ items: 64, max: 64 });
+    expect(queue.refused).toBeGreaterThanOrEqual(1);
+
+    // Let the held image requests through as they come (8 at a time: the service's fetch concurrency).
+    const release = setInterval(() => {
+      for (const answer of held.splice(0)) answer();
+    }, 5);
+    const done = await full;
+    clearInterval(release);
+    expect(done.status).toBe(200);
+    const body = (await done.json()) as { outcomes: { ok: boolean }[] };
+    expect(body.outcomes.filter((o) => o.ok)).toHaveLength(64);
+    expect((await health()).queue.items).toBe(0);
+  });
+
+  it('keeps idle connections longer than the load balancer (65 s), headers timeout beyond that', () => {
+    expect(server.server.keepAliveTimeout).toBeGreaterThan(65_000);
+    expect(server.server.headersTimeout).toBeGreaterThan(server.server.keepAliveTimeout);
+  });
+
+  it('listens on loopback unless HOST says otherwise, and bounds its queue by default', () => {
+    const config = readServerConfig({});
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.maxQueuedItems).toBe(64);
+    expect(readServerConfig({ BATCH_SIZE: '32', MAX_BATCH_ITEMS: '64' }).maxQueuedItems).toBe(128);
+    expect(() => readServerConfig({ MAX_QUEUED_ITEMS: '10' })).toThrow(
+      'Environment variable MAX_QUEUED_ITEMS must be an integer >= 64 but is "10"',
+    );
   });
 
   it('answers 400 to a job that is not valid, which the client does not retry', async () => {
@@ -168,4 +274,43 @@ describe('scorer HTTP server', () => {
     );
     expect(retries).toEqual([1, 2]);
   });
+});
+
+describe('scorer start-up with REQUIRE_PROVIDER=true (the GPU image)', () => {
+  // onnxruntime-node here has no CUDA provider library: exactly a GPU image whose CUDA failed to load.
+  const env = () => ({
+    MODEL: 'tiny',
+    MODELS_DIR: dir,
+    PROVIDER: 'cuda',
+    REQUIRE_PROVIDER: 'true',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    AWS_REGION: 'eu-west-1',
+  });
+
+  it('refuses to start on cpu when cuda is required, naming the missing library', async () => {
+    expect(readServerConfig(env()).requireProvider).toBe(true);
+    expect(readServerConfig({}).requireProvider).toBe(false);
+    const { logger } = observability('scorer-http-test');
+    const started = startScorerServer(readServerConfig(env()), logger);
+    await expect(started).rejects.toThrow(
+      /^Execution provider cuda is required but unavailable \(its provider library \/.*\/libonnxruntime_providers_cuda\.so is not installed\); not falling back to cpu$/,
+    );
+  });
+
+  it('exits non-zero at start (functions/scorer/server.ts) with that message', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'functions/scorer/server.ts'], {
+      env: { PATH: process.env['PATH'], ...env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    for (const stream of [child.stdout, child.stderr]) stream.on('data', (c: Buffer) => (output += c));
+    // A server that started anyway is stopped (SIGTERM: exit 0) so the assertion below reports it.
+    const stop = setTimeout(() => child.kill('SIGTERM'), 20_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(stop);
+    expect(output).not.toContain('scorer listening');
+    expect(output).toContain('libonnxruntime_providers_cuda.so is not installed');
+    expect(code).toBe(1);
+  }, 30_000);
 });

@@ -71,6 +71,63 @@ describe('URL fetch', () => {
       expect([a, isBlockedAddress(a)]).toEqual([a, false]);
   });
 
+  it('blocks every IPv6 form that embeds an IPv4 address: compatible, mapped, translated, NAT64, 6to4', () => {
+    for (const a of [
+      '::7f00:1', // IPv4-compatible ::/96 (deprecated): ::127.0.0.1
+      '::127.0.0.1',
+      '::a9fe:a9fe', // ::169.254.169.254, the metadata service
+      '::a00:1',
+      '::8.8.8.8', // the whole deprecated range, public or not
+      '::ffff:7f00:1', // IPv4-mapped
+      '::ffff:a9fe:a9fe',
+      '::ffff:0:7f00:1', // IPv4-translated ::ffff:0:0:0/96 (SIIT)
+      '::ffff:0:127.0.0.1',
+      '::ffff:0:a9fe:a9fe',
+      '0:0:0:0:ffff:0:a00:1',
+      '64:ff9b::7f00:1', // NAT64 well-known prefix with a private IPv4
+      '64:ff9b::169.254.169.254',
+      '64:ff9b::c0a8:101',
+      '64:ff9b:1::a00:1', // NAT64 local-use prefix
+      '2002:7f00:1::1', // 6to4 with 127.0.0.1
+      '2002:a9fe:a9fe::', // 6to4 with 169.254.169.254
+      '2002:c0a8:101:1::1', // 6to4 with 192.168.1.1
+      '[::ffff:127.0.0.1]', // as a URL host
+      'fe80::1%eth0', // with a zone
+    ])
+      expect([a, isBlockedAddress(a)]).toEqual([a, true]);
+  });
+
+  it('refuses loopback in every URL host spelling, as the URL parser normalises it, before connecting', async () => {
+    const spellings: [string, string][] = [
+      ['http://[::ffff:127.0.0.1]/a.png', '::ffff:7f00:1'],
+      ['http://[::ffff:7f00:1]/a.png', '::ffff:7f00:1'],
+      ['http://[::127.0.0.1]/a.png', '::7f00:1'],
+      ['http://[::ffff:0:127.0.0.1]/a.png', '::ffff:0:7f00:1'],
+      ['http://[64:ff9b::127.0.0.1]/a.png', '64:ff9b::7f00:1'],
+      ['http://[2002:7f00:1::1]/a.png', '2002:7f00:1::1'],
+      ['http://2130706433/a.png', '127.0.0.1'], // decimal
+      ['http://0x7f.1/a.png', '127.0.0.1'], // hex, short form
+      ['http://0x7f000001/a.png', '127.0.0.1'],
+      ['http://017700000001/a.png', '127.0.0.1'], // octal
+      ['http://127.1/a.png', '127.0.0.1'],
+      ['http://0/a.png', '0.0.0.0'],
+    ];
+    for (const [raw, literal] of spellings) {
+      const url = new URL(raw);
+      expect([raw, url.hostname.replace(/^\[|\]$/g, '')]).toEqual([raw, literal]);
+      // Even with the origin allow-listed (as normalised), the address check refuses it.
+      const error = await fetchImage(raw, {
+        ...local({ allowedOrigins: [url.origin], allowPrivateNetworks: false }),
+        timeoutMs: 1000,
+      }).catch((e: Error) => e);
+      expect([raw, (error as { code?: string }).code, (error as Error).message]).toEqual([
+        raw,
+        'URL_NOT_ALLOWED',
+        `Expected a public address but the URL names ${literal}`,
+      ]);
+    }
+  });
+
   it('accepts only allow-listed origins, without credentials', () => {
     expect(() => checkUrl('https://images.example.com/a.jpg', [])).toThrow(
       'URL inputs are disabled: no origin is allow-listed (URL_ALLOWED_ORIGINS is empty)',
@@ -107,6 +164,19 @@ describe('URL fetch', () => {
     expect((error as { code?: string }).code).toBe('URL_NOT_ALLOWED');
     expect((error as Error).message).toBe(
       'Expected metadata.example to resolve to public addresses only but it resolves to 169.254.169.254',
+    );
+    // The same address in an IPv6 spelling (an AAAA record) is refused the same way.
+    const aaaa = ((
+      _h: string,
+      _o: unknown,
+      cb: (e: null, a: { address: string; family: number }[]) => void,
+    ) => cb(null, [{ address: '::a9fe:a9fe', family: 6 }])) as never;
+    const again = await fetchImage('http://metadata.example/latest', {
+      ...local({ allowedOrigins: ['http://metadata.example'], allowPrivateNetworks: false }),
+      lookup: aaaa,
+    }).catch((e: Error) => e);
+    expect((again as Error).message).toBe(
+      'Expected metadata.example to resolve to public addresses only but it resolves to ::a9fe:a9fe',
     );
   });
 

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expandInputs } from '#core/cli/inputs.ts';
 import { type Io, runCli } from '#core/cli/main.ts';
 import { unloadAll } from '#core/model/registry.ts';
-import { solid } from '../helpers/images.ts';
+import { heicBranded, solid } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
 let root: string;
@@ -81,7 +82,7 @@ describe('mmlq-edge score', () => {
         file: 'broken.jpg',
         code: 'IMAGE_UNSUPPORTED_FORMAT',
         message:
-          'Expected an image in one of jpeg, png, webp, gif, avif, heif, tiff but the bytes are not a recognised image',
+          'Expected an image in one of jpeg, png, webp, gif, avif, tiff but the bytes are not a recognised image',
       },
     ]);
   });
@@ -125,6 +126,24 @@ describe('mmlq-edge score', () => {
     await writeFile(join(root, 'text.json'), JSON.stringify({ 'mid.png': ['blurry', 'dark'] }));
     const mapped = JSON.parse((await cli(['photos/nested', '--json', '--text-map', 'text.json'])).out);
     expect(mapped.results[0].score).toBeLessThan(plain.results[0].score);
+  });
+
+  it('skips HEIC/HEIF in folders, and answers the typed error for one named explicitly', async () => {
+    const dir = join(root, 'iphone');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'IMG_0001.HEIC'), await heicBranded(40, 40));
+    await writeFile(join(dir, 'IMG_0002.heif'), await heicBranded(40, 40));
+    await writeFile(join(dir, 'ok.png'), await solid(40, 40, { r: 9, g: 9, b: 9 }));
+    expect((await expandInputs([dir])).files).toEqual([join(dir, 'ok.png')]);
+    const { code, out } = await cli(['iphone/IMG_0001.HEIC', '--json']);
+    expect(code).toBe(1);
+    expect(JSON.parse(out).errors).toEqual([
+      {
+        file: 'iphone/IMG_0001.HEIC',
+        code: 'IMAGE_UNSUPPORTED_FORMAT',
+        message: 'HEIC/HEIF (HEVC) cannot be decoded by this build; convert to JPEG/AVIF',
+      },
+    ]);
   });
 
   it('writes the report to --output', async () => {

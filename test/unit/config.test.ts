@@ -55,6 +55,14 @@ describe('S3 events', () => {
       expect(decodeEventKey(encodeEventKey(key))).toBe(key);
   });
 
+  it('scores by default the suffixes serverless.yml deploys: no HEIC/HEIF, which cannot be decoded', async () => {
+    const { uploadSuffixes } = readUploadConfig({ SCORER_FUNCTION_NAME: 's' });
+    const deployed = /^\s+uploadSuffixes: (.+)$/m.exec(await readFile('serverless.yml', 'utf8'))![1]!;
+    expect(uploadSuffixes).toEqual(deployed.split(','));
+    expect(uploadSuffixes).not.toContain('.heic');
+    expect(uploadSuffixes).not.toContain('.heif');
+  });
+
   it('ignores keys outside the prefix, under its own prefixes, or with other suffixes', () => {
     const config = readUploadConfig({ SCORER_FUNCTION_NAME: 's', UPLOAD_PREFIX: '' });
     expect(ignoreReason('results/a.jpg.json', config)).toBe("under this service's own prefix results/");

@@ -14,7 +14,15 @@ import {
   resolveLimits,
   toNormalisedChw,
 } from '#core/model/image.ts';
-import { halves, patternJpeg, pngHeaderOnly, solid } from '../helpers/images.ts';
+import {
+  avif,
+  halves,
+  heicBranded,
+  heicHeaderOnly,
+  patternJpeg,
+  pngHeaderOnly,
+  solid,
+} from '../helpers/images.ts';
 
 const spec = (size = 8, extra: Partial<ImageSpec> = {}): ImageSpec => ({
   height: size,
@@ -54,7 +62,7 @@ describe('typed image errors', () => {
     expect(e.code).toBe('IMAGE_UNSUPPORTED_FORMAT');
     expect(e.status).toBe(415);
     expect(e.message).toBe(
-      'Expected an image in one of jpeg, png, webp, gif, avif, heif, tiff but the bytes are not a recognised image',
+      'Expected an image in one of jpeg, png, webp, gif, avif, tiff but the bytes are not a recognised image',
     );
   });
 
@@ -64,9 +72,26 @@ describe('typed image errors', () => {
     );
     const e = await rejects(prepareImage(svg, spec(), limits));
     expect(e.code).toBe('IMAGE_UNSUPPORTED_FORMAT');
-    expect(e.message).toBe(
-      'Expected an image in one of jpeg, png, webp, gif, avif, heif, tiff but received svg',
-    );
+    expect(e.message).toBe('Expected an image in one of jpeg, png, webp, gif, avif, tiff but received svg');
+  });
+
+  it('refuses HEIC/HEIF (HEVC), which the prebuilt libvips cannot decode, and says what to do', async () => {
+    const branded = await heicBranded(32, 32);
+    expect((await sharp(branded).metadata()).compression).toBe('hevc');
+    for (const bytes of [branded, heicHeaderOnly()]) {
+      const e = await rejects(prepareImage(bytes, spec(), limits));
+      expect(e.code).toBe('IMAGE_UNSUPPORTED_FORMAT');
+      expect(e.status).toBe(415);
+      expect(e.message).toBe('HEIC/HEIF (HEVC) cannot be decoded by this build; convert to JPEG/AVIF');
+    }
+  });
+
+  it('decodes AVIF (AV1-coded HEIF) and names it avif', async () => {
+    const bytes = await avif(32, 32);
+    expect(await sharp(bytes).metadata()).toMatchObject({ format: 'heif', compression: 'av1' });
+    const { info, pixels } = await prepareImage(bytes, spec(), limits);
+    expect(info).toMatchObject({ format: 'avif', width: 32, height: 32 });
+    expect(channelMeans(pixels, 64)[0]).toBeCloseTo(200 / 255, 1);
   });
 
   it('rejects a truncated JPEG with IMAGE_CORRUPT', async () => {

@@ -7,7 +7,8 @@ import { basename, extname, relative, resolve } from 'node:path';
 import { glob } from 'tinyglobby';
 import { InvalidArgumentError } from '../common/errors.ts';
 
-export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'avif', 'heic', 'heif', 'tif', 'tiff'];
+/** Matched in folders. No heic/heif: this build cannot decode HEVC (a file named explicitly gets the typed error). */
+export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'avif', 'tif', 'tiff'];
 
 const imagePattern = `**/*.{${IMAGE_EXTENSIONS.flatMap((e) => [e, e.toUpperCase()]).join(',')}}`;
 

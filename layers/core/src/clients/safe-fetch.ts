@@ -2,7 +2,11 @@
  * Fetches images from URLs without becoming an SSRF proxy:
  * - only exact allow-listed origins (scheme://host:port), no credentials in the URL;
  * - every address the host resolves to must be public: loopback, private, link-local (cloud metadata
- *   at 169.254.169.254), CGNAT, multicast, documentation and IPv4-mapped/NAT64 forms of them are refused;
+ *   at 169.254.169.254), CGNAT, multicast and documentation ranges are refused; so are the IPv6 forms
+ *   that carry an IPv4 address: IPv4-mapped ::ffff:0:0/96 (judged by the IPv4 inside), and, whatever
+ *   they embed, IPv4-compatible ::/96, IPv4-translated ::ffff:0:0:0/96, NAT64 64:ff9b::/96 and
+ *   64:ff9b:1::/48, 6to4 2002::/16 and Teredo 2001::/32 (no image host needs them). Decimal, octal and
+ *   hex IPv4 hosts (http://2130706433/) reach this check as the URL parser normalises them (127.0.0.1);
  *   the connection goes to the address that was checked (no second DNS lookup to rebind);
  * - redirects are followed by hand, each hop checked the same way, at most `maxRedirects`;
  * - a byte limit (declared length first, then while reading) and an overall timeout.
@@ -51,8 +55,10 @@ for (const [net, bits] of [
 ] as const)
   blocked.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of [
-  ['::', 128],
-  ['::1', 128],
+  // IPv4-compatible (deprecated, RFC 4291), with :: and ::1: ::7f00:1 is ::127.0.0.1.
+  ['::', 96],
+  // IPv4-translated (SIIT, RFC 2765): ::ffff:0:7f00:1.
+  ['::ffff:0:0:0', 96],
   ['64:ff9b::', 96],
   ['64:ff9b:1::', 48],
   ['100::', 64],

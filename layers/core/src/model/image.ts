@@ -14,7 +14,34 @@ import { positiveInteger } from '../common/validate.ts';
 
 sharp.cache(false);
 
-export const SUPPORTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff'] as const;
+/**
+ * Formats accepted. libvips reads AVIF as `heif` with AV1 compression (named `avif` here); HEIF with
+ * HEVC (iPhone HEIC) is refused: sharp's prebuilt libvips has no HEVC decoder (lovell/sharp#4050).
+ */
+export const SUPPORTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'] as const;
+
+/** ISO-BMFF brands of HEVC-coded HEIF (ISO/IEC 23008-12): image, sequence, and their variants. */
+const HEVC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs']);
+const AV1_BRANDS = new Set(['avif', 'avis']);
+
+function heicUnsupported(): ImageError {
+  return new ImageError(
+    'IMAGE_UNSUPPORTED_FORMAT',
+    'HEIC/HEIF (HEVC) cannot be decoded by this build; convert to JPEG/AVIF',
+  );
+}
+
+/**
+ * True when the bytes start with an ftyp box whose brands say HEVC-coded HEIF and none says AVIF: caught
+ * before libheif, which may not even parse such a file's header.
+ */
+function isHevcHeif(bytes: Buffer): boolean {
+  if (bytes.length < 16 || bytes.toString('latin1', 4, 8) !== 'ftyp') return false;
+  const end = Math.min(bytes.readUInt32BE(0), bytes.length, 256);
+  const brands = [bytes.toString('latin1', 8, 12)];
+  for (let at = 16; at + 4 <= end; at += 4) brands.push(bytes.toString('latin1', at, at + 4));
+  return brands.some((b) => HEVC_BRANDS.has(b)) && !brands.some((b) => AV1_BRANDS.has(b));
+}
 
 export interface ImageLimits {
   /** Largest encoded size accepted, in bytes. */
@@ -155,6 +182,7 @@ export async function inspectImage(bytes: Buffer, limits: ImageLimits): Promise<
   if (bytes.length === 0)
     throw new ImageError('IMAGE_EMPTY', 'Expected image bytes but received an empty body');
   if (bytes.length > limits.maxBytes) throw tooManyBytes(String(bytes.length), limits.maxBytes);
+  if (isHevcHeif(bytes)) throw heicUnsupported();
   let meta: Metadata;
   try {
     // limitInputPixels: false here because we enforce our own limit with a precise message below.
@@ -162,7 +190,12 @@ export async function inspectImage(bytes: Buffer, limits: ImageLimits): Promise<
   } catch (error) {
     throw decodeError(error);
   }
-  const format = meta.format ?? 'unknown';
+  let format: string = meta.format ?? 'unknown';
+  if (format === 'heif') {
+    // Brands can mislead (mif1 only); the compression libheif reports is what decides.
+    if (meta.compression !== 'av1') throw heicUnsupported();
+    format = 'avif';
+  }
   if (!(SUPPORTED_FORMATS as readonly string[]).includes(format)) {
     throw new ImageError(
       'IMAGE_UNSUPPORTED_FORMAT',

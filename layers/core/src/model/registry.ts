@@ -30,6 +30,8 @@ export const DEFAULT_MODEL = 'mmlq-mnv2-synth';
 export interface LoadOptions {
   modelsDir: string;
   provider: Provider;
+  /** Fail rather than fall back to cpu when `provider` cannot start (default false). */
+  requireProvider?: boolean;
   intraOpThreads: number;
   /** Check every file's sha256 against the manifest (default true). */
   verify: boolean;
@@ -126,6 +128,7 @@ const cache = memo((args: { name: string; options: LoadOptions }) => load(args.n
       resolve(options.modelsDir),
       name,
       options.provider,
+      options.requireProvider ?? false,
       options.intraOpThreads,
       options.verify,
     ]),

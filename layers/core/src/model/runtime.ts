@@ -2,7 +2,8 @@
  * The inference runtime. The only module that imports onnxruntime-node.
  *
  * Sessions are created from bytes with a chosen execution provider: `cuda` when asked for and present,
- * else `cpu`, with one log line saying so. Feeds are checked against the session's input names before
+ * else `cpu`, with one log line saying so; or, with `requireProvider`, a MODEL_LOAD_FAILED error that
+ * says why cuda could not start (the GPU image: a CPU fallback there would deploy green and crawl). Feeds are checked against the session's input names before
  * running; a failed run reports input names, types and dims, never data.
  */
 import { existsSync } from 'node:fs';
@@ -16,8 +17,10 @@ export const PROVIDERS = ['cpu', 'cuda'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
 export interface RuntimeOptions {
-  /** Preferred execution provider; falls back to cpu when not available. */
+  /** Preferred execution provider; falls back to cpu when not available (unless `requireProvider`). */
   provider: Provider;
+  /** Fail instead of falling back to cpu when `provider` cannot start (default false). */
+  requireProvider?: boolean;
   /** Threads inside one operator (0 = onnxruntime's default: one per core). */
   intraOpThreads: number;
   /** Where fallback notices go. */
@@ -76,18 +79,27 @@ export class ModelSession {
   static async create(graph: Uint8Array, source: string, options: RuntimeOptions): Promise<ModelSession> {
     const wanted = oneOf('runtime.provider', options.provider, PROVIDERS);
     if (wanted === 'cuda') {
-      const reason = cudaUnavailableReason();
+      let reason = cudaUnavailableReason();
+      let cause: unknown;
       if (reason === undefined) {
         try {
-          // Severity 4 (fatal only): our own log line below says why cuda was not used.
+          // Severity 4 (fatal only): our own message below says why cuda was not used.
           const cuda = { ...sessionOptions('cuda', options.intraOpThreads), logSeverityLevel: 4 as const };
           return new ModelSession(await ort.InferenceSession.create(graph, cuda), 'cuda');
         } catch (error) {
-          options.log(`Execution provider cuda could not start (${firstLine(error)}); falling back to cpu`);
+          // e.g. "libcublasLt.so.12: cannot open shared object file": names the missing CUDA library.
+          reason = `it could not start: ${firstLine(error)}`;
+          cause = error;
         }
-      } else {
-        options.log(`Execution provider cuda is unavailable (${reason}); falling back to cpu`);
       }
+      if (options.requireProvider) {
+        throw new ModelError(
+          'MODEL_LOAD_FAILED',
+          `Execution provider cuda is required but unavailable (${reason}); not falling back to cpu`,
+          { cause },
+        );
+      }
+      options.log(`Execution provider cuda is unavailable (${reason}); falling back to cpu`);
     }
     try {
       return new ModelSession(

@@ -68,6 +68,8 @@ export interface ScorerOptions {
   model?: string;
   modelsDir?: string;
   provider?: Provider;
+  /** Fail rather than fall back to cpu when `provider` cannot start (default false: fall back). */
+  requireProvider?: boolean;
   /** onnxruntime intra-op threads (0 = one per core). */
   intraOpThreads?: number;
   verify?: boolean;
@@ -102,6 +104,7 @@ export class Scorer {
     const model = await loadModel(options.model ?? DEFAULT_MODEL, {
       modelsDir: options.modelsDir ?? DEFAULT_MODELS_DIR,
       provider: options.provider ?? 'cpu',
+      requireProvider: options.requireProvider ?? false,
       intraOpThreads: options.intraOpThreads ?? 0,
       verify: options.verify ?? true,
       log: options.log ?? ((m) => console.error(m)),

@@ -9,18 +9,11 @@ export interface UploadConfig extends EdgeConfig {
   uploadSuffixes: string[];
 }
 
-export const DEFAULT_SUFFIXES = [
-  '.jpg',
-  '.jpeg',
-  '.png',
-  '.webp',
-  '.gif',
-  '.avif',
-  '.heic',
-  '.heif',
-  '.tif',
-  '.tiff',
-];
+/**
+ * The formats the scorer decodes (model/image.ts SUPPORTED_FORMATS), as serverless.yml's uploadSuffixes.
+ * No .heic/.heif: sharp's prebuilt libvips cannot decode HEVC, so they would only ever get an error.
+ */
+export const DEFAULT_SUFFIXES = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff'];
 
 export function readUploadConfig(env: Env = process.env): UploadConfig {
   const edge = readEdgeConfig(env);

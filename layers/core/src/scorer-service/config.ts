@@ -4,6 +4,7 @@
  * the edge functions must not load.
  */
 import { readS3, readUrlFetch, type S3Config, type UrlFetchConfig } from '../clients/config.ts';
+import { MAX_JOB_ITEMS } from '../clients/scorer-protocol.ts';
 import { boolean, type Env, integer, list, optional, value } from '../common/env.ts';
 import { ConfigError } from '../common/errors.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '../model/registry.ts';
@@ -15,22 +16,33 @@ export interface ScorerConfig {
   model: string;
   modelsDir: string;
   provider: Provider;
+  /** REQUIRE_PROVIDER: fail at start instead of falling back to cpu (the GPU image sets it). */
+  requireProvider: boolean;
   batchSize: number;
   intraOpThreads: number;
   verifyModel: boolean;
   tiers: TierThresholds | undefined;
   maxImageBytes: number;
   url: UrlFetchConfig;
-  /** Buckets the scorer may read; empty = any the role allows (IAM is the real boundary). */
+  /**
+   * Buckets the scorer may read (ALLOWED_BUCKETS). Empty (the default) = none: S3 inputs are refused
+   * with a 400 naming the setting, so a scorer never reads whatever bucket its role happens to reach.
+   */
   allowedBuckets: string[];
 }
 
 export interface ServerConfig extends ScorerConfig {
+  /** Interface to listen on: loopback by default; containers set HOST=0.0.0.0 explicitly. */
   host: string;
   port: number;
   /** Micro-batching: how long the first request of a batch waits for company. */
   batchWindowMs: number;
   maxBatchItems: number;
+  /**
+   * Items admitted at once (being fetched, queued or scored). A job that would pass it is answered
+   * 503 SCORER_UNAVAILABLE with Retry-After, which the scorer client retries. At least one full job.
+   */
+  maxQueuedItems: number;
 }
 
 export function readScorerConfig(env: Env = process.env): ScorerConfig {
@@ -52,6 +64,7 @@ export function readScorerConfig(env: Env = process.env): ScorerConfig {
     model: optional(env, 'MODEL', DEFAULT_MODEL),
     modelsDir: optional(env, 'MODELS_DIR', DEFAULT_MODELS_DIR),
     provider: provider as Provider,
+    requireProvider: boolean(env, 'REQUIRE_PROVIDER', false),
     batchSize: integer(env, 'BATCH_SIZE', 8),
     intraOpThreads: integer(env, 'INTRA_OP_THREADS', 0, 0),
     verifyModel: boolean(env, 'VERIFY_MODEL', true),
@@ -64,11 +77,15 @@ export function readScorerConfig(env: Env = process.env): ScorerConfig {
 
 export function readServerConfig(env: Env = process.env): ServerConfig {
   const scorer = readScorerConfig(env);
+  const maxBatchItems = integer(env, 'MAX_BATCH_ITEMS', scorer.batchSize * 4);
+  // Two batches' worth (one scoring, one filling), and never less than one whole job.
+  const queued = Math.max(MAX_JOB_ITEMS, 2 * maxBatchItems);
   return {
     ...scorer,
-    host: optional(env, 'HOST', '0.0.0.0'),
+    host: optional(env, 'HOST', '127.0.0.1'),
     port: integer(env, 'PORT', 8080, 0),
     batchWindowMs: integer(env, 'BATCH_WINDOW_MS', 5, 0),
-    maxBatchItems: integer(env, 'MAX_BATCH_ITEMS', scorer.batchSize * 4),
+    maxBatchItems,
+    maxQueuedItems: integer(env, 'MAX_QUEUED_ITEMS', queued, MAX_JOB_ITEMS),
   };
 }

@@ -1,8 +1,10 @@
 /**
  * The scorer's plain HTTP entry point, for GPU hosts (ECS on GPU instances) and any container platform:
  *   POST /v1/score   the same job as the Lambda handler → { model, outcomes }
- *   GET  /health     { status, model, batching }
- * Images of concurrent requests are micro-batched (batcher.ts) so the GPU sees full batches.
+ *   GET  /health     { status, model (with the provider in use), batching, queue }
+ * Images of concurrent requests are micro-batched (batcher.ts) so the GPU sees full batches. At most
+ * `maxQueuedItems` items are admitted at once; a job beyond that is answered 503 SCORER_UNAVAILABLE
+ * with Retry-After (the scorer client retries it), so a burst cannot hold gigabytes of images.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,12 +17,23 @@ import type { ServerConfig } from './config.ts';
 import { ScoringService } from './service.ts';
 
 const MAX_BODY = 1024 * 1024;
+/**
+ * Idle keep-alive connections stay open longer than the ALB's idle timeout (65 s, serverless.gpu.yml):
+ * a server that closes first races the ALB reusing the connection, which answers 502.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 70_000;
+/** Must exceed the keep-alive timeout (Node's own advice), else a reused connection can be cut early. */
+export const HEADERS_TIMEOUT_MS = 75_000;
+/** Seconds a refused client is asked to wait (Retry-After). */
+const RETRY_AFTER_S = 1;
 
 export interface ScorerServer {
   server: Server;
   service: ScoringService;
   batcher: MicroBatcher<ScoreRequest, ScoreOutcome>;
   url: string;
+  /** Items admitted now, the bound, and jobs refused so far (for health output and tests). */
+  queue: { items: number; max: number; refused: number };
   close: () => Promise<void>;
 }
 
@@ -51,15 +64,21 @@ export async function startScorerServer(config: ServerConfig, logger: Logger): P
   );
   service.useRunner((requests) => batcher.submit(requests));
   logger.info('scorer model loaded', { model: service.model });
+  const queue = { items: 0, max: config.maxQueuedItems, refused: 0 };
 
   const server = createServer(async (req, res) => {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
     try {
       if (req.method === 'GET' && req.url === '/health') {
-        return send(200, { status: 'ok', model: service.model, batching: { ...batcher.stats } });
+        return send(200, {
+          status: 'ok',
+          model: service.model,
+          batching: { ...batcher.stats },
+          queue: { ...queue },
+        });
       }
       if (req.method === 'POST' && req.url === '/v1/score') {
         let job: ReturnType<typeof parseJob>;
@@ -73,7 +92,23 @@ export async function startScorerServer(config: ServerConfig, logger: Logger): P
               : payload;
           return send(400, { error: body });
         }
-        return send(200, await service.run(job));
+        const size = job.items.length;
+        if (size > 0 && queue.items + size > queue.max) {
+          queue.refused++;
+          logger.warn('scorer busy, job refused', { items: size, queued: queue.items, max: queue.max });
+          const message = `The scorer is busy: ${queue.items} items queued, at most ${queue.max} (MAX_QUEUED_ITEMS); retry later`;
+          return send(
+            503,
+            { error: { code: 'SCORER_UNAVAILABLE', message } },
+            { 'retry-after': String(RETRY_AFTER_S) },
+          );
+        }
+        queue.items += size;
+        try {
+          return send(200, await service.run(job));
+        } finally {
+          queue.items -= size;
+        }
       }
       return send(404, {
         error: { code: 'ROUTE_NOT_FOUND', message: 'Routes: POST /v1/score, GET /health' },
@@ -84,6 +119,8 @@ export async function startScorerServer(config: ServerConfig, logger: Logger): P
       return send(statusOf(payload.code), { error: payload });
     }
   });
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
@@ -92,6 +129,7 @@ export async function startScorerServer(config: ServerConfig, logger: Logger): P
     service,
     batcher,
     url: `http://${host}:${port}`,
+    queue,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

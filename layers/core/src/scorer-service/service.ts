@@ -39,6 +39,7 @@ export class ScoringService {
       model: config.model,
       modelsDir: config.modelsDir,
       provider: config.provider,
+      requireProvider: config.requireProvider,
       batchSize: config.batchSize,
       intraOpThreads: config.intraOpThreads,
       verify: config.verifyModel,
@@ -99,9 +100,14 @@ export class ScoringService {
     if ('s3' in item.image) {
       const ref = item.image.s3;
       const allowed = this.config.allowedBuckets;
-      if (allowed.length > 0 && !allowed.includes(ref.bucket)) {
+      if (allowed.length === 0) {
         throw new InvalidArgumentError(
-          `Expected an S3 bucket among ${allowed.join(', ')} but received ${JSON.stringify(ref.bucket)}`,
+          'S3 inputs are disabled: no bucket is allow-listed (ALLOWED_BUCKETS is empty)',
+        );
+      }
+      if (!allowed.includes(ref.bucket)) {
+        throw new InvalidArgumentError(
+          `Expected an S3 bucket among ${allowed.join(', ')} (ALLOWED_BUCKETS) but received ${JSON.stringify(ref.bucket)}`,
         );
       }
       const { bytes, etag } = await this.objects.getImage(ref, this.config.maxImageBytes);
