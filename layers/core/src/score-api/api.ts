@@ -41,8 +41,6 @@ const EXTENSIONS: Record<string, string> = {
   'image/webp': 'webp',
   'image/gif': 'gif',
   'image/avif': 'avif',
-  'image/heic': 'heic',
-  'image/heif': 'heif',
   'image/tiff': 'tiff',
 };
 
