@@ -6,9 +6,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, relative, resolve } from 'node:path';
 import { glob } from 'tinyglobby';
 import { InvalidArgumentError } from '../common/errors.ts';
+import { IMAGE_SUFFIXES } from '../common/image-types.ts';
 
 /** Matched in folders. No heic/heif: this build cannot decode HEVC (a file named explicitly gets the typed error). */
-export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'avif', 'tif', 'tiff'];
+export const IMAGE_EXTENSIONS = IMAGE_SUFFIXES.map((s) => s.slice(1));
 
 const imagePattern = `**/*.{${IMAGE_EXTENSIONS.flatMap((e) => [e, e.toUpperCase()]).join(',')}}`;
 

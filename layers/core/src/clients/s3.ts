@@ -13,6 +13,7 @@ import {
   S3ServiceException,
   type Tag,
 } from '@aws-sdk/client-s3';
+import { readLimited } from '../common/bytes.ts';
 import { EdgeError, ImageError } from '../common/errors.ts';
 import { requestHandler } from './aws.ts';
 import type { S3Config } from './config.ts';
@@ -110,25 +111,23 @@ export class ObjectStore {
         `Expected an image of at most ${maxBytes} bytes but received ${out.ContentLength} bytes`,
       );
     }
-    const chunks: Buffer[] = [];
-    let total = 0;
+    let bytes: Buffer;
     try {
-      for await (const chunk of (out.Body as AsyncIterable<Uint8Array> | undefined) ?? []) {
-        total += chunk.length;
-        if (total > maxBytes) {
-          throw new ImageError(
+      bytes = await readLimited(
+        (out.Body as AsyncIterable<Uint8Array> | undefined) ?? [],
+        maxBytes,
+        (received) =>
+          new ImageError(
             'IMAGE_TOO_MANY_BYTES',
-            `Expected an image of at most ${maxBytes} bytes but received more than ${total} bytes`,
-          );
-        }
-        chunks.push(Buffer.from(chunk));
-      }
+            `Expected an image of at most ${maxBytes} bytes but received ${received} bytes`,
+          ),
+      );
     } catch (error) {
       // A body that stalls (socket timeout) or breaks off is a storage failure, worth a retry.
       if (error instanceof ImageError) throw error;
       throw storageError('read', ref, error);
     }
-    return { bytes: Buffer.concat(chunks, total), etag: stripQuotes(out.ETag) };
+    return { bytes, etag: stripQuotes(out.ETag) };
   }
 
   async getJson<T>(ref: ObjectRef): Promise<T | undefined> {

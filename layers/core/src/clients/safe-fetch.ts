@@ -15,6 +15,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP } from 'node:net';
+import { readLimited } from '../common/bytes.ts';
 import { EdgeError, ImageError } from '../common/errors.ts';
 
 export interface UrlFetchOptions {
@@ -197,21 +198,10 @@ function request(url: URL, options: UrlFetchOptions, signal: AbortSignal): Promi
           res.destroy();
           return reject(tooLarge(options.maxBytes, String(declared)));
         }
-        const chunks: Buffer[] = [];
-        let total = 0;
-        res.on('data', (chunk: Buffer) => {
-          total += chunk.length;
-          if (total > options.maxBytes) {
-            res.destroy();
-            reject(tooLarge(options.maxBytes, `more than ${total}`));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () =>
-          resolve({ status, location: undefined, contentType, bytes: Buffer.concat(chunks, total) }),
+        readLimited(res, options.maxBytes, (received) => tooLarge(options.maxBytes, received)).then(
+          (bytes) => resolve({ status, location: undefined, contentType, bytes }),
+          reject,
         );
-        res.on('error', reject);
       },
     );
     req.on('error', reject);

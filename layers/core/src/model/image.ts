@@ -9,7 +9,9 @@
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { readLimited } from '../common/bytes.ts';
 import { ImageError } from '../common/errors.ts';
+import { IMAGE_FORMATS } from '../common/image-types.ts';
 import { positiveInteger } from '../common/validate.ts';
 
 sharp.cache(false);
@@ -18,7 +20,7 @@ sharp.cache(false);
  * Formats accepted. libvips reads AVIF as `heif` with AV1 compression (named `avif` here); HEIF with
  * HEVC (iPhone HEIC) is refused: sharp's prebuilt libvips has no HEVC decoder (lovell/sharp#4050).
  */
-export const SUPPORTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'] as const;
+export const SUPPORTED_FORMATS = IMAGE_FORMATS;
 
 /** ISO-BMFF brands of HEVC-coded HEIF (ISO/IEC 23008-12): image, sequence, and their variants. */
 const HEVC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs']);
@@ -97,18 +99,9 @@ export async function readStream(
   stream: Readable | AsyncIterable<Uint8Array>,
   maxBytes: number,
 ): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    total += buf.length;
-    if (total > maxBytes) {
-      if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy();
-      throw tooManyBytes(`more than ${total}`, maxBytes);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks, total);
+  return readLimited(stream as AsyncIterable<Uint8Array>, maxBytes, (received) =>
+    tooManyBytes(received, maxBytes),
+  );
 }
 
 /** Reads a file after checking its size, so a huge file is rejected without being read. */

@@ -2,6 +2,7 @@
 
 import { type EdgeConfig, readEdgeConfig } from '../clients/config.ts';
 import { type Env, list, prefix } from '../common/env.ts';
+import { IMAGE_SUFFIXES } from '../common/image-types.ts';
 
 export interface UploadConfig extends EdgeConfig {
   uploadPrefix: string;
@@ -13,7 +14,7 @@ export interface UploadConfig extends EdgeConfig {
  * The formats the scorer decodes (model/image.ts SUPPORTED_FORMATS), as serverless.yml's uploadSuffixes.
  * No .heic/.heif: sharp's prebuilt libvips cannot decode HEVC, so they would only ever get an error.
  */
-export const DEFAULT_SUFFIXES = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff'];
+export const DEFAULT_SUFFIXES = IMAGE_SUFFIXES;
 
 export function readUploadConfig(env: Env = process.env): UploadConfig {
   const edge = readEdgeConfig(env);

@@ -22,6 +22,7 @@ import {
 } from '../clients/scorer-protocol.ts';
 import { EdgeError, ImageError, InvalidArgumentError, statusOf } from '../common/errors.ts';
 import { bodyBytes, errorResponse, header, json, pathSegment, type Response, route } from '../common/http.ts';
+import { suffixOfMime } from '../common/image-types.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
 import { parseWith } from '../common/validate.ts';
 import { ApiResultStore, type ApiSource, newApiResultId } from '../results/store.ts';
@@ -34,15 +35,6 @@ export interface ApiDeps {
   logger: Logger;
   metrics: Metrics;
 }
-
-const EXTENSIONS: Record<string, string> = {
-  'image/jpeg': 'jpg',
-  'image/png': 'png',
-  'image/webp': 'webp',
-  'image/gif': 'gif',
-  'image/avif': 'avif',
-  'image/tiff': 'tiff',
-};
 
 /** One `{ url } | { s3 }` input with optional text and id, checked against the scorer's own limits. */
 function parseInput(raw: unknown, at: string, config: ApiConfig): ScoreItem {
@@ -100,7 +92,7 @@ async function parseScoreRequest(event: APIGatewayProxyEventV2, deps: ApiDeps): 
     // requests with the same bytes never write the same key, whatever the store's write semantics.
     // Only the reference travels to the scorer. The staging prefix expires (serverless.yml lifecycle).
     const digest = createHash('sha256').update(bytes).digest('hex');
-    const key = `${config.store.stagingPrefix}${digest}-${newApiResultId()}.${EXTENSIONS[contentType] ?? 'bin'}`;
+    const key = `${config.store.stagingPrefix}${digest}-${newApiResultId()}.${suffixOfMime(contentType) ?? 'bin'}`;
     await deps.objects.put({ bucket: config.bucket, key }, bytes, contentType);
     const text = event.queryStringParameters?.['text'];
     return {
