@@ -3,12 +3,9 @@
  * (best first); images that failed follow with their error code and message.
  */
 import { stringify } from 'csv-stringify/sync';
-import type { ScoreResult } from '../model/scorer.ts';
+import type { Outcome, ScoreResult } from '../model/scorer.ts';
 
-/** A scored or failed image; error codes may come from the core or from a remote scorer. */
-export type Outcome =
-  | { id: string; ok: true; result: ScoreResult }
-  | { id: string; ok: false; error: { code: string; message: string } };
+export type { Outcome } from '../model/scorer.ts';
 
 export interface Ranked {
   rank: number;

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { ErrorPayload } from '../common/errors.ts';
 import { parseWith } from '../common/validate.ts';
-import type { ScoreResult } from '../model/scorer.ts';
+import type { Outcome } from '../model/scorer.ts';
 import type { ObjectRef } from './s3.ts';
 
 export type ImageRef = { s3: ObjectRef } | { url: string };
@@ -30,9 +30,7 @@ export interface ScoredSource {
   sha256?: string;
 }
 
-export type ItemOutcome =
-  | { id: string; ok: true; result: ScoreResult; source?: ScoredSource }
-  | { id: string; ok: false; error: ErrorPayload };
+export type ItemOutcome = Outcome<{ source?: ScoredSource }>;
 
 export interface ModelInfo {
   name: string;

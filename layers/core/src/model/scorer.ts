@@ -60,9 +60,15 @@ export interface ScoreResult {
   timings: { readMs: number; decodeMs: number; inferenceMs: number };
 }
 
-export type ScoreOutcome =
-  | { id: string; ok: true; result: ScoreResult }
+/**
+ * The one shape of a scored-or-failed item, everywhere (CLI, scorer, edge): `Extra` adds what a
+ * success carries beyond the result (e.g. the scorer protocol's `source`).
+ */
+export type Outcome<Extra extends object = object> =
+  | ({ id: string; ok: true; result: ScoreResult } & Extra)
   | { id: string; ok: false; error: ErrorPayload };
+
+export type ScoreOutcome = Outcome;
 
 export interface ScorerOptions {
   model?: string;
