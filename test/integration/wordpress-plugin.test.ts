@@ -892,7 +892,10 @@ describe('MMLQ Edge plugin', () => {
     // A malformed field (an array) is refused like a bad URL, without a PHP warning.
     expect((await save({ 'mmlq_edge_settings[endpoint][]': 'http://example.test/' })).status).toBe(302);
     expect((await settings()).endpoint).toBe(endpoint);
-    const log = await readFile(wp.debugLog, 'utf8').catch(() => '');
+    // A line of our own first: if WordPress's debug log were not where we read, this would fail.
+    await wp.php("error_log('test: the debug log is on');");
+    const log = await readFile(wp.debugLog, 'utf8');
+    expect(log).toContain('test: the debug log is on');
     expect(log).not.toMatch(/Array to string conversion.*mmlq-edge/);
 
     // Suggested privacy policy text, since texts and comments leave the site.
@@ -1035,7 +1038,10 @@ describe('MMLQ Edge plugin', () => {
       const { stdout } = await promisify(execFile)('php', ['-l', file]);
       expect(stdout).toContain('No syntax errors');
     }
-    const log = await readFile(wp.debugLog, 'utf8').catch(() => '');
+    // A line of our own first: if WordPress's debug log were not where we read, this would fail.
+    await wp.php("error_log('test: the debug log is on');");
+    const log = await readFile(wp.debugLog, 'utf8');
+    expect(log).toContain('test: the debug log is on');
     expect(log.split('\n').filter((l) => /mmlq-edge\/|mmlq_edge/.test(l))).toEqual([]);
   });
 });
