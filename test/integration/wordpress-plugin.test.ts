@@ -596,18 +596,23 @@ describe('MMLQ Edge plugin', () => {
         .status,
     ).toBe(403);
 
-    // Scores are public for public images by default (like registered meta); the filter makes them
-    // edit-only, which the function (context=edit) does not notice.
-    expect((await api('GET', `wp/v2/media/${scoredId}`, undefined, {}, false)).json.meta.mmlq_score).toBe(
-      7.25,
+    // Score meta is edit-context only by default: a logged-out visitor sees none of it, not even for a
+    // public image; the scorer (context=edit) does.
+    const anon = await api('GET', `wp/v2/media/${scoredId}`, undefined, {}, false);
+    expect(anon.status).toBe(200);
+    expect(anon.json.meta?.mmlq_score).toBeUndefined();
+    expect(anon.json.meta?.mmlq_key).toBeUndefined();
+    // The filter opens chosen keys to the view context (a public front end), the hash stays private.
+    const mu = join(wp.docroot, 'wp-content/mu-plugins/mmlq-edge-test-public-score.php');
+    await writeFile(
+      mu,
+      "<?php add_filter('mmlq_edge_rest_public_meta', fn($p, $k) => in_array($k, ['mmlq_score', 'mmlq_tier'], true), 10, 2);\n",
     );
-    const mu = join(wp.docroot, 'wp-content/mu-plugins/mmlq-edge-test-edit-only.php');
-    await writeFile(mu, "<?php add_filter('mmlq_edge_rest_public_meta', '__return_false');\n");
     try {
-      const anon = await api('GET', `wp/v2/media/${scoredId}`, undefined, {}, false);
-      expect(anon.status).toBe(200);
-      expect(anon.json.meta?.mmlq_score).toBeUndefined();
-      expect(anon.json.meta?.mmlq_key).toBeUndefined();
+      const open = await api('GET', `wp/v2/media/${scoredId}`, undefined, {}, false);
+      expect(open.json.meta?.mmlq_score).toBe(7.25);
+      expect(open.json.meta?.mmlq_tier).toBe('top');
+      expect(open.json.meta?.mmlq_key).toBeUndefined();
       const asScorer = await api('GET', `wp/v2/media/${scoredId}?context=edit`, undefined, as(scorer), false);
       expect(asScorer.json.meta).toMatchObject({
         mmlq_score: 7.25,

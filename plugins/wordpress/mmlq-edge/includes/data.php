@@ -103,17 +103,18 @@ function mmlq_edge_register_data(): void {
 		}
 		/**
 		 * Filters whether a score meta key is readable in the REST API's `view` context, that is by anyone
-		 * who may read the attachment (for an image of a published post or an unattached one: everyone).
-		 * Default true, WordPress's default for registered meta. Return false to show the key only in the
-		 * `edit` context, to users who can edit the attachment; the wp-webhook function reads with
-		 * `context=edit`, so it is not affected. Add the filter before `init` (in a plugin's main file or
-		 * a must-use plugin). Only the meta: the `mmlq_tier` term stays visible like any REST taxonomy.
+		 * who may read the attachment (for an image of a published post or an unattached one: everyone,
+		 * logged out too). Default false: the keys are in the `edit` context only, for users who can edit
+		 * the attachment (the wp-webhook function reads with `context=edit`). Return true for the keys a
+		 * public front end needs (e.g. mmlq_score and mmlq_tier); mmlq_key holds the file's hash and
+		 * should stay private. Add the filter before `init` (in a plugin's main file or a must-use
+		 * plugin). Only the meta: the `mmlq_tier` term stays visible like any REST taxonomy.
 		 *
 		 * @param bool   $public   Whether `view` requests see the key.
 		 * @param string $meta_key The key: mmlq_score, mmlq_std, mmlq_percentile, mmlq_tier, mmlq_model,
 		 *                         mmlq_scored_at, mmlq_attributes, mmlq_key or mmlq_error.
 		 */
-		$public = (bool) apply_filters( 'mmlq_edge_rest_public_meta', true, $key );
+		$public = (bool) apply_filters( 'mmlq_edge_rest_public_meta', false, $key );
 		register_post_meta(
 			'attachment',
 			$key,
