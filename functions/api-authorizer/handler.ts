@@ -9,7 +9,7 @@ import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { authorize } from '#core/api-auth/authorizer.ts';
 import { readAuthConfig } from '#core/api-auth/config.ts';
 import { keysLoader } from '#core/api-auth/keys.ts';
-import { ssmParameterReader } from '#core/api-auth/ssm.ts';
+import { ssmParameterReader } from '#core/clients/ssm.ts';
 import { observability } from '#core/common/observability.ts';
 
 const config = readAuthConfig();
@@ -17,7 +17,14 @@ const { logger, metrics } = observability('api-authorizer');
 const deps = {
   keys: keysLoader(
     config.parameter
-      ? { parameter: config.parameter, read: ssmParameterReader(config.region, config.ssmEndpoint) }
+      ? {
+          parameter: config.parameter,
+          read: ssmParameterReader({
+            region: config.region,
+            endpoint: config.ssmEndpoint,
+            timeoutMs: config.ssmTimeoutMs,
+          }),
+        }
       : { json: config.keysJson! },
     { ttlMs: config.keysTtlMs },
   ),

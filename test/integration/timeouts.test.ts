@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readS3 } from '#core/clients/config.ts';
 import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
 import { HttpScorerClient, LambdaScorerClient } from '#core/clients/scorer-client.ts';
+import { ssmParameterReader } from '#core/clients/ssm.ts';
 import { secretsLoader } from '#core/wp-webhook/secrets.ts';
 import { WordPressSite } from '#core/wp-webhook/site.ts';
 
@@ -135,6 +136,13 @@ describe('timeouts against a server that hangs', () => {
     });
     await expect(load()).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
     await expect(load()).rejects.toThrow(/timed out after 300 ms|Timeout/i);
+  });
+
+  it("the authorizer's key-list read fails instead of hanging", { timeout: 15_000 }, async () => {
+    process.env['AWS_ACCESS_KEY_ID'] ??= 'test';
+    process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
+    const read = ssmParameterReader({ region: 'us-east-1', endpoint: hang.url, timeoutMs: 300 });
+    await expect(read('/mmlq-edge/ci/api-keys')).rejects.toThrow(/Timeout|timed out|aborted/i);
   });
 
   it('WordPress REST calls fail with WORDPRESS_FAILED', { timeout: 15_000 }, async () => {

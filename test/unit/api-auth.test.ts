@@ -236,6 +236,7 @@ describe('api-auth: configuration', () => {
       keysTtlMs: 60_000,
       region: 'eu-west-1',
       ssmEndpoint: undefined,
+      ssmTimeoutMs: 3000,
     });
     expect(readAuthConfig({ API_KEYS_JSON: '[]', API_KEYS_TTL_S: '5' })).toMatchObject({
       parameter: undefined,

@@ -6,6 +6,7 @@ import { readUploadConfig } from '#core/on-upload/config.ts';
 import { ignoreReason } from '#core/on-upload/uploads.ts';
 import { readApiConfig } from '#core/score-api/config.ts';
 import { readScorerConfig } from '#core/scorer-service/config.ts';
+import { readWordPressConfig } from '#core/wp-webhook/config.ts';
 
 describe('configuration', () => {
   it('fails at cold start naming the missing variable', () => {
@@ -68,5 +69,29 @@ describe('S3 events', () => {
     expect(ignoreReason('results/a.jpg.json', config)).toBe("under this service's own prefix results/");
     expect(ignoreReason('notes.txt', config)).toMatch(/^suffix not among \.jpg/);
     expect(ignoreReason('Photo.JPG', config)).toBeUndefined();
+  });
+});
+
+describe('wp-webhook configuration', () => {
+  const base = {
+    SCORER_FUNCTION_NAME: 's',
+    WP_USER: 'u',
+    WP_WEBHOOK_SECRET: 'x'.repeat(32),
+    WP_APP_PASSWORD: 'p',
+  };
+  it('requires an https:// site, except for a local one (private networks allowed)', () => {
+    expect(() => readWordPressConfig({ ...base, WP_SITE_URL: 'http://example.com/' })).toThrow(
+      'Environment variable WP_SITE_URL must be an https:// URL (the application password is sent with every call) but is "http://example.com/"',
+    );
+    expect(readWordPressConfig({ ...base, WP_SITE_URL: 'https://example.com/' }).wordpress.siteUrl).toBe(
+      'https://example.com/',
+    );
+    expect(
+      readWordPressConfig({
+        ...base,
+        WP_SITE_URL: 'http://127.0.0.1:8088/',
+        URL_ALLOW_PRIVATE_NETWORKS: 'true',
+      }).url.allowedOrigins,
+    ).toEqual(['http://127.0.0.1:8088']);
   });
 });

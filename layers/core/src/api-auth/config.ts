@@ -12,6 +12,8 @@ export interface AuthConfig {
   region: string;
   /** Custom SSM endpoint (tests); undefined on AWS. */
   ssmEndpoint: string | undefined;
+  /** Each SSM request fails after this long (SSM_TIMEOUT_MS). */
+  ssmTimeoutMs: number;
 }
 
 export function readAuthConfig(env: Env = process.env): AuthConfig {
@@ -33,5 +35,6 @@ export function readAuthConfig(env: Env = process.env): AuthConfig {
     keysTtlMs: integer(env, 'API_KEYS_TTL_S', 60) * 1000,
     region: optional(env, 'AWS_REGION', 'us-east-1'),
     ssmEndpoint: value(env, 'SSM_ENDPOINT'),
+    ssmTimeoutMs: integer(env, 'SSM_TIMEOUT_MS', 3_000),
   };
 }

@@ -8,15 +8,17 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_JOB_ITEMS, parseJob } from '../clients/scorer-protocol.ts';
-import { statusOf, toErrorPayload } from '../common/errors.ts';
+import { parseJob } from '../clients/scorer-protocol.ts';
+import { readLimited } from '../common/bytes.ts';
+import { EdgeError, statusOf, toErrorPayload } from '../common/errors.ts';
 import type { Logger } from '../common/observability.ts';
 import type { ScoreOutcome, ScoreRequest } from '../model/scorer.ts';
 import { MicroBatcher } from './batcher.ts';
 import type { ServerConfig } from './config.ts';
 import { ScoringService } from './service.ts';
 
-const MAX_BODY = 1024 * 1024;
+/** The largest job body: Lambda's synchronous payload limit, so the HTTP and Lambda scorers take the same jobs. */
+const MAX_BODY = 6 * 1024 * 1024;
 /**
  * Idle keep-alive connections stay open longer than the ALB's idle timeout (65 s, serverless.gpu.yml):
  * a server that closes first races the ALB reusing the connection, which answers 502.
@@ -38,19 +40,15 @@ export interface ScorerServer {
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error('body too large'));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+  return readLimited(
+    req,
+    MAX_BODY,
+    (received) =>
+      new EdgeError(
+        'PAYLOAD_TOO_LARGE',
+        `Expected a scoring job of at most ${MAX_BODY} bytes (Lambda's payload limit, so both scorer entry points take the same jobs) but received ${received} bytes`,
+      ),
+  ).then((bytes) => bytes.toString('utf8'));
 }
 
 export async function startScorerServer(config: ServerConfig, logger: Logger): Promise<ScorerServer> {
@@ -86,11 +84,16 @@ export async function startScorerServer(config: ServerConfig, logger: Logger): P
           job = parseJob(JSON.parse(await readBody(req)));
         } catch (error) {
           const payload = toErrorPayload(error);
-          const body =
-            payload.code === 'INTERNAL'
-              ? { code: 'INVALID_ARGUMENT', message: `Expected a JSON job of at most ${MAX_JOB_ITEMS} items` }
-              : payload;
-          return send(400, { error: body });
+          if (payload.code === 'INTERNAL') {
+            // JSON.parse's SyntaxError: not ours to explain further.
+            return send(400, {
+              error: {
+                code: 'INVALID_ARGUMENT',
+                message: 'Expected a JSON scoring job but the body does not parse',
+              },
+            });
+          }
+          return send(statusOf(payload.code), { error: payload });
         }
         const size = job.items.length;
         if (size > 0 && queue.items + size > queue.max) {

@@ -35,6 +35,13 @@ export function readWordPressConfig(env: Env = process.env): WordPressConfig {
       `Environment variable WP_SITE_URL must be a URL like https://example.com/ but is "${siteUrl}"`,
     );
   }
+  // The application password travels in every REST call: only over HTTPS, except to a local site.
+  const url = readUrlFetch(env);
+  if (new URL(siteUrl).protocol !== 'https:' && !url.allowPrivateNetworks) {
+    throw new ConfigError(
+      `Environment variable WP_SITE_URL must be an https:// URL (the application password is sent with every call) but is "${siteUrl}"`,
+    );
+  }
   const parameter = value(env, 'WP_SECRETS_PARAMETER');
   const secrets: SecretsSource = parameter
     ? {
@@ -49,7 +56,7 @@ export function readWordPressConfig(env: Env = process.env): WordPressConfig {
           appPassword: required(env, 'WP_APP_PASSWORD', ' (or WP_SECRETS_PARAMETER)'),
         },
       };
-  const url = readUrlFetch(env);
+
   return {
     ...edge,
     wordpress: {

@@ -10,8 +10,7 @@
  * is cached for `ttlMs` so a rotated secret takes effect without a redeploy; a failed read is not
  * cached.
  */
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { requestHandler } from '../clients/aws.ts';
+import { ssmParameterReader } from '../clients/ssm.ts';
 import { ConfigError, EdgeError } from '../common/errors.ts';
 import { memoOne } from '../common/memo.ts';
 
@@ -40,19 +39,11 @@ export function secretsLoader(source: SecretsSource, ttlMs = 5 * 60_000): () => 
     const values = checkSecrets(source.values, 'WP_WEBHOOK_SECRET / WP_APP_PASSWORD');
     return () => Promise.resolve(values);
   }
-  const client = new SSMClient({
-    region: source.region,
-    maxAttempts: 2,
-    requestHandler: requestHandler(source.timeoutMs),
-    ...(source.endpoint ? { endpoint: source.endpoint } : {}),
-  });
+  const readParameter = ssmParameterReader(source);
   const read = async (): Promise<WordPressSecrets> => {
     let text: string | undefined;
     try {
-      const answer = await client.send(
-        new GetParameterCommand({ Name: source.parameter, WithDecryption: true }),
-      );
-      text = answer.Parameter?.Value;
+      text = await readParameter(source.parameter);
     } catch (error) {
       throw new EdgeError(
         'STORAGE_FAILED',

@@ -132,7 +132,7 @@ function mmlq_edge_sanitize_settings( $input ): array {
 		$out['timeout'] = max( 1, min( 60, absint( $in['timeout'] ) ) );
 	}
 	// The secret never comes from the form (it has its own "regenerate" button); code may set one.
-	if ( ! $from_form && isset( $in['secret'] ) && is_string( $in['secret'] ) && preg_match( '/^[\x21-\x7e]{16,256}$/', $in['secret'] ) ) {
+	if ( ! $from_form && isset( $in['secret'] ) && is_string( $in['secret'] ) && preg_match( '/^[\x21-\x7e]{32,256}$/', $in['secret'] ) ) {
 		$out['secret'] = $in['secret'];
 	}
 	return $out;
