@@ -23,7 +23,10 @@ export interface Failed {
 
 export interface Report {
   model: { name: string; version: string; provider: string };
+  /** The best `top` (or all) of the scored images. */
   ranked: Ranked[];
+  /** How many images scored (ranked.length unless --top cut the list). */
+  scored: number;
   failed: Failed[];
   /** Wall-clock time of the whole run. */
   elapsedMs: number;
@@ -43,7 +46,7 @@ export function buildReport(
   const failed = outcomes
     .filter((o): o is Extract<Outcome, { ok: false }> => !o.ok)
     .map((o) => ({ file: o.id, error: o.error }));
-  return { model, ranked, failed, elapsedMs };
+  return { model, ranked, scored: scored.length, failed, elapsedMs };
 }
 
 /** The attribute furthest from "no defect", when it is clearly below (the "why" of a low score). */
@@ -94,7 +97,7 @@ export function formatTable(report: Report): string {
   }
   lines.push('');
   lines.push(
-    `${report.ranked.length} ranked, ${report.failed.length} failed, model ${report.model.name}@${report.model.version} (${report.model.provider}), ${(report.elapsedMs / 1000).toFixed(1)} s`,
+    `${report.ranked.length < report.scored ? `top ${report.ranked.length} of ${report.scored}` : report.ranked.length} ranked, ${report.failed.length} failed, model ${report.model.name}@${report.model.version} (${report.model.provider}), ${(report.elapsedMs / 1000).toFixed(1)} s`,
   );
   return `${lines.join('\n')}\n`;
 }
