@@ -53,9 +53,11 @@ const dataDir = config.dataDir;
 let stack: Stack | undefined;
 let wp: WordPress | undefined;
 let dropWatcher: DropWatcher | undefined;
+let cronTimer: NodeJS.Timeout | undefined;
 let stopping: Promise<void> | undefined;
 function stopAll(): Promise<void> {
   stopping ??= (async () => {
+    clearInterval(cronTimer);
     dropWatcher?.close();
     await stack?.stop().catch((e: unknown) => console.error(`[stack] stop: ${(e as Error).message}`));
     await wp?.stop().catch((e: unknown) => console.error(`[wordpress] stop: ${(e as Error).message}`));
@@ -73,6 +75,13 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     void exit(0);
   });
 }
+// If whoever started us (npm) is killed outright, stop too rather than run on unattended.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid === parentPid || stopping) return;
+  console.error(`\nparent process ${parentPid} is gone: stopping…`);
+  void exit(1);
+}, 1000).unref();
 
 if (!existsSync(join(modelsDir, model, 'manifest.json'))) {
   const available = existsSync(modelsDir)
@@ -219,7 +228,7 @@ if (!flags.noSeed) {
 if (wp) {
   const site = wp;
   let running = false;
-  setInterval(() => {
+  cronTimer = setInterval(() => {
     if (running) return;
     running = true;
     site
