@@ -317,6 +317,40 @@ describe('S3 uploads (on-upload through the event bridge)', () => {
   });
 });
 
+describe('serverless-offline answers of its own (docs/ARCHITECTURE.md, "Running it locally")', () => {
+  // These bodies come from serverless-offline (hapi), not from a handler; on AWS the HTTP API answers
+  // {"message":"Not Found"} and {"message":"Request Entity Too Large"}: neither is the handlers'
+  // {error:{code,message}} shape, so the local stack does not rewrite them. Clients key on the status.
+  it('an unknown route or method: 404 with its own "route not found" body', async () => {
+    for (const [method, path] of [
+      ['GET', '/v1/nope'],
+      ['DELETE', '/v1/health'],
+    ] as const) {
+      const res = await fetch(`${stack.apiUrl}${path}`, { method });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({
+        error: 'Serverless-offline: route not found.',
+        statusCode: 404,
+      });
+    }
+  });
+
+  it('a body over the 10 MiB API Gateway limit: 413 from hapi; under it, the handler answers in its shape', async () => {
+    const huge = await post(Buffer.alloc(10 * 1024 * 1024 + 1, 1), 'application/octet-stream');
+    expect([huge.status, await huge.json()]).toEqual([
+      413,
+      {
+        statusCode: 413,
+        error: 'Request Entity Too Large',
+        message: 'Payload content length greater than maximum allowed: 10485760',
+      },
+    ]);
+    const big = await post(Buffer.alloc(5 * 1024 * 1024, 1), 'application/octet-stream');
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as any).error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+});
+
 describe('HTTP API (score-api)', () => {
   it('GET /v1/health says which model the scorer has loaded', async () => {
     const res = await fetch(`${stack.apiUrl}/v1/health`);
