@@ -5,7 +5,7 @@
  * is taken down by switching off the TCP path the edge functions use to reach it.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,8 @@ import { writeTinyModel } from '../helpers/tiny-model.ts';
 let dir: string;
 let stack: Stack;
 let scorerPath: TcpSwitch;
+let s3Path: TcpSwitch;
+const stackLog: string[] = [];
 let images: Server;
 let imagesOrigin: string;
 let brightSha256: string;
@@ -109,7 +111,16 @@ beforeAll(async () => {
   const lambdaPort = await freePort();
   scorerPath = new TcpSwitch(await freePort(), { host: '127.0.0.1', port: lambdaPort });
   await scorerPath.on();
+  // Every client reaches S3 through a switch too, so a test can take S3 away.
+  const s3Port = await freePort();
+  s3Path = new TcpSwitch(await freePort(), { host: '127.0.0.1', port: s3Port });
+  await s3Path.on();
   stack = await startStack({
+    s3Port,
+    s3ClientEndpoint: s3Path.url,
+    deadLetterDir: join(dir, 'dead-letter'),
+    concurrency: 2,
+    log: (line) => stackLog.push(line),
     root: process.cwd(),
     dataDir: join(dir, 's3'),
     bucket: 'mmlq-test',
@@ -135,6 +146,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await scorerPath?.off();
+  await s3Path?.off();
   await new Promise<void>((r) => (images ? images.close(() => r()) : r()));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -284,6 +296,90 @@ describe('S3 uploads (on-upload through the event bridge)', () => {
     // The dead-lettered event can be re-driven once the scorer is back.
     const redriven = await invokeOnUpload(record.requestPayload);
     expect(redriven.payload.records[0]).toMatchObject({ key, status: 'scored' });
+  });
+
+  it('keeps the dead letter in a local file when S3 fails too, and npm run redrive delivers it and marks it', async () => {
+    const key = 'uploads/s3-down.jpg';
+    await scorerPath.off();
+    try {
+      await putUpload(key, await patternJpeg(56, 40));
+      // S3 goes away while the delivery is being retried and dead-lettered.
+      await s3Path.off();
+      await stack.bridge.idle();
+    } finally {
+      await s3Path.on();
+      await scorerPath.on();
+    }
+    expect(stack.bridge.reports.find((r) => r.keys[0] === key)?.outcome).toBe('dead-lettered');
+    const files = (await readdir(stack.deadLetters.dir)).filter((f) => f.endsWith('.json'));
+    expect(files).toHaveLength(1);
+    const file = join(stack.deadLetters.dir, files[0]!);
+    const record = JSON.parse(await readFile(file, 'utf8'));
+    expect(record.requestPayload.Records[0].s3.object.key).toBe(encodeEventKey(key));
+    expect(
+      stackLog.some((l) => l.startsWith('S3 refused the dead-letter record 3 times') && l.endsWith(file)),
+    ).toBe(true);
+
+    // Re-drive: the local record (and the S3 one of the test above) go through the bridge again.
+    const report = await stack.redrive();
+    expect(report.failed).toEqual([]);
+    const local = report.redriven.find((r) => r.from === file);
+    expect(local?.to).toMatch(new RegExp(`^${stack.deadLetters.dir}/redriven/\\d{4}-.*-${files[0]}$`));
+    expect(JSON.parse(await readFile(local!.to, 'utf8')).redrivenAt).toMatch(/^\d{4}-/);
+    expect(await readdir(stack.deadLetters.dir)).toEqual(['redriven']);
+    expect(await getJson(`results/${key}.json`)).toMatchObject({ ok: true, source: { key } });
+    // S3 records are moved under redriven/ in the bucket.
+    expect(await listKeys(stack.deadLetters.prefix)).toEqual(
+      (await listKeys(`${stack.deadLetters.prefix}redriven/`)).sort(),
+    );
+    expect(report.redriven.filter((r) => r.from.startsWith('s3://'))).toHaveLength(1);
+  });
+
+  it('delivers 12 simultaneous uploads with at most 2 invocations in flight', async () => {
+    stack.bridge.maxInFlight = 0;
+    const keys = Array.from({ length: 12 }, (_, i) => `uploads/burst/${i}.jpg`);
+    await Promise.all(keys.map(async (k, i) => putUpload(k, await patternJpeg(48 + i, 48))));
+    await stack.bridge.idle();
+    const results = await Promise.all(keys.map((k) => getJson(`results/${k}.json`)));
+    expect(results.map((r) => r.ok)).toEqual(keys.map(() => true));
+    expect(stack.bridge.maxInFlight).toBe(2);
+    expect(stack.bridge.reports.filter((r) => r.keys[0]!.startsWith('uploads/burst/'))).toEqual(
+      keys.map(() => expect.objectContaining({ attempts: 1, outcome: 'delivered' })),
+    );
+  });
+});
+
+describe('serverless-offline answers of its own (docs/ARCHITECTURE.md, "Running it locally")', () => {
+  // These bodies come from serverless-offline (hapi), not from a handler; on AWS the HTTP API answers
+  // {"message":"Not Found"} and {"message":"Request Entity Too Large"}: neither is the handlers'
+  // {error:{code,message}} shape, so the local stack does not rewrite them. Clients key on the status.
+  it('an unknown route or method: 404 with its own "route not found" body', async () => {
+    for (const [method, path] of [
+      ['GET', '/v1/nope'],
+      ['DELETE', '/v1/health'],
+    ] as const) {
+      const res = await fetch(`${stack.apiUrl}${path}`, { method });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({
+        error: 'Serverless-offline: route not found.',
+        statusCode: 404,
+      });
+    }
+  });
+
+  it('a body over the 10 MiB API Gateway limit: 413 from hapi; under it, the handler answers in its shape', async () => {
+    const huge = await post(Buffer.alloc(10 * 1024 * 1024 + 1, 1), 'application/octet-stream');
+    expect([huge.status, await huge.json()]).toEqual([
+      413,
+      {
+        statusCode: 413,
+        error: 'Request Entity Too Large',
+        message: 'Payload content length greater than maximum allowed: 10485760',
+      },
+    ]);
+    const big = await post(Buffer.alloc(5 * 1024 * 1024, 1), 'application/octet-stream');
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as any).error.code).toBe('PAYLOAD_TOO_LARGE');
   });
 });
 

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandInputs } from '#core/cli/inputs.ts';
-import { type Io, runCli } from '#core/cli/main.ts';
+import { callerCwd, type Io, runCli } from '#core/cli/main.ts';
 import { unloadAll } from '#core/model/registry.ts';
 import { heicBranded, solid } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
@@ -55,6 +55,21 @@ describe('mmlq-edge score', () => {
     expect(lines[2]).toMatch(/^2\s+photos\/nested\/mid\.png/);
     expect(lines[3]).toMatch(/^3\s+photos\/dark\.jpg/);
     expect(lines.at(-1)).toMatch(/^3 ranked, 0 failed, model tiny@1\.0\.0 \(cpu\), \d+\.\d s$/);
+  });
+
+  it('says how many of how many it ranked with --top', async () => {
+    const { out } = await cli(['photos', '--top', '2']);
+    expect(out.trim().split('\n').at(-1)).toMatch(/^top 2 of 3 ranked, 0 failed, model tiny@1\.0\.0/);
+  });
+
+  it('warns on stderr about --text-map keys that match no image', async () => {
+    await writeFile(
+      join(root, 'partly.json'),
+      JSON.stringify({ 'bright.png': 'lovely', 'photos/gone.jpg': 'x', 'typo.png': 'y' }),
+    );
+    const { code, err } = await cli(['photos', '--json', '--text-map', 'partly.json', '--no-sidecar']);
+    expect(code).toBe(0);
+    expect(err).toBe('warning: --text-map keys that match no image: photos/gone.jpg, typo.png\n');
   });
 
   it('keeps only the best N with --top', async () => {
@@ -165,6 +180,25 @@ describe('mmlq-edge score', () => {
     const badTop = await cli(['photos', '--top', '0']);
     expect(badTop.code).toBe(2);
     expect(badTop.err).toContain('Expected positive integer for --top but received 0');
+  });
+
+  it('resolves paths from where npm was run (INIT_CWD), not from the package root', async () => {
+    const npmRun = { INIT_CWD: '/home/me/photos', npm_package_json: '/repo/package.json' };
+    expect(callerCwd(npmRun, '/repo')).toBe('/home/me/photos');
+    // run directly, or by a child that inherited npm's variables but has its own cwd
+    expect(callerCwd({}, '/repo')).toBe('/repo');
+    expect(callerCwd(npmRun, '/tmp/elsewhere')).toBe('/tmp/elsewhere');
+    // `cd test/fixtures && npm run score -- samples`
+    const run = promisify(execFile);
+    const fixtures = join(import.meta.dirname, '../fixtures');
+    const { stdout } = await run(
+      'npm',
+      ['run', '--silent', 'score', '--', 'samples', '--models-dir', modelsDir, '--model', 'tiny', '--json'],
+      { cwd: fixtures },
+    );
+    const files = JSON.parse(stdout).results.map((r: { file: string }) => r.file);
+    expect(files).toHaveLength(8);
+    expect(files.every((f: string) => f.startsWith('samples/'))).toBe(true);
   });
 
   it('runs as a real process through the bin entry and sets the exit code', async () => {

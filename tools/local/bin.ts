@@ -7,38 +7,82 @@
  * path and prints them ranked from their result JSON. `npm start -- --once` exits after that (exit 1
  * if any sample failed); `--no-seed` skips it.
  *
- * Environment: MODEL, MODELS_DIR, MMLQ_BUCKET (mmlq-local), MMLQ_S3_PORT (4569), MMLQ_HTTP_PORT (3000),
- * MMLQ_LAMBDA_PORT (3002), MMLQ_DATA_DIR (.local), MMLQ_SEED_DIR (test/fixtures/samples).
+ * Flags and environment variables: `npm start -- --help` (tools/local/options.ts lists them).
+ *
+ * SIGINT, SIGTERM and SIGHUP stop everything it started (serverless-offline's process group, s3rver,
+ * WordPress) and free the ports; if serverless-offline dies on its own, it says so and exits 1.
  */
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, watch } from 'node:fs';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { newApiKey } from '#core/api-auth/keys.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { hashKey, newApiKey } from '#core/api-auth/keys.ts';
 import { buildReport, formatTable, type Outcome } from '#core/cli/output.ts';
-import { sleep } from '#core/common/time.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '#core/model/registry.ts';
-import type { StoredResult } from '#core/results/store.ts';
-import { startStack } from './stack.ts';
-import { startWordPress } from './wordpress.ts';
+import { type DropWatcher, watchDrop } from './drop.ts';
+import { busyPorts, type LocalConfig, parseStartArgs, readLocalConfig, usage } from './options.ts';
+import { awaitResult } from './results.ts';
+import { PortInUseError, type Stack, startStack } from './stack.ts';
+import { startWordPress, type WordPress } from './wordpress.ts';
 
-const { values: flags } = parseArgs({
-  options: {
-    once: { type: 'boolean', default: false },
-    'no-seed': { type: 'boolean', default: false },
-    // Also a real WordPress with the plugin wired to the local wp-webhook (.ci/wordpress-deps.sh).
-    wordpress: { type: 'boolean', default: false },
-  },
-});
+const parsed = parseStartArgs(process.argv.slice(2));
+if (parsed.kind === 'help') {
+  process.stdout.write(usage());
+  process.exit(0);
+}
+if (parsed.kind === 'error') {
+  process.stderr.write(`error: ${parsed.message}\n\n${usage()}`);
+  process.exit(2);
+}
+const flags = parsed.flags;
 const env = process.env;
 const root = resolve(import.meta.dirname, '../..');
 const model = env['MODEL'] || DEFAULT_MODEL;
 const modelsDir = resolve(env['MODELS_DIR'] || DEFAULT_MODELS_DIR);
-const dataDir = resolve(env['MMLQ_DATA_DIR'] || join(root, '.local'));
-const port = (name: string, fallback: number) => Number(env[name] || fallback);
+let config: LocalConfig;
+try {
+  config = readLocalConfig(env, root);
+} catch (error) {
+  process.stderr.write(`error: ${(error as Error).message}\n\n${usage()}`);
+  process.exit(2);
+}
+const dataDir = config.dataDir;
+
+// Stop what was started on every way out; installed before anything starts.
+let stack: Stack | undefined;
+let wp: WordPress | undefined;
+let dropWatcher: DropWatcher | undefined;
+let cronTimer: NodeJS.Timeout | undefined;
+let stopping: Promise<void> | undefined;
+function stopAll(): Promise<void> {
+  stopping ??= (async () => {
+    clearInterval(cronTimer);
+    dropWatcher?.close();
+    await stack?.stop().catch((e: unknown) => console.error(`[stack] stop: ${(e as Error).message}`));
+    await wp?.stop().catch((e: unknown) => console.error(`[wordpress] stop: ${(e as Error).message}`));
+  })();
+  return stopping;
+}
+async function exit(code: number): Promise<never> {
+  await stopAll();
+  process.exit(code);
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    console.log(`\n${signal}: stopping…`);
+    void exit(0);
+  });
+}
+// If whoever started us (npm) is killed outright, stop too rather than run on unattended.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid === parentPid || stopping) return;
+  console.error(`\nparent process ${parentPid} is gone: stopping…`);
+  void exit(1);
+}, 1000).unref();
 
 if (!existsSync(join(modelsDir, model, 'manifest.json'))) {
   const available = existsSync(modelsDir)
@@ -51,16 +95,33 @@ if (!existsSync(join(modelsDir, model, 'manifest.json'))) {
   process.exit(2);
 }
 
-const httpPort = port('MMLQ_HTTP_PORT', 3000);
+const ports: Record<string, number> = {
+  MMLQ_S3_PORT: config.s3Port,
+  MMLQ_HTTP_PORT: config.httpPort,
+  MMLQ_LAMBDA_PORT: config.lambdaPort,
+  ...(flags.wordpress ? { MMLQ_WP_PORT: config.wpPort } : {}),
+};
+const busy = await busyPorts(ports);
+if (busy.length) {
+  console.error(
+    `${busy.map((b) => `error: ${b}`).join('\n')}\n(another npm start still running? npm start -- --help lists the variables)`,
+  );
+  process.exit(2);
+}
+
+const httpPort = config.httpPort;
 const wpSecret = randomBytes(32).toString('hex');
-// The HTTP API needs a key locally too: a new one per run; the stack's authorizer gets its sha256 through
-// the environment the stack passes on (serverless.yml, stage local: API_KEYS_JSON).
-const apiKey = newApiKey('local');
-env['API_KEYS_JSON'] = JSON.stringify([apiKey.entry]);
-const wp = flags.wordpress
+// The HTTP API needs a key locally too: MMLQ_API_KEY if set (to keep one across restarts), else a new one
+// per run. The stack's authorizer gets its sha256 through the environment the stack passes on
+// (serverless.yml, stage local: API_KEYS_JSON).
+const apiKey = config.apiKey
+  ? { key: config.apiKey, entry: { id: 'local', sha256: hashKey(config.apiKey), name: 'local' } }
+  : newApiKey('local');
+process.env['API_KEYS_JSON'] = JSON.stringify([apiKey.entry]);
+wp = flags.wordpress
   ? await startWordPress({
       dir: join(dataDir, 'wordpress'),
-      port: port('MMLQ_WP_PORT', 8088),
+      port: config.wpPort,
       plugins: [join(root, 'plugins/wordpress/mmlq-edge')],
       options: {
         mmlq_edge_settings: {
@@ -76,13 +137,16 @@ const wp = flags.wordpress
     })
   : undefined;
 
-const stack = await startStack({
+const variableOf = { s3Port: 'MMLQ_S3_PORT', httpPort: 'MMLQ_HTTP_PORT', lambdaPort: 'MMLQ_LAMBDA_PORT' };
+const started = await startStack({
   root,
   dataDir: join(dataDir, 's3'),
-  bucket: env['MMLQ_BUCKET'] || 'mmlq-local',
-  s3Port: port('MMLQ_S3_PORT', 4569),
+  deadLetterDir: join(dataDir, 'dead-letter'),
+  bucket: config.bucket,
+  s3Port: config.s3Port,
   httpPort,
-  lambdaPort: port('MMLQ_LAMBDA_PORT', 3002),
+  lambdaPort: config.lambdaPort,
+  concurrency: config.concurrency,
   model,
   modelsDir,
   ...(wp
@@ -104,84 +168,79 @@ const stack = await startStack({
       process.stdout.write(text);
     }
   },
+}).catch(async (error: unknown) => {
+  if (!(error instanceof PortInUseError)) throw error;
+  const name = variableOf[error.what];
+  console.error(
+    `error: port ${error.port} (${name}) is in use; free it or choose another: ${name}=<port> npm start`,
+  );
+  return exit(2);
+});
+stack = started;
+void started.died.then((message) => {
+  if (stopping) return;
+  console.error(`\n[stack] error: ${message}\nStopping; run npm start again.`);
+  void exit(1);
 });
 
 /** Uploads the sample photos under uploads/samples/ and prints them ranked once their results exist. */
-async function seed(dir: string): Promise<number> {
-  const names = (await readdir(dir)).filter((n) => /\.(jpe?g|png|webp|gif|avif|tiff?)$/i.test(n)).sort();
-  const started = performance.now();
+async function seed(stack: Stack, dir: string): Promise<number> {
+  const names = (await readdir(dir))
+    .filter((n) => stack.uploadSuffixes.some((s) => n.toLowerCase().endsWith(s)))
+    .sort();
+  const t0 = performance.now();
   console.log(
     `[seed] uploading ${names.length} sample photos from ${dir} to s3://${stack.bucket}/${stack.uploadPrefix}samples/`,
   );
-  await Promise.all(
-    names.map((n) =>
-      stack.s3.send(
-        new PutObjectCommand({
-          Bucket: stack.bucket,
-          Key: `${stack.uploadPrefix}samples/${n}`,
-          Body: readFileSync(join(dir, n)),
-        }),
-      ),
+  const since = stack.bridge.reports.length;
+  const uploads = await Promise.all(
+    names.map(async (n) => {
+      const key = `${stack.uploadPrefix}samples/${n}`;
+      const put = await stack.s3.send(
+        new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: readFileSync(join(dir, n)) }),
+      );
+      return { n, key, etag: put.ETag ?? '' };
+    }),
+  );
+  // Only the results of what was just uploaded (same ETag, this model), not an earlier run's.
+  const awaited = await Promise.all(
+    uploads.map(({ n, key, etag }) =>
+      awaitResult({
+        s3: stack.s3,
+        bucket: stack.bucket,
+        key,
+        etag,
+        model,
+        id: n,
+        bridge: { reports: stack.bridge.reports, since },
+      }),
     ),
   );
-  const outcomes: Outcome[] = [];
-  let scoredBy = { name: model, version: '?' };
-  for (const n of names) {
-    const key = `results/${stack.uploadPrefix}samples/${n}.json`;
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      try {
-        const body = await (
-          await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }))
-        ).Body!.transformToString();
-        const stored = JSON.parse(body) as StoredResult;
-        scoredBy = stored.model;
-        outcomes.push(
-          stored.ok ? { id: n, ok: true, result: stored.result } : { id: n, ok: false, error: stored.error },
-        );
-        break;
-      } catch {
-        if (Date.now() > deadline) {
-          outcomes.push({
-            id: n,
-            ok: false,
-            error: { code: 'INTERNAL', message: `no result at s3://${stack.bucket}/${key} after 180 s` },
-          });
-          break;
-        }
-        await sleep(200);
-      }
-    }
-  }
+  const outcomes: Outcome[] = awaited.map((a) => a.outcome);
+  const scoredBy = awaited.find((a) => a.model)?.model ?? { name: model, version: '?' };
   console.log(
     `\nSample photos, ranked by the scorer (results in s3://${stack.bucket}/results/${stack.uploadPrefix}samples/):\n`,
   );
   console.log(
-    formatTable(buildReport(outcomes, { ...scoredBy, provider: 'scorer' }, performance.now() - started)),
+    formatTable(buildReport(outcomes, { ...scoredBy, provider: 'scorer' }, performance.now() - t0)),
   );
   return outcomes.every((o) => o.ok) ? 0 : 1;
 }
 
-async function stopAll(): Promise<void> {
-  await stack.stop();
-  await wp?.stop();
-}
-
-if (!flags['no-seed']) {
-  const code = await seed(resolve(env['MMLQ_SEED_DIR'] || join(root, 'test/fixtures/samples')));
-  if (flags.once) {
-    await stopAll();
-    process.exit(code);
-  }
+if (!flags.noSeed) {
+  const code = await seed(started, config.seedDir);
+  if (flags.once) await exit(code);
 }
 
 // WordPress here runs with DISABLE_WP_CRON: deliver the plugin's queued webhooks every 2 s.
 if (wp) {
+  const site = wp;
   let running = false;
-  setInterval(() => {
+  cronTimer = setInterval(() => {
     if (running) return;
     running = true;
-    wp.runCron()
+    site
+      .runCron()
       .catch((error: unknown) => console.error(`[wordpress] cron: ${(error as Error).message}`))
       .finally(() => {
         running = false;
@@ -191,58 +250,36 @@ if (wp) {
 
 const drop = join(dataDir, 'drop');
 await mkdir(drop, { recursive: true });
-const sent = new Map<string, number>();
-const busy = new Set<string>();
-async function upload(name: string) {
-  const path = join(drop, name);
-  if (busy.has(name)) return;
-  busy.add(name);
-  try {
-    const st = await stat(path);
-    if (!st.isFile() || sent.get(name) === st.mtimeMs) return;
-    await sleep(250);
-    const now = await stat(path);
-    if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
-      setTimeout(() => upload(name), 250);
-      return;
-    }
-    sent.set(name, st.mtimeMs);
-    const key = `${stack.uploadPrefix}${basename(name)}`;
-    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: await readFile(path) }));
-    console.log(`[drop] ${name} → s3://${stack.bucket}/${key}`);
-  } catch {
-    // removed before it could be read
-  } finally {
-    busy.delete(name);
-  }
-}
-for (const name of await readdir(drop)) void upload(name);
-watch(drop, (_, name) => name && void upload(name));
+dropWatcher = await watchDrop({
+  dir: drop,
+  s3: started.s3,
+  bucket: started.bucket,
+  uploadPrefix: started.uploadPrefix,
+  suffixes: started.uploadSuffixes,
+  model,
+  bridge: started.bridge,
+  print: (line) => console.log(`[drop] ${line}`),
+});
 
 console.log(`
 mmlq-edge local stack is up (model ${model}).
   Drop images into      ${drop}
-    → scored via on-upload; results in s3://${stack.bucket}/results/uploads/<name>.json, tags on the object
+    → scored via on-upload (${config.concurrency} at a time); each score is printed here;
+      results in s3://${started.bucket}/results/uploads/<name>.json, tags on the object
   Or use S3 directly     AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \\
-                         aws --endpoint-url ${stack.s3Endpoint} s3 cp photo.jpg s3://${stack.bucket}/${stack.uploadPrefix}
-  S3 objects on disk     ${join(dataDir, 's3', stack.bucket)}
-  HTTP API               export MMLQ_API_KEY=${apiKey.key}   (a new key each run)
-                         curl -s -H "authorization: Bearer $MMLQ_API_KEY" ${stack.apiUrl}/v1/health
-                         curl -s -H "authorization: Bearer $MMLQ_API_KEY" -H 'content-type: application/octet-stream' --data-binary @photo.jpg ${stack.apiUrl}/v1/scores
-  Lambda endpoint        ${stack.lambdaEndpoint} (functions ${stack.functionName('on-upload')}, ${stack.functionName('scorer')})
-  Failed deliveries      s3://${stack.bucket}/${stack.deadLetterPrefix}on-upload/${
-    wp
-      ? `
+                         aws --endpoint-url ${started.s3Endpoint} s3 cp photo.jpg s3://${started.bucket}/${started.uploadPrefix}
+  S3 objects on disk     ${join(dataDir, 's3', started.bucket)}
+  HTTP API               export MMLQ_API_KEY=${apiKey.key}${config.apiKey ? '' : '   (a new key each run unless MMLQ_API_KEY is set)'}
+                         curl -s -H "authorization: Bearer $MMLQ_API_KEY" ${started.apiUrl}/v1/health
+                         curl -s -H "authorization: Bearer $MMLQ_API_KEY" -H 'content-type: application/octet-stream' --data-binary @photo.jpg ${started.apiUrl}/v1/scores
+  Lambda endpoint        ${started.lambdaEndpoint} (functions ${started.functionName('on-upload')}, ${started.functionName('scorer')})
+  Failed deliveries      s3://${started.bucket}/${started.deadLetters.prefix} (or ${started.deadLetters.dir} when S3 failed)
+                         npm run redrive   re-sends them${
+                           wp
+                             ? `
   WordPress              ${wp.url}/wp-admin/ (user ${wp.admin.user}, password ${wp.admin.password})
-    → Media → Add New; the "Aesthetic" column fills in within seconds (plugin → ${stack.apiUrl}/v1/wordpress/webhook)`
-      : `
+    → Media → Add New; the "Aesthetic" column fills in within seconds (plugin → ${started.apiUrl}/v1/wordpress/webhook)`
+                             : `
   WordPress too          npm start -- --wordpress   (a real WordPress with the plugin; docs/WORDPRESS.md)`
-  }
+                         }
 Ctrl-C stops it.`);
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.log('\nstopping…');
-    void stopAll().then(() => process.exit(0));
-  });
-}

@@ -4,6 +4,9 @@
  * (the first attempt plus `retries` more, with backoff), and when every attempt fails a record in the
  * shape of Lambda's on-failure destination, written under the dead-letter prefix of the bucket.
  * Nothing is dropped silently: every event ends as delivered or dead-lettered.
+ *
+ * At most `concurrency` invocations are in flight (like reserved concurrency on AWS); further events
+ * wait in a queue, so a burst of uploads does not start a burst of model runs.
  */
 import { randomUUID } from 'node:crypto';
 import type { S3Event } from 'aws-lambda';
@@ -27,6 +30,8 @@ export interface BridgeOptions {
   invoke: (functionName: string, event: unknown) => Promise<InvokeResult>;
   deadLetter: (record: DeadLetterRecord) => Promise<void>;
   log: (message: string) => void;
+  /** Invocations in flight at most (default 2). */
+  concurrency?: number;
 }
 
 /** The record Lambda sends to an on-failure destination (requestContext/requestPayload/response*). */
@@ -47,14 +52,26 @@ export interface DeadLetterRecord {
 export interface DeliveryReport {
   keys: string[];
   attempts: number;
-  outcome: 'delivered' | 'dead-lettered';
+  outcome: 'delivered' | 'dead-lettered' | 'failed';
 }
 
 export class S3EventBridge {
-  private readonly pending = new Set<Promise<void>>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly waiting: (() => void)[] = [];
+  private running = 0;
   readonly reports: DeliveryReport[] = [];
+  /** The most invocations that were ever in flight at once. */
+  maxInFlight = 0;
 
-  constructor(private readonly options: BridgeOptions) {}
+  constructor(private readonly options: BridgeOptions) {
+    const c = options.concurrency ?? 2;
+    if (!Number.isInteger(c) || c < 1) throw new Error(`concurrency must be an integer >= 1 but is ${c}`);
+  }
+
+  /** Invocations in flight now. */
+  get inFlight(): number {
+    return this.running;
+  }
 
   /** Takes an event as s3rver emits it (raw keys); returns at once, delivery runs in the background. */
   accept(raw: S3Event): void {
@@ -65,8 +82,7 @@ export class S3EventBridge {
       s3: { ...r.s3, object: { ...r.s3.object, key: encodeEventKey(r.s3.object.key) } },
     }));
     if (records.length === 0) return;
-    const delivery = this.deliver({ Records: records }).finally(() => this.pending.delete(delivery));
-    this.pending.add(delivery);
+    void this.deliver({ Records: records });
   }
 
   /** Resolves when every accepted event is delivered or dead-lettered. */
@@ -74,16 +90,43 @@ export class S3EventBridge {
     while (this.pending.size) await Promise.all([...this.pending]);
   }
 
-  private async deliver(event: S3Event): Promise<void> {
+  /**
+   * Delivers one event (keys as in a real S3 event) with the retry semantics above. With deadLetter
+   * false (a re-drive), a delivery that fails every attempt is reported 'failed' and not dead-lettered
+   * again.
+   */
+  deliver(event: S3Event, options: { deadLetter?: boolean } = {}): Promise<DeliveryReport> {
+    const delivery = this.run(event, options.deadLetter ?? true);
+    const tracked = delivery.finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+    return delivery;
+  }
+
+  /** One invocation, when a slot is free. */
+  private async invokeInSlot(event: S3Event): Promise<InvokeResult> {
+    const limit = this.options.concurrency ?? 2;
+    while (this.running >= limit) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.running);
+    try {
+      return await this.options.invoke(this.options.functionName, event);
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async run(event: S3Event, deadLetter: boolean): Promise<DeliveryReport> {
     const keys = event.Records.map((r) => r.s3.object.key);
     const attempts = 1 + this.options.retries;
     let last: unknown;
     for (let n = 1; n <= attempts; n++) {
       try {
-        const result = await this.options.invoke(this.options.functionName, event);
+        const result = await this.invokeInSlot(event);
         if (result.ok) {
-          this.reports.push({ keys, attempts: n, outcome: 'delivered' });
-          return;
+          const report: DeliveryReport = { keys, attempts: n, outcome: 'delivered' };
+          this.reports.push(report);
+          return report;
         }
         last = result.payload;
       } catch (error) {
@@ -92,6 +135,11 @@ export class S3EventBridge {
       const message = (last as { errorMessage?: string })?.errorMessage ?? JSON.stringify(last);
       this.options.log(`delivery of ${keys.join(', ')} failed (attempt ${n} of ${attempts}): ${message}`);
       if (n < attempts) await sleep(this.options.backoffMs * 2 ** (n - 1));
+    }
+    if (!deadLetter) {
+      const report: DeliveryReport = { keys, attempts, outcome: 'failed' };
+      this.reports.push(report);
+      return report;
     }
     const record: DeadLetterRecord = {
       version: '1.0',
@@ -110,11 +158,13 @@ export class S3EventBridge {
       await this.options.deadLetter(record);
       this.options.log(`dead-lettered ${keys.join(', ')} after ${attempts} attempts`);
     } catch (error) {
-      // The last resort is the log: the event is still not silently dropped.
+      // The sink (dead-letter.ts) already fell back to a local file; this is the very last resort.
       this.options.log(
         `could not write the dead-letter record: ${(error as Error).message}\n${JSON.stringify(record)}`,
       );
     }
-    this.reports.push({ keys, attempts, outcome: 'dead-lettered' });
+    const report: DeliveryReport = { keys, attempts, outcome: 'dead-lettered' };
+    this.reports.push(report);
+    return report;
   }
 }

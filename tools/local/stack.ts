@@ -5,17 +5,17 @@
  * and the integration tests both start it through `startStack`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import S3rver from 's3rver';
 import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
-import { S3EventBridge } from './s3-bridge.ts';
+import { type DeadLetterStore, deadLetterSink, type RedriveReport, redrive } from './dead-letter.ts';
+import { type InvokeResult, S3EventBridge } from './s3-bridge.ts';
 
 const HOST = '127.0.0.1';
 const SERVICE = 'mmlq-edge';
@@ -38,6 +38,12 @@ export interface StackOptions {
   /** Async-invoke emulation: retries after the first attempt and the base backoff. */
   retries?: number;
   retryBackoffMs?: number;
+  /** On-upload invocations in flight at most; more events queue (default 2). */
+  concurrency?: number;
+  /** Local fallback folder for dead letters S3 refuses (default: dead-letter/ beside dataDir). */
+  deadLetterDir?: string;
+  /** Where every client (functions, bridge, stack.s3) reaches S3 (default: s3rver's own address). */
+  s3ClientEndpoint?: string;
   /** Where the edge functions send scorer invocations (default: serverless-offline's own Lambda port). */
   scorerLambdaEndpoint?: string;
   /** Extra environment for the functions (e.g. URL_ALLOWED_ORIGINS, SCORER_MAX_ATTEMPTS). */
@@ -60,6 +66,14 @@ export interface Stack {
   s3: S3Client;
   lambda: LambdaClient;
   bridge: S3EventBridge;
+  /** Suffixes on-upload scores (serverless.yml's uploadSuffixes), lower case with the dot. */
+  uploadSuffixes: string[];
+  /** S3 prefix and local folder of the dead-letter records. */
+  deadLetters: DeadLetterStore;
+  /** Re-sends every dead-lettered event through the bridge and marks the delivered ones. */
+  redrive: (log?: (line: string) => void) => Promise<RedriveReport>;
+  /** Resolves with a message if serverless-offline exits while the stack runs (not on stop()). */
+  died: Promise<string>;
   /** Every event the local S3 emits (e.g. to count writes of a key). Returns an unsubscribe function. */
   onS3Event: (listener: (event: S3Event) => void) => () => void;
   functionName: (name: 'score-api' | 'on-upload' | 'scorer') => string;
@@ -84,6 +98,45 @@ const LOCAL_AWS_ENV = {
   AWS_SECRET_ACCESS_KEY: 'S3RVER',
   AWS_REGION: 'us-east-1',
 };
+
+/** serverless.yml's uploadSuffixes parameter (what on-upload scores), lower case. */
+export function readUploadSuffixes(root: string): string[] {
+  const yml = readFileSync(join(root, 'serverless.yml'), 'utf8');
+  const line = /^\s*uploadSuffixes:\s*(.+)$/m.exec(yml)?.[1] ?? '';
+  return line
+    .replace(/\s+#.*$/, '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+/** The bridge's invoke: a RequestResponse call to serverless-offline's Lambda endpoint. */
+export function lambdaInvoker(lambda: LambdaClient) {
+  return async (name: string, event: unknown): Promise<InvokeResult> => {
+    const out = await lambda.send(
+      new InvokeCommand({
+        FunctionName: name,
+        InvocationType: 'RequestResponse',
+        Payload: JSON.stringify(event),
+      }),
+    );
+    const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
+    const payload: unknown = text ? JSON.parse(text) : undefined;
+    return { ok: !out.FunctionError, payload };
+  };
+}
+
+/** An error about a port, naming the option/variable to change. */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    readonly what: 's3Port' | 'httpPort' | 'lambdaPort',
+    options?: { cause?: unknown },
+  ) {
+    super(`port ${port} (${what}) is already in use`, options);
+    this.name = 'PortInUseError';
+  }
+}
 
 function waitForReady(child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
   return new Promise((resolveReady, reject) => {
@@ -130,8 +183,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     silent: true,
     configureBuckets: [{ name: bucket }],
   });
-  const s3Address = await s3rver.run();
-  const s3Endpoint = `http://${HOST}:${s3Address.port}`;
+  const s3Address = await s3rver.run().catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'EADDRINUSE'
+      ? new PortInUseError(options.s3Port ?? 0, 's3Port', { cause: error })
+      : error;
+  });
+  const s3Endpoint = options.s3ClientEndpoint ?? `http://${HOST}:${s3Address.port}`;
   const httpPort = options.httpPort || (await freePort());
   const lambdaPort = options.lambdaPort || (await freePort());
   const lambdaEndpoint = `http://${HOST}:${lambdaPort}`;
@@ -169,8 +226,29 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so stop() (and the exit hook) reach anything it started too.
+      detached: true,
     },
   );
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // the group is gone
+    }
+  };
+  // Last resort when this process exits without stop() (an uncaught error, process.exit).
+  const onExit = () => killGroup('SIGKILL');
+  process.once('exit', onExit);
+  let stopping = false;
+  const died = new Promise<string>((resolveDied) => {
+    child.once('exit', (code, signal) => {
+      if (!stopping)
+        resolveDied(
+          `serverless-offline exited (${signal ?? `code ${code}`}); uploads and the HTTP API no longer work.\n${output.slice(-2000)}`,
+        );
+    });
+  });
   const collect = (chunk: Buffer) => {
     const text = chunk.toString('utf8');
     output = (output + text).slice(-200_000);
@@ -180,12 +258,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   child.stderr!.on('data', collect);
 
   const stopChild = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
+    stopping = true;
+    process.removeListener('exit', onExit);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      killGroup('SIGKILL');
+      return;
+    }
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    killGroup('SIGTERM');
+    const timer = setTimeout(() => killGroup('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
+    // Anything of its group still there (a worker that ignored SIGTERM).
+    killGroup('SIGKILL');
   };
 
   try {
@@ -193,6 +278,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   } catch (error) {
     await stopChild();
     await s3rver.close();
+    const busy = /EADDRINUSE[^\n]*:(\d+)/.exec(output);
+    if (busy) {
+      const port = Number(busy[1]);
+      throw new PortInUseError(port, port === lambdaPort ? 'lambdaPort' : 'httpPort', { cause: error });
+    }
     throw error;
   }
 
@@ -204,31 +294,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   });
   const functionName = (name: 'score-api' | 'on-upload' | 'scorer') => `${SERVICE}-${STAGE}-${name}`;
   const objects = new ObjectStore(s3);
+  const deadLetters: DeadLetterStore = {
+    objects,
+    bucket,
+    prefix: `${deadLetterPrefix}on-upload/`,
+    dir: resolve(options.deadLetterDir ?? join(dirname(resolve(options.dataDir)), 'dead-letter')),
+  };
   const bridge = new S3EventBridge({
     functionName: functionName('on-upload'),
     prefix: uploadPrefix,
     retries: options.retries ?? 2,
     backoffMs: options.retryBackoffMs ?? 1000,
+    concurrency: options.concurrency ?? 2,
     log,
-    invoke: async (name, event) => {
-      const out = await lambda.send(
-        new InvokeCommand({
-          FunctionName: name,
-          InvocationType: 'RequestResponse',
-          Payload: JSON.stringify(event),
-        }),
-      );
-      const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
-      const payload: unknown = text ? JSON.parse(text) : undefined;
-      return { ok: !out.FunctionError, payload };
-    },
-    deadLetter: async (record) => {
-      const stamp = record.timestamp.replace(/[:.]/g, '-');
-      await objects.putJson(
-        { bucket, key: `${deadLetterPrefix}on-upload/${stamp}-${randomUUID()}.json` },
-        record,
-      );
-    },
+    invoke: lambdaInvoker(lambda),
+    deadLetter: deadLetterSink({ ...deadLetters, backoffMs: options.retryBackoffMs ?? 1000, log }),
   });
   s3rver.on('event', (event: S3Event) => {
     if (event.Records.every((r) => r.s3.bucket.name === bucket)) bridge.accept(event);
@@ -247,13 +327,25 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     s3,
     lambda,
     bridge,
+    uploadSuffixes: readUploadSuffixes(root),
+    deadLetters,
+    redrive: (redriveLog) => redrive(deadLetters, bridge, redriveLog ?? log),
+    died,
     onS3Event: (listener) => {
       s3rver.on('event', listener);
       return () => s3rver.off('event', listener);
     },
     functionName,
     stop: async () => {
-      await bridge.idle().catch(() => {});
+      // Deliveries in flight finish (or dead-letter) first, for at most 10 s.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        bridge.idle().catch(() => {}),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, 10_000);
+        }),
+      ]);
+      clearTimeout(timer);
       await stopChild();
       await s3rver.close();
       s3.destroy();

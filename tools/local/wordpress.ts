@@ -64,10 +64,17 @@ interface Proc {
 function run(
   file: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; label?: string } = {},
+  opts: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    label?: string;
+    /** Holds the child while it runs (so stop() can end it). */
+    track?: Set<ChildProcess>;
+  } = {},
 ): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolveRun, reject) => {
-    execFile(
+    const child = execFile(
       file,
       args,
       {
@@ -97,6 +104,10 @@ function run(
         resolveRun({ stdout, stderr });
       },
     );
+    if (opts.track) {
+      opts.track.add(child);
+      child.once('exit', () => opts.track?.delete(child));
+    }
   });
 }
 
@@ -422,7 +433,13 @@ echo "\\n" . json_encode(['appPassword' => $app[0], 'activated' => $activated, '
 
 const CRON = `
 // Like wp-cron.php, in-process: every due event, then again while handlers queued more due ones.
+// Stops between events once its parent (the node process) is gone: it is never left looping alone.
+$parent = function_exists('posix_getppid') ? posix_getppid() : 0;
+$orphaned = function () use ($parent) {
+    return $parent && posix_getppid() !== $parent;
+};
 for ($pass = 0; $pass < 20; $pass++) {
+    if ($orphaned()) exit(3);
     $crons = _get_cron_array();
     $now = microtime(true);
     $ran = 0;
@@ -433,6 +450,7 @@ for ($pass = 0; $pass < 20; $pass++) {
                 if ($v['schedule']) {
                     wp_reschedule_event($timestamp, $v['schedule'], $hook, $v['args']);
                 }
+                if ($orphaned()) exit(3);
                 wp_unschedule_event($timestamp, $hook, $v['args']);
                 do_action_ref_array($hook, $v['args']);
                 $ran++;
@@ -475,6 +493,8 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
   const socket = join(socketDir, 'mysqld.sock');
   const me = userInfo().username;
   const procs: Proc[] = [];
+  /** PHP snippets running now (runCron, php()): ended first by stop(). */
+  const snippetsRunning = new Set<ChildProcess>();
   let server: Proc | undefined;
   let stopped = false;
 
@@ -485,6 +505,7 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
     const master = server?.child.pid;
     if (master !== undefined) pids.push(...childPidsSync(master), master);
     for (const p of procs) if (p.child.pid !== undefined) pids.push(p.child.pid);
+    for (const c of snippetsRunning) if (c.pid !== undefined) pids.push(c.pid);
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -499,6 +520,8 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
     if (stopped) return;
     stopped = true;
     process.removeListener('exit', onExit);
+    // Cron and other snippets before the servers they talk to (else they wait on a dead socket).
+    await terminate([...snippetsRunning].flatMap((c) => (c.pid === undefined ? [] : [c.pid])));
     if (server?.child.pid !== undefined) {
       const master = server.child.pid;
       await terminate(childPidsSync(master));
@@ -662,6 +685,7 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
 
     let snippetCount = 0;
     const runPhp = async (code: string, prelude = ''): Promise<string> => {
+      if (stopped) throw new Error('WordPress is stopped');
       const body = code.replace(/^\s*<\?php\b/, '');
       const file = join(snippets, `snippet-${++snippetCount}.php`);
       await writeFile(file, `<?php ${prelude}require ${phpString(join(docroot, 'wp-load.php'))};\n${body}\n`);
@@ -670,6 +694,7 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
           cwd: docroot,
           env: phpEnv,
           label: 'PHP snippet',
+          track: snippetsRunning,
         });
         return stdout;
       } finally {

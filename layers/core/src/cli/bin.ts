@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { runCli } from './main.ts';
+import { callerCwd, runCli } from './main.ts';
 
 process.exitCode = await runCli(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   interactive: Boolean(process.stderr.isTTY),
-  cwd: process.cwd(),
+  cwd: callerCwd(process.env, process.cwd()),
   env: process.env,
 });

@@ -68,6 +68,12 @@ export async function readTextMap(path: string): Promise<TextMap> {
   return json as TextMap;
 }
 
+/** Map keys that name none of the files (by the rule textFor uses), in the map's order. */
+export function unusedTextMapKeys(map: TextMap, files: readonly string[], cwd = process.cwd()): string[] {
+  const names = new Set(files.flatMap((f) => [relative(cwd, f), f, basename(f)]));
+  return Object.keys(map).filter((k) => !names.has(k));
+}
+
 /**
  * Text for one image: the map entry (by path relative to cwd, absolute path, or file name), else a
  * sidecar `photo.txt` or `photo.jpg.txt` beside it when sidecars are enabled.

@@ -8,7 +8,7 @@
  * 2 usage or model errors (nothing scored).
  */
 import { writeFile } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError as CommanderArgError, CommanderError, Option } from 'commander';
 import { isMmlqError } from '../common/errors.ts';
@@ -17,7 +17,7 @@ import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels } from '../model/registry
 import { PROVIDERS, type Provider } from '../model/runtime.ts';
 import { type ScoreOutcome, type ScoreRequest, Scorer } from '../model/scorer.ts';
 import { parseThresholds } from '../model/scores.ts';
-import { expandInputs, readTextMap, type TextMap, textFor } from './inputs.ts';
+import { expandInputs, readTextMap, type TextMap, textFor, unusedTextMapKeys } from './inputs.ts';
 import { buildReport, formatCsv, formatJson, formatTable } from './output.ts';
 
 export interface Io {
@@ -27,6 +27,16 @@ export interface Io {
   interactive: boolean;
   cwd: string;
   env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The directory the user typed the command in. `npm run score` runs the CLI in the package root
+ * (npm_package_json's folder) and sets INIT_CWD to where npm was run, so paths resolve there. Anywhere
+ * else (the CLI run directly, or by a process that merely inherited npm's variables) the cwd is kept.
+ */
+export function callerCwd(env: NodeJS.ProcessEnv, cwd: string): string {
+  const pkg = env['npm_package_json'];
+  return env['INIT_CWD'] && pkg && resolve(dirname(pkg)) === resolve(cwd) ? env['INIT_CWD'] : cwd;
 }
 
 function intArg(name: string) {
@@ -69,10 +79,13 @@ async function score(inputs: string[], flags: ScoreFlags, io: Io): Promise<numbe
     io.stderr('error: no image files to score\n');
     return 2;
   }
+  const unusedKeys = textMap ? unusedTextMapKeys(textMap, files, io.cwd) : [];
+  if (unusedKeys.length)
+    io.stderr(`warning: --text-map keys that match no image: ${unusedKeys.join(', ')}\n`);
   const started = performance.now();
   const scorer = await Scorer.create({
     model: flags.model,
-    modelsDir: flags.modelsDir,
+    modelsDir: resolve(io.cwd, flags.modelsDir),
     batchSize: flags.batchSize,
     intraOpThreads: flags.threads,
     provider: flags.provider,
@@ -178,7 +191,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .description('list the models available')
     .option('--models-dir <dir>', 'where models live', io.env['MODELS_DIR'] ?? DEFAULT_MODELS_DIR)
     .action(async (flags: { modelsDir: string }) => {
-      exitCode = await models(flags.modelsDir, io);
+      exitCode = await models(resolve(io.cwd, flags.modelsDir), io);
     });
 
   try {

@@ -3,9 +3,13 @@
  * (best first); images that failed follow with their error code and message.
  */
 import { stringify } from 'csv-stringify/sync';
-import type { Outcome, ScoreResult } from '../model/scorer.ts';
+import type { ScoreOutcome, ScoreResult } from '../model/scorer.ts';
 
-export type { Outcome } from '../model/scorer.ts';
+/**
+ * A row of a report: a scorer outcome, or a failure that is not the scorer's (the local stack reports
+ * e.g. DEAD_LETTERED or TIMEOUT for an upload whose result never came).
+ */
+export type Outcome = ScoreOutcome | { id: string; ok: false; error: { code: string; message: string } };
 
 export interface Ranked {
   rank: number;
@@ -20,7 +24,10 @@ export interface Failed {
 
 export interface Report {
   model: { name: string; version: string; provider: string };
+  /** The best `top` (or all) of the scored images. */
   ranked: Ranked[];
+  /** How many images scored (ranked.length unless --top cut the list). */
+  scored: number;
   failed: Failed[];
   /** Wall-clock time of the whole run. */
   elapsedMs: number;
@@ -40,7 +47,7 @@ export function buildReport(
   const failed = outcomes
     .filter((o): o is Extract<Outcome, { ok: false }> => !o.ok)
     .map((o) => ({ file: o.id, error: o.error }));
-  return { model, ranked, failed, elapsedMs };
+  return { model, ranked, scored: scored.length, failed, elapsedMs };
 }
 
 /** The attribute furthest from "no defect", when it is clearly below (the "why" of a low score). */
@@ -91,7 +98,7 @@ export function formatTable(report: Report): string {
   }
   lines.push('');
   lines.push(
-    `${report.ranked.length} ranked, ${report.failed.length} failed, model ${report.model.name}@${report.model.version} (${report.model.provider}), ${(report.elapsedMs / 1000).toFixed(1)} s`,
+    `${report.ranked.length < report.scored ? `top ${report.ranked.length} of ${report.scored}` : report.ranked.length} ranked, ${report.failed.length} failed, model ${report.model.name}@${report.model.version} (${report.model.provider}), ${(report.elapsedMs / 1000).toFixed(1)} s`,
   );
   return `${lines.join('\n')}\n`;
 }
