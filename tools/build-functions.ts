@@ -12,12 +12,16 @@
  * of each deployed build). The scorer (a container image, size not the issue) keeps its linked map and
  * NODE_OPTIONS=--enable-source-maps; so does the CLI.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
-const { out: root = 'dist' } = parseArgs({ options: { out: { type: 'string' } } }).values;
+const { out: root = 'dist', edge: extraEdge } = parseArgs({
+  // --edge FILE: bundle only FILE, as an edge function (the build's own checks, for tests).
+  options: { out: { type: 'string' }, edge: { type: 'string' } },
+}).values;
 
 /**
  * The Node of serverless.yml's provider.runtime (nodejs24.x) and of the scorer images' base images
@@ -29,7 +33,7 @@ const LAMBDA_NODE = 'node24';
 const CLI_NODE = 'node20';
 
 const NATIVE = ['sharp', 'onnxruntime-node'];
-const entries: Record<string, { entry: string; edge: boolean; outfile?: string; target?: string }> = {
+const all: Record<string, { entry: string; edge: boolean; outfile?: string; target?: string }> = {
   'score-api/handler': { entry: 'functions/score-api/handler.ts', edge: true },
   'on-upload/handler': { entry: 'functions/on-upload/handler.ts', edge: true },
   'wp-webhook/handler': { entry: 'functions/wp-webhook/handler.ts', edge: true },
@@ -43,6 +47,23 @@ const entries: Record<string, { entry: string; edge: boolean; outfile?: string; 
     target: CLI_NODE,
   },
 };
+
+/**
+ * Inputs of a bundle that must never ship: files under tools/ (the local stack, this script) and files
+ * of packages that package-lock.json marks `dev` (devDependencies and what only they pull in).
+ */
+const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as {
+  packages: Record<string, { dev?: boolean }>;
+};
+function devOnlyInputs(inputs: readonly string[]): string[] {
+  return inputs.filter((input) => {
+    if (input.startsWith('tools/')) return true;
+    const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    return match !== null && lock.packages[match[1]!]?.dev === true;
+  });
+}
+
+const entries = extraEdge ? { 'check/handler': { entry: extraEdge, edge: true } } : all;
 
 await rm(`${root}/functions`, { recursive: true, force: true });
 await rm(`${root}/sourcemaps`, { recursive: true, force: true });
@@ -67,6 +88,12 @@ for (const [
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     },
   });
+  const leaked = devOnlyInputs(Object.keys(result.metafile.inputs));
+  if (leaked.length) {
+    throw new Error(
+      `${entry} would ship dev-only code (tools/ or a package npm installs only for development):\n  ${leaked.join('\n  ')}`,
+    );
+  }
   const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
   const native = NATIVE.filter((n) => imports.includes(n));
   if (edge && native.length) {
