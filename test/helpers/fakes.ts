@@ -79,6 +79,9 @@ export class FakeObjects {
     this.check('mergeTags');
     this.tags.set(this.id(ref), { ...this.tags.get(this.id(ref)), ...tags });
   }
+  async presignPut(ref: ObjectRef, contentType: string, expiresInS: number) {
+    return `https://fake-s3.example/${ref.bucket}/${ref.key}?type=${encodeURIComponent(contentType)}&expires=${expiresInS}`;
+  }
   keys(prefix = ''): string[] {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
   }

@@ -491,6 +491,37 @@ describe('HTTP API (score-api)', () => {
     expect(await getJson(`results/${key}.json`)).toEqual(pipeline);
   });
 
+  it('POST /v1/uploads: a presigned PUT to S3 for a large image, then POST { s3 } scores it', async () => {
+    const res = await api('/v1/uploads', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ contentType: 'image/jpeg' }),
+    });
+    expect(res.status).toBe(200);
+    const { upload, s3 } = (await res.json()) as any;
+    expect(s3.key).toMatch(/^api-uploads\/[A-Za-z0-9_-]{22}\.jpg$/);
+    // The bytes go straight to S3 (here s3rver), not through API Gateway's 6 MB limit.
+    const put = await fetch(upload.url, {
+      method: 'PUT',
+      headers: upload.headers,
+      body: await patternJpeg(256, 192),
+    });
+    expect(put.status).toBe(200);
+    const scored = await post(JSON.stringify({ s3 }), 'application/json');
+    expect(scored.status).toBe(200);
+    expect((await scored.json()) as any).toMatchObject({
+      ok: true,
+      image: { format: 'jpeg', width: 256, height: 192 },
+    });
+    // s3rver does not check signatures; S3 does: the URL is signed (SigV4 in the query) for this key,
+    // this content type and 900 s.
+    const signed = new URL(upload.url);
+    expect(signed.pathname).toMatch(new RegExp(`/${s3.key.replace('.', '\\.')}$`));
+    expect(signed.searchParams.get('X-Amz-Expires')).toBe('900');
+    expect(signed.searchParams.get('X-Amz-SignedHeaders')).toBe('content-type;host');
+    expect(signed.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+  });
+
   it('POST a batch: per-item results and typed errors, in order', async () => {
     const res = await post(
       JSON.stringify({

@@ -210,6 +210,40 @@ describe('score-api: results', () => {
     expect(JSON.stringify(logger.errors)).toContain('secret detail');
   });
 
+  it('hands out a presigned PUT under the staging prefix for a large image, then scores it by { s3 }', async () => {
+    const { call, post } = setup();
+    const r = await call(
+      httpEvent('POST', '/v1/uploads', {
+        body: JSON.stringify({ contentType: 'image/jpeg' }),
+        headers: { 'content-type': 'application/json' },
+      }),
+    );
+    expect(r.status).toBe(200);
+    expect(r.body.s3).toEqual({
+      bucket: 'media',
+      key: expect.stringMatching(/^api-uploads\/[A-Za-z0-9_-]{22}\.jpg$/),
+    });
+    expect(r.body.upload).toEqual({
+      method: 'PUT',
+      url: `https://fake-s3.example/media/${r.body.s3.key}?type=image%2Fjpeg&expires=900`,
+      headers: { 'content-type': 'image/jpeg' },
+      expiresInS: 900,
+    });
+    expect((await post({ s3: r.body.s3 })).status).toBe(200);
+  });
+
+  it('refuses an upload of a type it cannot score (415) and a body that is not JSON (400)', async () => {
+    const { call } = setup();
+    const heic = await call(
+      httpEvent('POST', '/v1/uploads', { body: JSON.stringify({ contentType: 'image/heic' }) }),
+    );
+    expect(heic.status).toBe(415);
+    expect(heic.body.error.message).toBe(
+      'Expected "contentType" to be one of image/jpeg, image/png, image/webp, image/gif, image/avif, image/tiff but received "image/heic"',
+    );
+    expect((await call(httpEvent('POST', '/v1/uploads', { body: '{' }))).status).toBe(400);
+  });
+
   it('answers health with the scorer model', async () => {
     const { call } = setup();
     const r = await call(httpEvent('GET', '/v1/health'));

@@ -13,6 +13,7 @@ import {
   S3ServiceException,
   type Tag,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { readLimited } from '../common/bytes.ts';
 import { EdgeError, ImageError } from '../common/errors.ts';
 import { requestHandler } from './aws.ts';
@@ -68,6 +69,18 @@ export const stripQuotes = (etag: string | undefined): string => (etag ?? '').re
 
 export class ObjectStore {
   constructor(readonly client: S3Client) {}
+
+  /**
+   * A URL that lets its holder PUT one object at `ref` with this Content-Type for `expiresInS` seconds
+   * (signed locally with the function's own credentials: no call to S3).
+   */
+  presignPut(ref: ObjectRef, contentType: string, expiresInS: number): Promise<string> {
+    return getSignedUrl(
+      this.client,
+      new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, ContentType: contentType }),
+      { expiresIn: expiresInS, signableHeaders: new Set(['content-type']) },
+    );
+  }
 
   /** Head of an object, or undefined when it does not exist. */
   async head(ref: ObjectRef): Promise<ObjectHead | undefined> {

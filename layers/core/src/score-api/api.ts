@@ -4,6 +4,7 @@
  *                         ?text=), or JSON { url } | { s3 } |
  *                         { items: [...] } (each with optional text and id); bytes are staged in S3 and
  *                         passed to the scorer by reference.
+ *   POST /v1/uploads      { contentType }: a presigned PUT for an image over the body limit, then { s3 }.
  *   GET  /v1/scores/{id}  a stored result.
  *   GET  /v1/health       which model the scorer has loaded.
  * Errors: { error: { code, message } } with the code's status; 5xx bodies stay generic.
@@ -22,7 +23,7 @@ import {
 } from '../clients/scorer-protocol.ts';
 import { EdgeError, ImageError, InvalidArgumentError, statusOf } from '../common/errors.ts';
 import { bodyBytes, errorResponse, header, json, pathSegment, type Response, route } from '../common/http.ts';
-import { suffixOfMime } from '../common/image-types.ts';
+import { IMAGE_TYPES, suffixOfMime } from '../common/image-types.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
 import { parseWith } from '../common/validate.ts';
 import { ApiResultStore, type ApiSource, newApiResultId } from '../results/store.ts';
@@ -182,6 +183,43 @@ async function postScores(
   return json(200, { model: answer.model, ...only, requestTimings: timings });
 }
 
+/** How long a presigned upload URL stays valid. */
+export const UPLOAD_URL_TTL_S = 900;
+
+/**
+ * `POST /v1/uploads { contentType }`: a presigned PUT for an image too large for the request body.
+ * The caller PUTs the bytes to `upload.url` with the given headers, then scores `{ s3 }`. The key is
+ * random under the staging prefix (which expires), so uploads never overwrite each other.
+ */
+async function createUpload(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise<Response> {
+  let body: unknown;
+  try {
+    body = JSON.parse(bodyBytes(event).toString('utf8') || '{}');
+  } catch {
+    throw new InvalidArgumentError(
+      'Expected a JSON body { "contentType": "image/jpeg" } but it does not parse',
+    );
+  }
+  const contentType = (body as { contentType?: unknown } | null)?.contentType;
+  const suffix = typeof contentType === 'string' ? suffixOfMime(contentType) : undefined;
+  if (suffix === undefined) {
+    throw new EdgeError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Expected "contentType" to be one of ${IMAGE_TYPES.map((t) => t.mime).join(', ')} but received ${JSON.stringify(contentType ?? null)}`,
+    );
+  }
+  const s3 = {
+    bucket: deps.config.bucket,
+    key: `${deps.config.store.stagingPrefix}${newApiResultId()}.${suffix}`,
+  };
+  const url = await deps.objects.presignPut(s3, contentType as string, UPLOAD_URL_TTL_S);
+  return json(200, {
+    upload: { method: 'PUT', url, headers: { 'content-type': contentType }, expiresInS: UPLOAD_URL_TTL_S },
+    s3,
+    then: 'POST /v1/scores { "s3": <s3> }',
+  });
+}
+
 async function getScore(id: string, deps: ApiDeps): Promise<Response> {
   const store = new ApiResultStore(deps.objects, deps.config.bucket, deps.config.apiResultsPrefix);
   const document = await store.get(id);
@@ -206,12 +244,13 @@ export async function handleApiRequest(
   const { method, path } = route(event);
   try {
     if (method === 'POST' && path === '/v1/scores') return await postScores(event, deps, call);
+    if (method === 'POST' && path === '/v1/uploads') return await createUpload(event, deps);
     if (method === 'GET' && path === '/v1/health') return await health(deps, call);
     const match = /^\/v1\/scores\/([^/]+)$/.exec(path);
     if (method === 'GET' && match) return await getScore(pathSegment('the result id', match[1]!), deps);
     throw new EdgeError(
       'ROUTE_NOT_FOUND',
-      `No route ${method} ${path}; routes: POST /v1/scores, GET /v1/scores/{id}, GET /v1/health`,
+      `No route ${method} ${path}; routes: POST /v1/scores, POST /v1/uploads, GET /v1/scores/{id}, GET /v1/health`,
     );
   } catch (error) {
     return errorResponse(error, deps.logger);
