@@ -66,13 +66,33 @@ describe('typed image errors', () => {
     );
   });
 
-  it('rejects a recognised but unsupported format (SVG) by name', async () => {
+  it('never hands SVG to librsvg: its loader is blocked, so SVG is not a recognised image', async () => {
     const svg = Buffer.from(
       '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64"/></svg>',
     );
     const e = await rejects(prepareImage(svg, spec(), limits));
     expect(e.code).toBe('IMAGE_UNSUPPORTED_FORMAT');
-    expect(e.message).toBe('Expected an image in one of jpeg, png, webp, gif, avif, tiff but received svg');
+    expect(e.message).toBe(
+      'Expected an image in one of jpeg, png, webp, gif, avif, tiff but the bytes are not a recognised image',
+    );
+    // Process-wide, once image.ts is loaded: even sharp called directly no longer parses SVG.
+    await expect(sharp(svg).metadata()).rejects.toThrow(/unsupported image format/);
+  });
+
+  it('keeps the loader of every supported format reachable', async () => {
+    const base = () => sharp({ create: { width: 24, height: 24, channels: 3, background: '#808080' } });
+    const encoded: [string, Buffer][] = [
+      ['jpeg', await base().jpeg().toBuffer()],
+      ['png', await base().png().toBuffer()],
+      ['webp', await base().webp().toBuffer()],
+      ['gif', await base().gif().toBuffer()],
+      ['avif', await base().avif().toBuffer()],
+      ['tiff', await base().tiff().toBuffer()],
+    ];
+    for (const [format, bytes] of encoded) {
+      const { info } = await prepareImage(bytes, spec(), limits);
+      expect([format, info.format]).toEqual([format, format]);
+    }
   });
 
   it('refuses HEIC/HEIF (HEVC), which the prebuilt libvips cannot decode, and says what to do', async () => {

@@ -1,8 +1,8 @@
 /**
  * Image decoding and preprocessing. The only module that imports sharp.
  *
- * Untrusted input: byte and pixel limits are checked before any pixel is decoded (the header is read
- * first), animations are cut to their first frame, EXIF orientation is applied, every colour space is
+ * Untrusted input: only the loaders of the supported formats are reachable, byte and pixel limits are
+ * checked before any pixel is decoded (the header is read first), animations are cut to their first frame, EXIF orientation is applied, every colour space is
  * converted to sRGB and alpha is flattened on white. Resize and crop follow the model's manifest;
  * sharp uses shrink-on-load for large JPEG/WebP inputs automatically when the target is much smaller.
  */
@@ -19,6 +19,23 @@ sharp.cache(false);
  * HEVC (iPhone HEIC) is refused: sharp's prebuilt libvips has no HEVC decoder (lovell/sharp#4050).
  */
 export const SUPPORTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'] as const;
+
+/**
+ * The libvips loaders of SUPPORTED_FORMATS (libvips class names; a subclass inherits its parent's
+ * setting). Every other loader is blocked process-wide, so untrusted bytes never reach a parser we do not
+ * use: not librsvg (SVG: XML, entities, external hrefs), not libvips' own or PPM loaders. Blocked input is
+ * "unsupported image format", as for bytes no loader recognises.
+ */
+const ALLOWED_LOADERS = [
+  'VipsForeignLoadJpeg',
+  'VipsForeignLoadPng',
+  'VipsForeignLoadWebp',
+  'VipsForeignLoadNsgif',
+  'VipsForeignLoadHeif',
+  'VipsForeignLoadTiff',
+];
+sharp.block({ operation: ['VipsForeignLoad'] });
+sharp.unblock({ operation: ALLOWED_LOADERS });
 
 /** ISO-BMFF brands of HEVC-coded HEIF (ISO/IEC 23008-12): image, sequence, and their variants. */
 const HEVC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs']);
