@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ImageError } from '#core/common/errors.ts';
 import {
+  blockUnusedLoaders,
   type ImageSpec,
   inspectImage,
   prepareImage,
@@ -77,6 +78,29 @@ describe('typed image errors', () => {
     );
     // Process-wide, once image.ts is loaded: even sharp called directly no longer parses SVG.
     await expect(sharp(svg).metadata()).rejects.toThrow(/unsupported image format/);
+  });
+
+  it('knows every input format of this sharp build: a new one must be blocked or supported first', () => {
+    const inputs = Object.entries(sharp.format)
+      .filter(([, f]) => f.input.buffer || f.input.file || f.input.stream)
+      .map(([name]) => name)
+      .sort();
+    // svg and vips: blocked (BLOCKED_LOADERS); raw: sharp's own pixel input, not a libvips loader.
+    expect(inputs).toEqual(['gif', 'heif', 'jpeg', 'png', 'raw', 'svg', 'tiff', 'vips', 'webp']);
+  });
+
+  it('blocking again while other threads decode never fails their decode (worker threads reload it)', async () => {
+    const jpeg = await patternJpeg(64, 64);
+    const decodes = Array.from({ length: 40 }, () =>
+      sharp(jpeg)
+        .raw()
+        .toBuffer()
+        .then(() => 'ok'),
+    );
+    const until = Date.now() + 300;
+    while (Date.now() < until) blockUnusedLoaders();
+    const outcomes = await Promise.all(decodes.map((d) => d.catch((e: Error) => e.message)));
+    expect(outcomes).toEqual(Array(40).fill('ok'));
   });
 
   it('keeps the loader of every supported format reachable', async () => {

@@ -21,21 +21,39 @@ sharp.cache(false);
 export const SUPPORTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'] as const;
 
 /**
- * The libvips loaders of SUPPORTED_FORMATS (libvips class names; a subclass inherits its parent's
- * setting). Every other loader is blocked process-wide, so untrusted bytes never reach a parser we do not
- * use: not librsvg (SVG: XML, entities, external hrefs), not libvips' own or PPM loaders. Blocked input is
- * "unsupported image format", as for bytes no loader recognises.
+ * libvips loaders other than those of SUPPORTED_FORMATS (libvips class names; a name this build lacks is
+ * ignored). Blocked process-wide, so untrusted bytes never reach a parser we do not use: not librsvg (SVG:
+ * XML, entities, external hrefs), not libvips' own, PPM or CSV loaders. Blocked input is "unsupported
+ * image format", as for bytes no loader recognises. A list, not "block every loader, then unblock ours":
+ * each worker thread that loads this module applies it again, and it must never block our loaders for an
+ * instant while another thread decodes. test/unit/image.test.ts fails when sharp gains an input format.
  */
-const ALLOWED_LOADERS = [
-  'VipsForeignLoadJpeg',
-  'VipsForeignLoadPng',
-  'VipsForeignLoadWebp',
-  'VipsForeignLoadNsgif',
-  'VipsForeignLoadHeif',
-  'VipsForeignLoadTiff',
-];
-sharp.block({ operation: ['VipsForeignLoad'] });
-sharp.unblock({ operation: ALLOWED_LOADERS });
+export const BLOCKED_LOADERS = [
+  'VipsForeignLoadSvg',
+  'VipsForeignLoadVips',
+  'VipsForeignLoadRaw',
+  'VipsForeignLoadPpm',
+  'VipsForeignLoadCsv',
+  'VipsForeignLoadMatrix',
+  'VipsForeignLoadRad',
+  'VipsForeignLoadAnalyze',
+  'VipsForeignLoadFits',
+  'VipsForeignLoadMat',
+  'VipsForeignLoadNifti',
+  'VipsForeignLoadPdf',
+  'VipsForeignLoadMagick',
+  'VipsForeignLoadJp2k',
+  'VipsForeignLoadJxl',
+  'VipsForeignLoadOpenexr',
+  'VipsForeignLoadOpenslide',
+  'VipsForeignLoadDcRaw',
+] as const;
+
+/** Blocks BLOCKED_LOADERS; idempotent, and safe while other threads decode. Runs when this module loads. */
+export function blockUnusedLoaders(): void {
+  sharp.block({ operation: [...BLOCKED_LOADERS] });
+}
+blockUnusedLoaders();
 
 /** ISO-BMFF brands of HEVC-coded HEIF (ISO/IEC 23008-12): image, sequence, and their variants. */
 const HEVC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs']);
