@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ImageError } from '#core/common/errors.ts';
 import {
+  blockUnusedLoaders,
   type ImageSpec,
   inspectImage,
   prepareImage,
@@ -66,13 +67,56 @@ describe('typed image errors', () => {
     );
   });
 
-  it('rejects a recognised but unsupported format (SVG) by name', async () => {
+  it('never hands SVG to librsvg: its loader is blocked, so SVG is not a recognised image', async () => {
     const svg = Buffer.from(
       '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64"/></svg>',
     );
     const e = await rejects(prepareImage(svg, spec(), limits));
     expect(e.code).toBe('IMAGE_UNSUPPORTED_FORMAT');
-    expect(e.message).toBe('Expected an image in one of jpeg, png, webp, gif, avif, tiff but received svg');
+    expect(e.message).toBe(
+      'Expected an image in one of jpeg, png, webp, gif, avif, tiff but the bytes are not a recognised image',
+    );
+    // Process-wide, once image.ts is loaded: even sharp called directly no longer parses SVG.
+    await expect(sharp(svg).metadata()).rejects.toThrow(/unsupported image format/);
+  });
+
+  it('knows every input format of this sharp build: a new one must be blocked or supported first', () => {
+    const inputs = Object.entries(sharp.format)
+      .filter(([, f]) => f.input.buffer || f.input.file || f.input.stream)
+      .map(([name]) => name)
+      .sort();
+    // svg and vips: blocked (BLOCKED_LOADERS); raw: sharp's own pixel input, not a libvips loader.
+    expect(inputs).toEqual(['gif', 'heif', 'jpeg', 'png', 'raw', 'svg', 'tiff', 'vips', 'webp']);
+  });
+
+  it('blocking again while other threads decode never fails their decode (worker threads reload it)', async () => {
+    const jpeg = await patternJpeg(64, 64);
+    const decodes = Array.from({ length: 40 }, () =>
+      sharp(jpeg)
+        .raw()
+        .toBuffer()
+        .then(() => 'ok'),
+    );
+    const until = Date.now() + 300;
+    while (Date.now() < until) blockUnusedLoaders();
+    const outcomes = await Promise.all(decodes.map((d) => d.catch((e: Error) => e.message)));
+    expect(outcomes).toEqual(Array(40).fill('ok'));
+  });
+
+  it('keeps the loader of every supported format reachable', async () => {
+    const base = () => sharp({ create: { width: 24, height: 24, channels: 3, background: '#808080' } });
+    const encoded: [string, Buffer][] = [
+      ['jpeg', await base().jpeg().toBuffer()],
+      ['png', await base().png().toBuffer()],
+      ['webp', await base().webp().toBuffer()],
+      ['gif', await base().gif().toBuffer()],
+      ['avif', await base().avif().toBuffer()],
+      ['tiff', await base().tiff().toBuffer()],
+    ];
+    for (const [format, bytes] of encoded) {
+      const { info } = await prepareImage(bytes, spec(), limits);
+      expect([format, info.format]).toEqual([format, format]);
+    }
   });
 
   it('refuses HEIC/HEIF (HEVC), which the prebuilt libvips cannot decode, and says what to do', async () => {

@@ -1,8 +1,8 @@
 /**
  * Image decoding and preprocessing. The only module that imports sharp.
  *
- * Untrusted input: byte and pixel limits are checked before any pixel is decoded (the header is read
- * first), animations are cut to their first frame, EXIF orientation is applied, every colour space is
+ * Untrusted input: only the loaders of the supported formats are reachable, byte and pixel limits are
+ * checked before any pixel is decoded (the header is read first), animations are cut to their first frame, EXIF orientation is applied, every colour space is
  * converted to sRGB and alpha is flattened on white. Resize and crop follow the model's manifest;
  * sharp uses shrink-on-load for large JPEG/WebP inputs automatically when the target is much smaller.
  */
@@ -21,6 +21,41 @@ sharp.cache(false);
  * HEVC (iPhone HEIC) is refused: sharp's prebuilt libvips has no HEVC decoder (lovell/sharp#4050).
  */
 export const SUPPORTED_FORMATS = IMAGE_FORMATS;
+
+/**
+ * libvips loaders other than those of SUPPORTED_FORMATS (libvips class names; a name this build lacks is
+ * ignored). Blocked process-wide, so untrusted bytes never reach a parser we do not use: not librsvg (SVG:
+ * XML, entities, external hrefs), not libvips' own, PPM or CSV loaders. Blocked input is "unsupported
+ * image format", as for bytes no loader recognises. A list, not "block every loader, then unblock ours":
+ * each worker thread that loads this module applies it again, and it must never block our loaders for an
+ * instant while another thread decodes. test/unit/image.test.ts fails when sharp gains an input format.
+ */
+export const BLOCKED_LOADERS = [
+  'VipsForeignLoadSvg',
+  'VipsForeignLoadVips',
+  'VipsForeignLoadRaw',
+  'VipsForeignLoadPpm',
+  'VipsForeignLoadCsv',
+  'VipsForeignLoadMatrix',
+  'VipsForeignLoadRad',
+  'VipsForeignLoadAnalyze',
+  'VipsForeignLoadFits',
+  'VipsForeignLoadMat',
+  'VipsForeignLoadNifti',
+  'VipsForeignLoadPdf',
+  'VipsForeignLoadMagick',
+  'VipsForeignLoadJp2k',
+  'VipsForeignLoadJxl',
+  'VipsForeignLoadOpenexr',
+  'VipsForeignLoadOpenslide',
+  'VipsForeignLoadDcRaw',
+] as const;
+
+/** Blocks BLOCKED_LOADERS; idempotent, and safe while other threads decode. Runs when this module loads. */
+export function blockUnusedLoaders(): void {
+  sharp.block({ operation: [...BLOCKED_LOADERS] });
+}
+blockUnusedLoaders();
 
 /** ISO-BMFF brands of HEVC-coded HEIF (ISO/IEC 23008-12): image, sequence, and their variants. */
 const HEVC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs']);
