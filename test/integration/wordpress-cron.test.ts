@@ -18,8 +18,9 @@ function cronRunners(): number[] {
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      if (cmd.includes('php') && cmd.includes(join(wp.dir, 'php', 'snippet-'))) out.push(Number(e));
+      // php ... tools/local/php/cron.php DOCROOT
+      const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (args.some((a) => a.endsWith('/cron.php')) && args.includes(wp.docroot)) out.push(Number(e));
     } catch {
       // gone meanwhile
     }

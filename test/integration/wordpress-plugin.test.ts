@@ -1049,4 +1049,14 @@ describe('MMLQ Edge plugin', () => {
     expect(log).toContain('test: the debug log is on');
     expect(log.split('\n').filter((l) => /mmlq-edge\/|mmlq_edge/.test(l))).toEqual([]);
   });
+
+  it('(g) the local harness PHP programs (tools/local/php) pass php -l', async () => {
+    const dir = join(ROOT, 'tools/local/php');
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.php')).map((f) => join(dir, f));
+    expect(files.length).toBeGreaterThanOrEqual(6);
+    for (const file of files) {
+      const { stdout } = await promisify(execFile)('php', ['-l', file]);
+      expect(stdout).toContain('No syntax errors');
+    }
+  });
 });

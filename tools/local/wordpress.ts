@@ -3,7 +3,7 @@
  * temp datadir (unix socket only, no networking), WordPress core copied from the Debian package that
  * `.ci/wordpress-deps.sh` extracts into .cache/wordpress/, our own wp-config.php, `wp_install()` from a
  * PHP script, pretty permalinks through a router for PHP's built-in server, an admin with an application
- * password, and plugins symlinked and activated. Outbound HTTP is limited to loopback/the site's own host
+ * password, and plugins symlinked and activated. The PHP programs are files in tools/local/php/. Outbound HTTP is limited to loopback/the site's own host
  * (WP_HTTP_BLOCK_EXTERNAL), WP-cron only runs when `runCron()` is called, and mail is dropped.
  *
  * Several instances can run in one process (each has its own dir, socket and port).
@@ -11,7 +11,17 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  rm,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -128,10 +138,6 @@ function which(binary: string, extra: string[] = []): string | undefined {
     if (d && existsSync(join(d, binary))) return join(d, binary);
   }
   return undefined;
-}
-
-function phpString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 function spawnLogged(
@@ -294,172 +300,57 @@ async function copyCore(tree: string, docroot: string): Promise<void> {
   await rm(join(docroot, 'wp-config.php'), { force: true });
 }
 
-const ROUTER = `<?php
-// Router for PHP's built-in server: real files (static or .php) are served as they are, everything
-// else goes to WordPress's front controller (pretty permalinks, /wp-json/).
-$root = $_SERVER['DOCUMENT_ROOT'];
-$path = rawurldecode(parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH) ?? '/');
-if ($path !== '/' && !str_contains($path, '..')) {
-    $file = $root . $path;
-    if (is_file($file) || (is_dir($file) && is_file(rtrim($file, '/') . '/index.php'))) {
-        return false;
-    }
-}
-$_SERVER['SCRIPT_NAME'] = '/index.php';
-$_SERVER['PHP_SELF'] = '/index.php';
-$_SERVER['SCRIPT_FILENAME'] = $root . '/index.php';
-unset($_SERVER['PATH_INFO']);
-chdir($root);
-require $root . '/index.php';
-`;
-
-const MU_PLUGIN = `<?php
 /**
- * Plugin Name: Local test harness
- * Description: Written by tools/local/wordpress.ts. Drops mail, says URL rewriting works
- * (the router handles it) and keeps update checks quiet.
+ * The PHP programs (each a complete .php file, linted with `php -l` by the tests); what differs between
+ * instances reaches them at run time, never as code: router.php takes the docroot from the server,
+ * wp-config.php (copied into the docroot) reads DIR/wp-config.json, setup.php reads DIR/setup.json,
+ * cron.php and snippet.php take the docroot (and the snippet file) as arguments.
  */
-add_filter('pre_wp_mail', '__return_false');
-add_filter('got_url_rewrite', '__return_true');
-// Core's HTTPS check requests https://127.0.0.1:PORT, which PHP's built-in server cannot answer.
-add_filter('pre_wp_update_https_detection_errors', static fn () => new WP_Error());
-add_filter('pre_site_transient_update_core', '__return_null');
-add_filter('pre_site_transient_update_plugins', '__return_null');
-add_filter('pre_site_transient_update_themes', '__return_null');
-`;
+const PHP_DIR = join(dirname(fileURLToPath(import.meta.url)), 'php');
+const PHP_PROGRAM = {
+  router: join(PHP_DIR, 'router.php'),
+  muPlugin: join(PHP_DIR, 'mu-plugin.php'),
+  wpConfig: join(PHP_DIR, 'wp-config.php'),
+  setup: join(PHP_DIR, 'setup.php'),
+  cron: join(PHP_DIR, 'cron.php'),
+  snippet: join(PHP_DIR, 'snippet.php'),
+} as const;
 
-function wpConfig(o: {
+const SALTS = [
+  'AUTH_KEY',
+  'SECURE_AUTH_KEY',
+  'LOGGED_IN_KEY',
+  'NONCE_KEY',
+  'AUTH_SALT',
+  'SECURE_AUTH_SALT',
+  'LOGGED_IN_SALT',
+  'NONCE_SALT',
+];
+
+/** DIR/wp-config.json, the settings php/wp-config.php reads (see there). */
+function wpConfigSettings(o: {
   url: string;
   socket: string;
   dbName: string;
   dbUser: string;
   dbPassword: string;
   log: string;
-}) {
-  const salts = [
-    'AUTH_KEY',
-    'SECURE_AUTH_KEY',
-    'LOGGED_IN_KEY',
-    'NONCE_KEY',
-    'AUTH_SALT',
-    'SECURE_AUTH_SALT',
-    'LOGGED_IN_SALT',
-    'NONCE_SALT',
-  ]
-    .map((k) => `define(${phpString(k)}, ${phpString(randomBytes(32).toString('hex'))});`)
-    .join('\n');
-  return `<?php
-// Written by tools/local/wordpress.ts for a throwaway local WordPress.
-define('DB_NAME', ${phpString(o.dbName)});
-define('DB_USER', ${phpString(o.dbUser)});
-define('DB_PASSWORD', ${phpString(o.dbPassword)});
-define('DB_HOST', ${phpString(`localhost:${o.socket}`)});
-define('DB_CHARSET', 'utf8mb4');
-define('DB_COLLATE', '');
-${salts}
-$table_prefix = 'wp_';
-define('WP_HOME', ${phpString(o.url)});
-define('WP_SITEURL', ${phpString(o.url)});
-// 'local' makes application passwords work over plain HTTP.
-define('WP_ENVIRONMENT_TYPE', 'local');
-define('DISABLE_WP_CRON', true);
-define('WP_DEBUG', true);
-define('WP_DEBUG_LOG', ${phpString(o.log)});
-// Never in HTTP responses (PHP 8.2 deprecations would break JSON); in CLI, PHP's own setting stands.
-define('WP_DEBUG_DISPLAY', PHP_SAPI === 'cli' ? null : false);
-define('FS_METHOD', 'direct');
-define('WP_HTTP_BLOCK_EXTERNAL', true);
-define('AUTOMATIC_UPDATER_DISABLED', true);
-define('WP_AUTO_UPDATE_CORE', false);
-define('DISALLOW_FILE_EDIT', true);
-if (PHP_SAPI === 'cli') {
-    // php(): errors on stderr, not WordPress's HTML "critical error" page on stdout.
-    define('WP_DISABLE_FATAL_ERROR_HANDLER', true);
-    $parts = parse_url(WP_HOME);
-    $_SERVER['HTTP_HOST'] = $parts['host'] . ':' . $parts['port'];
-    $_SERVER['SERVER_NAME'] = $parts['host'];
-    $_SERVER['SERVER_PORT'] = (string) $parts['port'];
-    $_SERVER['REQUEST_URI'] = $_SERVER['REQUEST_URI'] ?? '/';
-    $_SERVER['REQUEST_METHOD'] = $_SERVER['REQUEST_METHOD'] ?? 'GET';
+  salts: Record<string, string>;
+}): string {
+  return `${JSON.stringify(
+    {
+      db_name: o.dbName,
+      db_user: o.dbUser,
+      db_password: o.dbPassword,
+      db_host: `localhost:${o.socket}`,
+      url: o.url,
+      debug_log: o.log,
+      salts: o.salts,
+    },
+    null,
+    2,
+  )}\n`;
 }
-if (!defined('ABSPATH')) {
-    define('ABSPATH', __DIR__ . '/');
-}
-require_once ABSPATH . 'wp-settings.php';
-`;
-}
-
-const SETUP = `<?php
-// Installs (once), then: admin password, application password, plugins, options. Prints one JSON line.
-define('WP_INSTALLING', true);
-$in = json_decode(file_get_contents($argv[1]), true);
-require $in['docroot'] . '/wp-load.php';
-require_once ABSPATH . 'wp-admin/includes/upgrade.php';
-require_once ABSPATH . 'wp-admin/includes/plugin.php';
-global $wp_rewrite;
-if (!is_blog_installed()) {
-    $r = wp_install('MMLQ Edge local', $in['user'], $in['email'], false, '', wp_slash($in['password']));
-    if (is_wp_error($r)) { fwrite(STDERR, $r->get_error_message()); exit(1); }
-}
-$user = get_user_by('login', $in['user']);
-wp_set_password($in['password'], $user->ID);
-wp_set_current_user($user->ID);
-update_option('permalink_structure', '/%postname%/');
-$wp_rewrite->init();
-$wp_rewrite->set_permalink_structure('/%postname%/');
-flush_rewrite_rules(false);
-if (!wp_is_application_passwords_available_for_user($user)) { fwrite(STDERR, 'application passwords are not available'); exit(1); }
-$app = WP_Application_Passwords::create_new_application_password($user->ID, ['name' => 'local-' . time() . '-' . wp_rand()]);
-if (is_wp_error($app)) { fwrite(STDERR, $app->get_error_message()); exit(1); }
-$activated = [];
-$plugins = get_plugins();
-foreach ($in['plugins'] as $folder) {
-    $found = false;
-    foreach ($plugins as $file => $data) {
-        if (str_starts_with($file, $folder . '/')) {
-            $found = true;
-            $r = activate_plugin($file, '', false, false);
-            if (is_wp_error($r)) { fwrite(STDERR, "activate $file: " . $r->get_error_message()); exit(1); }
-            $activated[] = $file;
-        }
-    }
-    if (!$found) { fwrite(STDERR, "no plugin with a 'Plugin Name:' header in $folder"); exit(1); }
-}
-foreach ($in['options'] as $name => $value) {
-    update_option($name, $value);
-}
-echo "\\n" . json_encode(['appPassword' => $app[0], 'activated' => $activated, 'version' => get_bloginfo('version')]) . "\\n";
-`;
-
-const CRON = `
-// Like wp-cron.php, in-process: every due event, then again while handlers queued more due ones.
-// Stops between events once its parent (the node process) is gone: it is never left looping alone.
-$parent = function_exists('posix_getppid') ? posix_getppid() : 0;
-$orphaned = function () use ($parent) {
-    return $parent && posix_getppid() !== $parent;
-};
-for ($pass = 0; $pass < 20; $pass++) {
-    if ($orphaned()) exit(3);
-    $crons = _get_cron_array();
-    $now = microtime(true);
-    $ran = 0;
-    foreach ($crons ?: [] as $timestamp => $cronhooks) {
-        if ($timestamp > $now) break;
-        foreach ($cronhooks as $hook => $keys) {
-            foreach ($keys as $k => $v) {
-                if ($v['schedule']) {
-                    wp_reschedule_event($timestamp, $v['schedule'], $hook, $v['args']);
-                }
-                if ($orphaned()) exit(3);
-                wp_unschedule_event($timestamp, $hook, $v['args']);
-                do_action_ref_array($hook, $v['args']);
-                $ran++;
-            }
-        }
-    }
-    if ($ran === 0) break;
-}
-`;
 
 /** Starts MariaDB + WordPress; see the module comment. */
 export async function startWordPress(options: WordPressOptions = {}): Promise<WordPress> {
@@ -580,9 +471,9 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
     if (!existsSync(join(docroot, 'wp-settings.php'))) await copyCore(tree, docroot);
     await mkdir(join(docroot, 'wp-content/mu-plugins'), { recursive: true });
     await mkdir(join(docroot, 'wp-content/uploads'), { recursive: true });
-    await writeFile(join(docroot, 'wp-content/mu-plugins/local-harness.php'), MU_PLUGIN);
-    const router = join(dir, 'router.php');
-    await writeFile(router, ROUTER);
+    await copyFile(PHP_PROGRAM.muPlugin, join(docroot, 'wp-content/mu-plugins/local-harness.php'));
+    // A copy, not a link: it finds DIR/wp-config.json from its own folder (__DIR__ resolves links).
+    await copyFile(PHP_PROGRAM.wpConfig, join(docroot, 'wp-config.php'));
     for (const plugin of options.plugins ?? []) {
       const source = resolve(plugin);
       if (!existsSync(source)) throw new Error(`plugin folder not found: ${source}`);
@@ -605,10 +496,20 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
 
     let port = options.port ?? (await freePort());
     let url = `http://${HOST}:${port}`;
+    const salts = Object.fromEntries(SALTS.map((k) => [k, randomBytes(32).toString('hex')]));
     const writeConfig = () =>
       writeFile(
-        join(docroot, 'wp-config.php'),
-        wpConfig({ url, socket, dbName: 'wordpress', dbUser: 'wordpress', dbPassword, log: debugLog }),
+        join(dir, 'wp-config.json'),
+        wpConfigSettings({
+          url,
+          socket,
+          dbName: 'wordpress',
+          dbUser: 'wordpress',
+          dbPassword,
+          log: debugLog,
+          salts,
+        }),
+        { mode: 0o600 },
       );
     await writeConfig();
 
@@ -625,9 +526,7 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
         options: options.options ?? {},
       }),
     );
-    const setupFile = join(dir, 'setup.php');
-    await writeFile(setupFile, SETUP);
-    const { stdout: setupOut } = await run(php, [...phpArgs, setupFile, setupInput], {
+    const { stdout: setupOut } = await run(php, [...phpArgs, PHP_PROGRAM.setup, setupInput], {
       cwd: docroot,
       env: phpEnv,
     });
@@ -649,7 +548,7 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
           `${HOST}:${port}`,
           '-t',
           docroot,
-          router,
+          PHP_PROGRAM.router,
         ],
         { env: { ...phpEnv, PHP_CLI_SERVER_WORKERS: '4' }, cwd: docroot },
       );
@@ -684,19 +583,25 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
     );
 
     let snippetCount = 0;
-    const runPhp = async (code: string, prelude = ''): Promise<string> => {
+    /** Runs a PHP program with the docroot (and more arguments) on its command line; returns stdout. */
+    const runProgram = async (program: string, args: string[], label: string): Promise<string> => {
+      if (stopped) throw new Error('WordPress is stopped');
+      const { stdout } = await run(php, [...phpArgs, program, docroot, ...args], {
+        cwd: docroot,
+        env: phpEnv,
+        label,
+        track: snippetsRunning,
+      });
+      return stdout;
+    };
+    const runPhp = async (code: string): Promise<string> => {
       if (stopped) throw new Error('WordPress is stopped');
       const body = code.replace(/^\s*<\?php\b/, '');
       const file = join(snippets, `snippet-${++snippetCount}.php`);
-      await writeFile(file, `<?php ${prelude}require ${phpString(join(docroot, 'wp-load.php'))};\n${body}\n`);
+      // The code as its own file (line 2 on, as before), run by php/snippet.php after wp-load.php.
+      await writeFile(file, `<?php\n${body}\n`);
       try {
-        const { stdout } = await run(php, [...phpArgs, file], {
-          cwd: docroot,
-          env: phpEnv,
-          label: 'PHP snippet',
-          track: snippetsRunning,
-        });
-        return stdout;
+        return await runProgram(PHP_PROGRAM.snippet, [file], 'PHP snippet');
       } finally {
         await rm(file, { force: true });
       }
@@ -711,7 +616,7 @@ export async function startWordPress(options: WordPressOptions = {}): Promise<Wo
       debugLog,
       php: (code) => runPhp(code),
       runCron: async () => {
-        await runPhp(CRON, "define('DOING_CRON', true); ");
+        await runProgram(PHP_PROGRAM.cron, [], 'PHP cron');
       },
       stop,
     };
