@@ -216,7 +216,7 @@ async function createUpload(event: APIGatewayProxyEventV2, deps: ApiDeps): Promi
   return json(200, {
     upload: { method: 'PUT', url, headers: { 'content-type': contentType }, expiresInS: UPLOAD_URL_TTL_S },
     s3,
-    then: 'POST /v1/scores { "s3": <s3> }',
+    next: 'POST /v1/scores { "s3": <s3> }',
   });
 }
 
