@@ -237,6 +237,7 @@ describe('osls package', () => {
       'GET /v1/health',
       'GET /v1/scores/{id}',
       'POST /v1/scores',
+      'POST /v1/uploads',
       'POST /v1/wordpress/webhook',
     ]);
     expect(resources['ScoreApiLambdaFunction'].Properties.Handler).toBe(
@@ -357,7 +358,7 @@ describe('the HTTP API is closed by default (docs/SECURITY.md, "HTTP API")', () 
     ofType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === key)![1].Properties;
 
   it('puts the API-key authorizer on every score-api route, not on the signed WordPress webhook', () => {
-    for (const key of ['POST /v1/scores', 'GET /v1/scores/{id}', 'GET /v1/health']) {
+    for (const key of ['POST /v1/scores', 'POST /v1/uploads', 'GET /v1/scores/{id}', 'GET /v1/health']) {
       expect(route(key), key).toMatchObject({
         AuthorizationType: 'CUSTOM',
         AuthorizerId: { Ref: 'HttpApiAuthorizerApiKey' },
