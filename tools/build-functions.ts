@@ -25,7 +25,7 @@ const { out: root = 'dist', edge: extraEdge } = parseArgs({
 
 /**
  * The Node of serverless.yml's provider.runtime (nodejs24.x) and of the scorer images' base images
- * (functions/scorer/Dockerfile*): test/integration/runtimes.test.ts checks that the three agree. The
+ * (functions/scorer/Dockerfile*): test/unit/dockerfiles.test.ts checks that the three agree. The
  * sources are plain Node 20 code, so the bundles also run under serverless-offline on a Node 20 machine.
  */
 const LAMBDA_NODE = 'node24';
