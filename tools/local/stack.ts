@@ -46,8 +46,19 @@ export interface StackOptions {
   s3ClientEndpoint?: string;
   /** Where the edge functions send scorer invocations (default: serverless-offline's own Lambda port). */
   scorerLambdaEndpoint?: string;
-  /** Extra environment for the functions (e.g. URL_ALLOWED_ORIGINS, SCORER_MAX_ATTEMPTS). */
+  /**
+   * Extra environment for serverless-offline, which hands the functions only what serverless.yml maps
+   * (e.g. URL_ALLOWED_ORIGINS, SCORER_MAX_ATTEMPTS, SCORER_BACKOFF_MS).
+   */
   env?: Record<string, string>;
+  /**
+   * Variables for every function that serverless.yml does not map (e.g. SCORER_TIMEOUT_MS,
+   * S3_TIMEOUT_MS). Given, serverless-offline runs with --localEnvironment: the functions also see the
+   * rest of this process's environment (serverless.yml's values still win). For tests.
+   */
+  functionEnv?: Record<string, string>;
+  /** Timeout of each request of the stack's own S3 client (bridge dead letters, stack.s3); 10 s. */
+  s3TimeoutMs?: number;
   /** Stack messages (bridge deliveries, start-up). */
   log?: (line: string) => void;
   /** serverless-offline's own output. */
@@ -193,7 +204,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const lambdaPort = options.lambdaPort || (await freePort());
   const lambdaEndpoint = `http://${HOST}:${lambdaPort}`;
   const s3 = createS3Client(
-    { region: 'us-east-1', endpoint: s3Endpoint, forcePathStyle: true, timeoutMs: 10_000 },
+    {
+      region: 'us-east-1',
+      endpoint: s3Endpoint,
+      forcePathStyle: true,
+      timeoutMs: options.s3TimeoutMs ?? 10_000,
+    },
     { accessKeyId: LOCAL_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_ENV.AWS_SECRET_ACCESS_KEY },
   );
   // s3rver's configureBuckets covers a fresh directory; an existing one keeps its bucket.
@@ -212,6 +228,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       String(httpPort),
       '--lambdaPort',
       String(lambdaPort),
+      ...(options.functionEnv ? ['--localEnvironment'] : []),
     ],
     {
       cwd: root,
@@ -224,6 +241,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...(options.model ? { MODEL: options.model } : {}),
         ...(options.modelsDir ? { MODELS_DIR: resolve(options.modelsDir) } : {}),
         ...options.env,
+        ...options.functionEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so stop() (and the exit hook) reach anything it started too.
