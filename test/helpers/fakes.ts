@@ -2,6 +2,7 @@
  * Small fakes that let unit tests call a feature's handler logic directly and reach every branch in
  * milliseconds (the real S3, Lambda and WordPress paths run in test/integration).
  */
+import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ObjectRef, ObjectStore } from '#core/clients/s3.ts';
 import type { ScorerClient } from '#core/clients/scorer-client.ts';
@@ -37,6 +38,10 @@ export class FakeObjects {
   failing = new Set<string>();
 
   private id = (ref: ObjectRef) => `${ref.bucket}/${ref.key}`;
+  /** A stand-in ETag that changes with the content (S3's is the MD5). */
+  static etagOf(o: { body: Buffer }): string {
+    return `etag-${createHash('md5').update(o.body).digest('hex')}`;
+  }
   private check(method: string) {
     if (this.failing.has(method)) throw new Error(`fake ${method} failure`);
   }
@@ -45,7 +50,7 @@ export class FakeObjects {
     const o = this.objects.get(this.id(ref));
     return (
       o && {
-        etag: 'etag',
+        etag: FakeObjects.etagOf(o),
         versionId: undefined,
         size: o.body.length,
         contentType: o.contentType,
@@ -64,6 +69,22 @@ export class FakeObjects {
   }
   async putJson(ref: ObjectRef, document: unknown, metadata: Record<string, string> = {}) {
     await this.put(ref, JSON.stringify(document), 'application/json', metadata);
+  }
+  /** Counts every conditional write; applies S3's If-None-Match * / If-Match semantics. */
+  conditionalWrites = 0;
+  async putJsonIf(
+    ref: ObjectRef,
+    document: unknown,
+    metadata: Record<string, string>,
+    expected: { etag: string | undefined },
+  ) {
+    this.check('put');
+    this.conditionalWrites++;
+    const current = this.objects.get(this.id(ref));
+    const etag = current && FakeObjects.etagOf(current);
+    if (expected.etag === undefined ? current !== undefined : etag !== expected.etag) return false;
+    await this.put(ref, JSON.stringify(document), 'application/json', metadata);
+    return true;
   }
   async getJson<T>(ref: ObjectRef): Promise<T | undefined> {
     this.check('getJson');

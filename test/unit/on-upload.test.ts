@@ -67,6 +67,30 @@ describe('on-upload', () => {
     expect(scorer.jobs).toHaveLength(1);
   });
 
+  it('commits one result of concurrent deliveries of the same event; the others answer duplicate', async () => {
+    const { run, objects, scorer } = setup();
+    const event = s3Event('uploads/cat.jpg');
+    const reports = await Promise.all([run(event), run(event), run(event), run(event)]);
+    const statuses = reports.map((r) => r.records[0]!.status).sort();
+    // All four found no result and scored (at-least-once delivery, same instant); one result commits.
+    expect(scorer.jobs).toHaveLength(4);
+    expect(statuses).toEqual(['duplicate', 'duplicate', 'duplicate', 'scored']);
+    expect(objects.conditionalWrites).toBe(4);
+    expect(objects.keys('media/results/')).toEqual(['media/results/uploads/cat.jpg.json']);
+  });
+
+  it('replaces the result of an earlier version (If-Match the document it saw)', async () => {
+    let etag = 'e1';
+    const { run, objects } = setup((id) => ({ id, ok: true, result: result(6), source: { etag } }));
+    await run(s3Event('uploads/cat.jpg'));
+    etag = 'e2';
+    const newer = s3Event('uploads/cat.jpg');
+    newer.Records[0]!.s3.object.eTag = 'e2';
+    expect((await run(newer)).records[0]!.status).toBe('scored');
+    const doc = JSON.parse(objects.objects.get('media/results/uploads/cat.jpg.json')!.body.toString());
+    expect(doc.idempotencyKey).toBe('media/uploads/cat.jpg#e2@fake@1.0.0');
+  });
+
   it.each([
     ['elsewhere/cat.jpg', 'not under the upload prefix uploads/'],
     ['uploads/notes.pdf', 'suffix not among .jpg, .jpeg, .png, .webp, .gif, .avif, .tif, .tiff'],

@@ -178,6 +178,37 @@ export class ObjectStore {
     await this.put(ref, `${JSON.stringify(document, null, 2)}\n`, 'application/json', metadata);
   }
 
+  /**
+   * Writes a JSON document only if the object is still as the caller saw it: absent (`etag`
+   * undefined: If-None-Match *) or at that ETag (If-Match). False when another writer came first
+   * (S3 answers 412, or 409 for a concurrent conditional write), so at most one of concurrent writers
+   * of the same version wins.
+   */
+  async putJsonIf(
+    ref: ObjectRef,
+    document: unknown,
+    metadata: Record<string, string>,
+    expected: { etag: string | undefined },
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          Body: `${JSON.stringify(document, null, 2)}\n`,
+          ContentType: 'application/json',
+          Metadata: metadata,
+          ...(expected.etag === undefined ? { IfNoneMatch: '*' } : { IfMatch: `"${expected.etag}"` }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw storageError('write', ref, error);
+    }
+  }
+
   async getTags(ref: ObjectRef): Promise<Record<string, string>> {
     try {
       const out = await this.client.send(

@@ -60,7 +60,8 @@ async function processObject(
   if (reason) return { bucket, key, status: 'ignored', reason };
   const results = new ResultStore(deps.objects, deps.config.store.resultsPrefix);
   const source: SourceVersion = { bucket, key, versionId: object.versionId, etag: object.etag };
-  if (await results.has(source, await deps.model())) {
+  const stored = await results.check(source, await deps.model());
+  if (stored.duplicate) {
     deps.metrics.addMetric('DuplicateDeliveries', MetricUnit.Count, 1);
     return { bucket, key, status: 'duplicate' };
   }
@@ -93,9 +94,14 @@ async function processObject(
     answer.model,
     outcome.ok ? { ok: true, result: outcome.result } : { ok: false, error: outcome.error },
   );
-  // Tags first, result last: the result document is the commit marker the duplicate check reads.
+  // Tags first, result last: the result document is the commit marker the duplicate check reads. It is
+  // written only over what check() saw, so of concurrent deliveries of one event a single one commits
+  // (the others wrote the same tags: same bytes, same model).
   await results.tag(document);
-  await results.put(document);
+  if (!(await results.put(document, stored))) {
+    deps.metrics.addMetric('DuplicateDeliveries', MetricUnit.Count, 1);
+    return { bucket, key, status: 'duplicate' };
+  }
   if (outcome.ok) {
     deps.metrics.addMetric('ImagesScored', MetricUnit.Count, 1);
     for (const [stage, ms] of Object.entries(outcome.result.timings)) {

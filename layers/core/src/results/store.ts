@@ -83,10 +83,20 @@ export class ResultStore {
     return { bucket, key: `${this.resultsPrefix}${key}.json` };
   }
 
-  /** True when a result for exactly this object version and model is already stored. */
-  async has(source: SourceVersion, model: ModelId): Promise<boolean> {
+  /**
+   * What is stored for the object now: `duplicate` when a result for exactly this object version and
+   * model is there; otherwise the ETag of the result document in place (undefined: none), which put()
+   * writes against.
+   */
+  async check(
+    source: SourceVersion,
+    model: ModelId,
+  ): Promise<{ duplicate: boolean; etag: string | undefined }> {
     const head = await this.objects.head(this.resultRef(source.bucket, source.key));
-    return head?.metadata[IDEMPOTENCY_META] === encodeURIComponent(idempotencyKey(source, model));
+    return {
+      duplicate: head?.metadata[IDEMPOTENCY_META] === encodeURIComponent(idempotencyKey(source, model)),
+      etag: head?.etag,
+    };
   }
 
   async get(bucket: string, key: string): Promise<StoredResult | undefined> {
@@ -113,11 +123,18 @@ export class ResultStore {
     };
   }
 
-  async put(document: StoredResult): Promise<void> {
-    await this.objects.putJson(this.resultRef(document.source.bucket, document.source.key), document, {
+  /**
+   * Writes the result if the stored document is still the one check() saw (`expected.etag`); false when
+   * a concurrent delivery wrote first (at-least-once events can arrive together).
+   */
+  async put(document: StoredResult, expected: { etag: string | undefined }): Promise<boolean> {
+    return this.objects.putJsonIf(
+      this.resultRef(document.source.bucket, document.source.key),
+      document,
       // S3 metadata is ASCII-only: the key is stored URI-encoded.
-      [IDEMPOTENCY_META]: encodeURIComponent(document.idempotencyKey),
-    });
+      { [IDEMPOTENCY_META]: encodeURIComponent(document.idempotencyKey) },
+      expected,
+    );
   }
 
   /** Tags the source object with the score (or the error code) and the model. */
