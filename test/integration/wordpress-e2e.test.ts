@@ -125,6 +125,46 @@ describe('WordPress upload → plugin webhook → wp-webhook → scorer → meta
     expect(terms.map((t: { slug: string }) => t.slug)).toEqual([m.meta.mmlq_tier]);
   });
 
+  it('a burst of 12 concurrent uploads while WP-cron runs ends with every image scored', {
+    timeout: 300_000,
+  }, async () => {
+    // Cron runs keep going while the uploads land (each upload schedules its own send; a cron run
+    // rewrites WordPress's cron option from its own copy), as on a busy site.
+    let uploading = true;
+    const cron = (async () => {
+      while (uploading) await wp.runCron();
+    })();
+    const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => upload(`burst-${i}.jpg`, jpeg)));
+    uploading = false;
+    await cron;
+    // Then cron as WordPress would run it, until nothing is pending (each run sends at most 10).
+    const pending = async () =>
+      Number(
+        (
+          await wp.php(
+            "global $wpdb; echo $wpdb->get_var(\"SELECT COUNT(*) FROM $wpdb->postmeta WHERE meta_key = '_mmlq_edge_status' AND meta_value IN ('pending', 'sending')\");",
+          )
+        ).trim(),
+      );
+    // Sends whose own events the burst lost are picked up by the plugin's runner, which WP-cron fires
+    // every minute: each round here is "a minute later" (the runner made due), then a cron run.
+    const minuteLater = () =>
+      wp.php(
+        "$t = wp_next_scheduled('mmlq_edge_run_queue'); if ($t) { wp_unschedule_event($t, 'mmlq_edge_run_queue'); } wp_schedule_event(time(), 'mmlq_edge_minute', 'mmlq_edge_run_queue');",
+      );
+    for (let run = 0; run < 12 && (await pending()) > 0; run++) {
+      await minuteLater();
+      await wp.runCron();
+    }
+    expect(await pending()).toBe(0);
+    for (const id of ids) {
+      expect(await delivery(id), `attachment ${id}`).toBe('sent|scored');
+      const m = await media(id);
+      expect(m.meta.mmlq_model).toBe('tiny@1.0.0');
+      expect(m.meta.mmlq_score).toBeGreaterThan(1);
+    }
+  });
+
   it('a re-sent delivery for the same image, text and model writes nothing; a new caption rescores', async () => {
     const id = await upload('again.jpg', jpeg, { caption: 'first caption' });
     await wp.runCron();
