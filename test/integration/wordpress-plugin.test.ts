@@ -284,8 +284,9 @@ describe('MMLQ Edge plugin', () => {
     const ts = d.headers['x-mmlq-timestamp'] as string;
     expect(Number(ts)).toBeGreaterThanOrEqual(before - 1);
     expect(Number(ts)).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 1);
-    const expected = createHmac('sha256', SECRET).update(`${ts}.${d.raw}`).digest('hex');
-    expect(d.headers['x-mmlq-signature']).toBe(`v1=${expected}`);
+    const id = d.headers['x-mmlq-delivery'];
+    const expected = createHmac('sha256', SECRET).update(`${ts}.${id}.${d.raw}`).digest('hex');
+    expect(d.headers['x-mmlq-signature']).toBe(`v2=${expected}`);
     expect(d.raw).not.toContain('\\/'); // JSON_UNESCAPED_SLASHES
 
     expect(d.body).toMatchObject({
@@ -331,7 +332,7 @@ describe('MMLQ Edge plugin', () => {
     expect(p.body.attachment).toBeUndefined();
     const pts = p.headers['x-mmlq-timestamp'] as string;
     expect(p.headers['x-mmlq-signature']).toBe(
-      `v1=${createHmac('sha256', SECRET).update(`${pts}.${p.raw}`).digest('hex')}`,
+      `v2=${createHmac('sha256', SECRET).update(`${pts}.${p.headers['x-mmlq-delivery']}.${p.raw}`).digest('hex')}`,
     );
   });
 

@@ -25,9 +25,25 @@ function code(run: () => void): string {
 describe('webhook signatures', () => {
   const body = '{"event":"ping","site":"https://example.com/"}';
 
-  it('is HMAC-SHA256 over "<timestamp>.<body>", hex, with a v1= prefix (what the PHP plugin computes)', () => {
-    const expected = createHmac('sha256', SECRET).update(`${NOW}.${body}`).digest('hex');
-    expect(signWebhook(SECRET, NOW, body)).toBe(`v1=${expected}`);
+  it('is HMAC-SHA256 over "<timestamp>.<delivery>.<body>", hex, v2= (what the PHP plugin computes); v1 without the id', () => {
+    const v2 = createHmac('sha256', SECRET).update(`${NOW}.d-1.${body}`).digest('hex');
+    expect(signWebhook(SECRET, NOW, body, 'd-1')).toBe(`v2=${v2}`);
+    const v1 = createHmac('sha256', SECRET).update(`${NOW}.${body}`).digest('hex');
+    expect(signWebhook(SECRET, NOW, body)).toBe(`v1=${v1}`);
+  });
+
+  it('v2 binds the delivery id: another id does not verify; v1 is answered as the legacy scheme', () => {
+    const signed = {
+      'x-mmlq-timestamp': String(NOW),
+      'x-mmlq-delivery': 'd-1',
+      'x-mmlq-signature': signWebhook(SECRET, NOW, body, 'd-1'),
+    };
+    expect(verifyWebhook(request(body, signed), SECRET, 300, NOW)).toBe('v2');
+    expect(
+      code(() => verifyWebhook(request(body, { ...signed, 'x-mmlq-delivery': 'd-2' }), SECRET, 300, NOW)),
+    ).toMatch(/does not match$/);
+    const legacy = { 'x-mmlq-timestamp': String(NOW), 'x-mmlq-signature': signWebhook(SECRET, NOW, body) };
+    expect(verifyWebhook(request(body, legacy), SECRET, 300, NOW)).toBe('v1');
   });
 
   it('accepts a correct signature within the window and refuses everything else with 401', () => {

@@ -45,7 +45,7 @@ const attachment = (extra: Record<string, unknown> = {}) => ({
 let deliveries = 0;
 function delivery(
   body: unknown,
-  { at = NOW, secret = SECRET, type = 'application/json', id = `d-${++deliveries}` } = {},
+  { at = NOW, secret = SECRET, type = 'application/json', id = `d-${++deliveries}`, scheme = 'v2' } = {},
 ) {
   const text = JSON.stringify(body);
   const ts = Math.floor(at / 1000);
@@ -54,7 +54,7 @@ function delivery(
     headers: {
       'content-type': type,
       'x-mmlq-timestamp': String(ts),
-      'x-mmlq-signature': signWebhook(secret, ts, text),
+      'x-mmlq-signature': signWebhook(secret, ts, text, scheme === 'v2' ? id : undefined),
       'x-mmlq-delivery': id,
     },
   });
@@ -124,6 +124,24 @@ describe('wp-webhook', () => {
     site.stored = ''; // as if the first delivery's write had not landed yet
     expect((await send(event)).body).toEqual({ status: 'duplicate', delivery: 'replay-me' });
     expect(scorer.jobs).toHaveLength(1);
+  });
+
+  it('refuses a captured delivery resent under a new delivery id (v2 signs the id)', async () => {
+    const { send, scorer } = setup();
+    const event = delivery(upload({ caption: 'captured' }), { id: 'original' });
+    expect((await send(event)).body.status).toBe('scored');
+    const resent = { ...event, headers: { ...event.headers, 'x-mmlq-delivery': 'fresh-id' } };
+    const r = await send(resent);
+    expect(r.status).toBe(401);
+    expect(r.body.error.code).toBe('WEBHOOK_UNAUTHORIZED');
+    expect(scorer.jobs).toHaveLength(1);
+  });
+
+  it('still takes a legacy v1 delivery (older plugins), without remembering its unsigned id', async () => {
+    const { send, metrics } = setup();
+    const r = await send(delivery(upload({ caption: 'legacy' }), { scheme: 'v1' }));
+    expect(r.body.status).toBe('scored');
+    expect(metrics.counts['LegacySignatures']).toBe(1);
   });
 
   it('answers gone when the attachment was deleted', async () => {

@@ -84,7 +84,7 @@ async function deliver(
   const body = bodyBytes(event);
   const secrets = await deps.secrets();
   const nowMs = deps.now?.() ?? Date.now();
-  verifyWebhook(
+  const scheme = verifyWebhook(
     { body, header: (name) => header(event, name) },
     secrets.webhookSecret,
     config.wordpress.toleranceS,
@@ -96,10 +96,12 @@ async function deliver(
       `Expected the header X-MMLQ-Delivery to be a delivery id (a UUID) but received ${delivery ? JSON.stringify(delivery.slice(0, 80)) : 'none'}`,
     );
   }
-  if (deps.seen && !deps.seen.first(delivery, nowMs)) {
+  // Only a signed delivery id (v2) means "this request was sent before": a v1 id could be changed.
+  if (scheme === 'v2' && deps.seen && !deps.seen.first(delivery, nowMs)) {
     metrics.addMetric('DuplicateDeliveries', MetricUnit.Count, 1);
     return json(200, { status: 'duplicate', delivery });
   }
+  if (scheme === 'v1') metrics.addMetric('LegacySignatures', MetricUnit.Count, 1);
   const payload = parseWebhookPayload(body);
   const siteOrigin = new URL(config.wordpress.siteUrl).origin;
   if (new URL(payload.site).origin !== siteOrigin) {

@@ -29,6 +29,7 @@ function mmlq_edge_post( array $payload ): array {
 	}
 	$body      = (string) wp_json_encode( $payload, JSON_UNESCAPED_SLASHES );
 	$timestamp = (string) time();
+	$delivery  = wp_generate_uuid4();
 	/**
 	 * Filters whether the endpoint may be on a loopback or private address, or on a port other than 80,
 	 * 443 and 8080. Default: yes on a single site, whose administrators run the server anyway and may run
@@ -51,9 +52,10 @@ function mmlq_edge_post( array $payload ): array {
 			'user-agent'          => 'MMLQ-Edge-WordPress/' . MMLQ_EDGE_VERSION . '; ' . home_url( '/' ),
 			'headers'             => array(
 				'Content-Type'     => 'application/json',
-				'X-MMLQ-Delivery'  => wp_generate_uuid4(),
+				'X-MMLQ-Delivery'  => $delivery,
 				'X-MMLQ-Timestamp' => $timestamp,
-				'X-MMLQ-Signature' => 'v1=' . hash_hmac( 'sha256', $timestamp . '.' . $body, $settings['secret'] ),
+				// v2 signs the delivery id too, so a captured request cannot be resent under a new id.
+				'X-MMLQ-Signature' => 'v2=' . hash_hmac( 'sha256', $timestamp . '.' . $delivery . '.' . $body, $settings['secret'] ),
 			),
 			'body'                => $body,
 		)
