@@ -3,7 +3,7 @@
  * Plugin Name:       MMLQ Edge
  * Plugin URI:        https://github.com/mmlq-edge/mmlq-edge
  * Description:       Scores uploaded images for aesthetics with your MMLQ Edge deployment (a signed webhook per image; the score, its percentile and a tier come back as attachment meta and a term).
- * Version:           0.1.0
+ * Version:           0.2.0
  * Requires at least: 6.1
  * Requires PHP:      8.1
  * Author:            MMLQ Edge
@@ -16,7 +16,7 @@
 
 defined( 'ABSPATH' ) || exit;
 
-define( 'MMLQ_EDGE_VERSION', '0.1.0' );
+define( 'MMLQ_EDGE_VERSION', '0.2.0' );
 define( 'MMLQ_EDGE_FILE', __FILE__ );
 define( 'MMLQ_EDGE_DIR', __DIR__ );
 

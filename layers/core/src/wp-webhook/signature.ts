@@ -8,7 +8,7 @@
  * The signature covers the exact bytes received (never a re-serialisation), the timestamp and the
  * delivery id, so a captured delivery cannot be replayed outside the tolerance window, nor inside it
  * under a new delivery id (the function remembers the ids it took); the comparison is constant-time.
- * `v1=` (no delivery id; plugins before 0.2) is still accepted, without the delivery-id check.
+ * `v1=` (no delivery id; plugins before 0.2.0) is still accepted, without the delivery-id check.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { EdgeError } from '../common/errors.ts';
