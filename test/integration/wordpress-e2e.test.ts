@@ -5,7 +5,7 @@
  * the WordPress REST API with an application password. Uses a tiny model (test/helpers/tiny-model.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,6 +162,60 @@ describe('WordPress upload → plugin webhook → wp-webhook → scorer → meta
       const m = await media(id);
       expect(m.meta.mmlq_model).toBe('tiny@1.0.0');
       expect(m.meta.mmlq_score).toBeGreaterThan(1);
+    }
+  });
+
+  it('nothing is lost when WordPress answers 500 or hangs: the plugin retries until every image is scored', {
+    timeout: 300_000,
+  }, async () => {
+    // A fault in WordPress's REST API for one image (/wp/v2/media/<id>: what wp-webhook reads and writes;
+    // the test's own uploads go to /wp/v2/media), from a must-use plugin of the test.
+    const mu = join(wp.docroot, 'wp-content/mu-plugins/mmlq-edge-test-rest-fault.php');
+    await writeFile(
+      mu,
+      `<?php
+add_filter('rest_pre_dispatch', function ($result, $server, $request) {
+  $fault = get_option('mmlq_test_rest_fault');
+  if (!$fault || !preg_match('#^/wp/v2/media/\\d+#', $request->get_route())) { return $result; }
+  if ('hang' === $fault) { sleep(8); return $result; }
+  return new WP_Error('test_fault', 'injected', array('status' => 500));
+}, 10, 3);
+`,
+    );
+    const allDue = () =>
+      wp.php(
+        "global $wpdb; $wpdb->query(\"UPDATE $wpdb->postmeta SET meta_value = '0' WHERE meta_key = '_mmlq_edge_next_try'\"); $t = wp_next_scheduled('mmlq_edge_run_queue'); if ($t) { wp_unschedule_event($t, 'mmlq_edge_run_queue'); } wp_schedule_event(time(), 'mmlq_edge_minute', 'mmlq_edge_run_queue');",
+      );
+    const attempts = async (id: number) =>
+      Number((await wp.php(`echo (int) get_post_meta(${id}, '_mmlq_edge_attempts', true);`)).trim());
+    try {
+      const ids: number[] = [];
+      for (const fault of ['500', 'hang']) {
+        await wp.php(`update_option('mmlq_test_rest_fault', '${fault}');`);
+        const batch = await Promise.all([0, 1].map((i) => upload(`fault-${fault}-${i}.jpg`, jpeg)));
+        await wp.runCron();
+        for (const id of batch) {
+          // wp-webhook answered 502 WORDPRESS_FAILED (an error, or no answer within WP_TIMEOUT_MS):
+          // the image stays queued with its attempts counted and a next try.
+          expect(await status(id), `attachment ${id} (${fault})`).toMatch(/^pending\|.*WORDPRESS_FAILED/);
+          expect(await attempts(id)).toBeGreaterThanOrEqual(1);
+        }
+        ids.push(...batch);
+      }
+      await wp.php("delete_option('mmlq_test_rest_fault');");
+      for (let run = 0; run < 6; run++) {
+        const open = await Promise.all(ids.map(async (id) => (await delivery(id)) !== 'sent|scored'));
+        if (!open.some(Boolean)) break;
+        await allDue();
+        await wp.runCron();
+      }
+      for (const id of ids) {
+        expect(await delivery(id), `attachment ${id}`).toBe('sent|scored');
+        expect((await media(id)).meta.mmlq_score).toBeGreaterThan(1);
+      }
+    } finally {
+      await wp.php("delete_option('mmlq_test_rest_fault');");
+      await rm(mu, { force: true });
     }
   });
 
