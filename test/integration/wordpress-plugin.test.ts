@@ -93,7 +93,9 @@ const makeDue = (id: number) =>
     $n = wp_next_scheduled('mmlq_edge_send', [${id}]);
     if ($n === false) { fwrite(STDERR, 'no event'); exit(1); }
     wp_unschedule_event($n, 'mmlq_edge_send', [${id}]);
-    wp_schedule_single_event(time(), 'mmlq_edge_send', [${id}]);`);
+    wp_schedule_single_event(time(), 'mmlq_edge_send', [${id}]);
+    // as if the backoff had passed: the next try is now
+    update_post_meta(${id}, '_mmlq_edge_next_try', time());`);
 
 /** Lets time pass for WP-cron: every event of the plugin becomes due now. */
 const advanceCron = () =>
@@ -647,6 +649,12 @@ describe('MMLQ Edge plugin', () => {
     expect(s.next).toBeLessThanOrEqual(60);
     await wp.runCron(); // not due yet
     expect(webhookDeliveries(up.id)).toHaveLength(1);
+
+    // The image's own event, if it fires after the runner already tried the image in the same cron run
+    // (an event scheduled before that try), does not send it again before its next try.
+    await wp.php(`mmlq_edge_send(${up.id});`);
+    expect(webhookDeliveries(up.id)).toHaveLength(1);
+    expect(await state(up.id)).toMatchObject({ status: 'pending', attempts: 1 });
 
     await makeDue(up.id);
     await wp.runCron();

@@ -93,8 +93,14 @@ function mmlq_edge_budget_left(): bool {
  * @param int $id Attachment ID.
  */
 function mmlq_edge_send( $id ): void {
+	$id = (int) $id;
+	// An event scheduled before the image was tried (by the runner, in this or another cron run) must not
+	// send it again before its next try; the retry has its own event.
+	if ( (int) get_post_meta( $id, '_mmlq_edge_next_try', true ) > time() ) {
+		return;
+	}
 	if ( mmlq_edge_budget_left() ) {
-		mmlq_edge_deliver( (int) $id );
+		mmlq_edge_deliver( $id );
 	}
 }
 
