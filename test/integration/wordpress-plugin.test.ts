@@ -709,6 +709,15 @@ describe('MMLQ Edge plugin', () => {
       `$s = get_option('mmlq_edge_settings'); $s['endpoint'] = '${endpoint}'; update_option('mmlq_edge_settings', $s);`,
     );
 
+    // A 2xx that is not wp-webhook's answer (serverless-offline's body for a Lambda timeout, a proxy's
+    // page) is not taken as done: retried like a 502.
+    reply = { status: 200, body: { errorMessage: 'Task timed out after 29.00 seconds' } };
+    await makeDue(bad.id);
+    await wp.runCron();
+    s = await state(bad.id);
+    expect(s).toMatchObject({ status: 'pending', attempts: 2 });
+    expect(s.error).toContain('unexpected answer (HTTP 200, {"errorMessage":"Task timed out after 29.00 seconds"})');
+
     reply = { status: 200, body: { status: 'scored' } };
     await makeDue(bad.id);
     await wp.runCron();

@@ -17,6 +17,8 @@
 
 defined( 'ABSPATH' ) || exit;
 
+/** What wp-webhook answers (200) when a delivery is done: anything else is retried. */
+const MMLQ_EDGE_DONE_ANSWERS = array( 'scored', 'duplicate', 'rejected', 'gone' );
 /** Cap of the retry backoff, seconds. */
 const MMLQ_EDGE_MAX_BACKOFF = 21600;
 /** Images the queue runner sends at most per run. */
@@ -235,7 +237,17 @@ function mmlq_edge_deliver( int $id ): bool {
 	$result   = mmlq_edge_post( $payload );
 	$code     = $result['code'];
 	$attempts = $state['attempts'] + 1;
-	update_post_meta( $id, '_mmlq_edge_last_response', mmlq_edge_response_summary( $result ) );
+	$summary = mmlq_edge_response_summary( $result );
+	update_post_meta( $id, '_mmlq_edge_last_response', $summary );
+	if ( $code >= 200 && $code < 300 && ! in_array( $summary, MMLQ_EDGE_DONE_ANSWERS, true ) ) {
+		// A 2xx that is not the function's answer (a proxy's page, an emulator's timeout body): not done.
+		$code            = 502;
+		$result['error'] = sprintf(
+			/* translators: %s: the HTTP status and what was answered. */
+			__( 'unexpected answer (%s): expected one of scored, duplicate, rejected, gone', 'mmlq-edge' ),
+			'HTTP ' . $result['code'] . ', ' . mmlq_edge_clip( (string) $result['body'], 200 )
+		);
+	}
 	if ( $code >= 200 && $code < 300 ) {
 		mmlq_edge_finish(
 			$id,
