@@ -12,10 +12,10 @@ import { join, relative } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newApiKey } from '#core/api-auth/keys.ts';
-import { type Io, runCli } from '#core/cli/main.ts';
 import { STATUS } from '#core/common/errors.ts';
 import { unloadAll } from '#core/model/registry.ts';
 import { type Stack, startStack } from '#tools/local/stack.ts';
+import { runCliCaptured } from '../helpers/cli.ts';
 import { buildCorpus, type CorpusCase, type Expected } from '../helpers/corpus.ts';
 import { patternJpeg } from '../helpers/images.ts';
 import { eventually } from '../helpers/poll.ts';
@@ -95,18 +95,9 @@ afterAll(async () => {
 
 describe('the hostile-image corpus', () => {
   it('CLI --json: each file scored with its format or refused with its exact code', async () => {
-    let out = '';
-    let err = '';
-    const io: Io = {
-      stdout: (t) => (out += t),
-      stderr: (t) => (err += t),
-      interactive: false,
-      cwd: dir,
-      env: {},
-    };
     const files = corpus.map((c) => relative(dir, c.path));
     const args = ['score', '--models-dir', join(dir, 'models'), '--model', 'tiny', ...files, '--json'];
-    const code = await runCli(args, io);
+    const { code, out, err } = await runCliCaptured(args, dir);
     expect(err).toBe('');
     expect(code).toBe(1);
     const report = JSON.parse(out);

@@ -4,7 +4,7 @@
  * this run's results in the sample table, and the death of serverless-offline.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { ENV_VARS, FLAGS, portFree } from '#tools/local/options.ts';
 import { freePort } from '#tools/local/stack.ts';
 import { solid } from '../helpers/images.ts';
 import { eventually } from '../helpers/poll.ts';
+import { alive, cmdline, descendants } from '../helpers/processes.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
 const root = join(import.meta.dirname, '../..');
@@ -60,47 +61,6 @@ function start(command: string, args: string[], env: Record<string, string> = {}
 
 const bin = (args: string[], env: Record<string, string> = {}) =>
   start(process.execPath, ['--import', 'tsx', 'tools/local/bin.ts', ...args], env);
-
-/** Every descendant of a process, from /proc. */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      parents.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const [child, parent] of parents)
-      if (parent === p) {
-        out.push(child);
-        walk(child);
-      }
-  };
-  walk(pid);
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return '';
-  }
-}
 
 async function stackEnv(name: string): Promise<Record<string, string>> {
   const data = join(dir, name);

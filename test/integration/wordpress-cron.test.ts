@@ -3,38 +3,20 @@
  * pass still running (here a hook that never returns, as a delivery stuck on a dead socket) is ended
  * before the servers it talks to, and nothing runs after stop().
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
 import { eventually } from '../helpers/poll.ts';
+import { alive, processes } from '../helpers/processes.ts';
 
 let wp: WordPress;
 
-/** PHP processes running a cron snippet of this test's WordPress. */
+/** PHP processes running a cron pass of this test's WordPress (php ... tools/local/php/cron.php DOCROOT). */
 function cronRunners(): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      // php ... tools/local/php/cron.php DOCROOT
-      const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      if (args.some((a) => a.endsWith('/cron.php')) && args.includes(wp.docroot)) out.push(Number(e));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  return processes()
+    .filter(({ args }) => args.some((a) => a.endsWith('/cron.php')) && args.includes(wp.docroot))
+    .map(({ pid }) => pid);
 }
 
 beforeAll(async () => {

@@ -716,7 +716,9 @@ describe('MMLQ Edge plugin', () => {
     await wp.runCron();
     s = await state(bad.id);
     expect(s).toMatchObject({ status: 'pending', attempts: 2 });
-    expect(s.error).toContain('unexpected answer (HTTP 200, {"errorMessage":"Task timed out after 29.00 seconds"})');
+    expect(s.error).toContain(
+      'unexpected answer (HTTP 200, {"errorMessage":"Task timed out after 29.00 seconds"})',
+    );
 
     reply = { status: 200, body: { status: 'scored' } };
     await makeDue(bad.id);

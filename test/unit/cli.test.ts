@@ -6,8 +6,9 @@ import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandInputs } from '#core/cli/inputs.ts';
-import { callerCwd, type Io, runCli } from '#core/cli/main.ts';
+import { callerCwd } from '#core/cli/main.ts';
 import { unloadAll } from '#core/model/registry.ts';
+import { runCliCaptured } from '../helpers/cli.ts';
 import { heicBranded, solid } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
@@ -29,19 +30,8 @@ beforeAll(async () => {
 
 afterAll(unloadAll);
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-    interactive: false,
-    cwd: root,
-    env: {},
-  };
-  const code = await runCli(['score', '--models-dir', modelsDir, '--model', 'tiny', ...args], io);
-  return { code, out, err };
-}
+const cli = (args: string[]) =>
+  runCliCaptured(['score', '--models-dir', modelsDir, '--model', 'tiny', ...args], root);
 
 describe('mmlq-edge score', () => {
   it('prints a ranked table, best first, and exits 0 when every image scored', async () => {

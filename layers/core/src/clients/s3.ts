@@ -159,19 +159,7 @@ export class ObjectStore {
     contentType: string,
     metadata: Record<string, string> = {},
   ): Promise<void> {
-    try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: ref.bucket,
-          Key: ref.key,
-          Body: body,
-          ContentType: contentType,
-          Metadata: metadata,
-        }),
-      );
-    } catch (error) {
-      throw storageError('write', ref, error);
-    }
+    await this.write(ref, body, contentType, metadata, {});
   }
 
   async putJson(ref: ObjectRef, document: unknown, metadata: Record<string, string> = {}): Promise<void> {
@@ -184,27 +172,44 @@ export class ObjectStore {
    * (S3 answers 412, or 409 for a concurrent conditional write), so at most one of concurrent writers
    * of the same version wins.
    */
-  async putJsonIf(
+  putJsonIf(
     ref: ObjectRef,
     document: unknown,
     metadata: Record<string, string>,
     expected: { etag: string | undefined },
+  ): Promise<boolean> {
+    return this.write(
+      ref,
+      `${JSON.stringify(document, null, 2)}\n`,
+      'application/json',
+      metadata,
+      expected.etag === undefined ? { IfNoneMatch: '*' } : { IfMatch: `"${expected.etag}"` },
+    );
+  }
+
+  /** PutObject; false only when a condition was given and another writer came first. */
+  private async write(
+    ref: ObjectRef,
+    body: Buffer | string,
+    contentType: string,
+    metadata: Record<string, string>,
+    condition: { IfNoneMatch?: string; IfMatch?: string },
   ): Promise<boolean> {
     try {
       await this.client.send(
         new PutObjectCommand({
           Bucket: ref.bucket,
           Key: ref.key,
-          Body: `${JSON.stringify(document, null, 2)}\n`,
-          ContentType: 'application/json',
+          Body: body,
+          ContentType: contentType,
           Metadata: metadata,
-          ...(expected.etag === undefined ? { IfNoneMatch: '*' } : { IfMatch: `"${expected.etag}"` }),
+          ...condition,
         }),
       );
       return true;
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 412 || status === 409) return false;
+      if (Object.keys(condition).length && (status === 412 || status === 409)) return false;
       throw storageError('write', ref, error);
     }
   }
