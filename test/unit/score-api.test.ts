@@ -70,6 +70,33 @@ describe('score-api: caller mistakes are 4xx before the scorer is called', () =>
     expect(body.error.message).toMatch(/^Expected an input .* but items\[1\]\.text is invalid: /);
   });
 
+  it('answers 413 for a job over what a scorer takes in one call (Lambda invoke: 6 MB), before invoking', async () => {
+    const { LambdaScorerClient } = await import('#core/clients/scorer-client.ts');
+    const lambda = new LambdaScorerClient(config.scorer, 'us-east-1');
+    const objects = new FakeObjects();
+    const items = Array.from({ length: 16 }, (_, i) => ({
+      url: `https://images.example.com/${i}.jpg`,
+      text: Array(20).fill('x'.repeat(20_000)),
+    }));
+    const r = await handleApiRequest(
+      httpEvent('POST', '/v1/scores', {
+        body: JSON.stringify({ items }),
+        headers: { 'content-type': 'application/json' },
+      }),
+      {
+        config,
+        objects: objects.asStore(),
+        scorer: lambda,
+        logger: quietLogger(),
+        metrics: countingMetrics(),
+      },
+    );
+    expect(r.statusCode).toBe(413);
+    expect(JSON.parse(String(r.body)).error.message).toMatch(
+      /^Expected a scoring job of at most 6000000 bytes \(Lambda's invoke limit\) but this one is \d+ bytes/,
+    );
+  });
+
   it('refuses an s3 key outside the readable prefixes, naming them', async () => {
     const { post, scorer } = setup();
     const { status, body } = await post({ s3: { bucket: 'media', key: 'results/uploads/a.jpg.json' } });

@@ -11,7 +11,7 @@ import { memoOne } from '../common/memo.ts';
 import { sleep } from '../common/time.ts';
 import { requestHandler } from './aws.ts';
 import type { ScorerClientConfig } from './config.ts';
-import type { ModelInfo, ScoreJob, ScoreJobResult } from './scorer-protocol.ts';
+import { LIMITS, type ModelInfo, type ScoreJob, type ScoreJobResult } from './scorer-protocol.ts';
 
 export interface CallOptions {
   /**
@@ -73,6 +73,18 @@ export async function withRetries<T>(
   );
 }
 
+/** The job as bytes, refused (413, the caller's) when over what a scorer takes in one call. */
+function jobPayload(job: ScoreJob): Buffer {
+  const payload = Buffer.from(JSON.stringify(job));
+  if (payload.length > LIMITS.jobBytes) {
+    throw new EdgeError(
+      'PAYLOAD_TOO_LARGE',
+      `Expected a scoring job of at most ${LIMITS.jobBytes} bytes (Lambda's invoke limit) but this one is ${payload.length} bytes: send fewer items or shorter texts`,
+    );
+  }
+  return payload;
+}
+
 function isScoreJobResult(value: unknown): value is ScoreJobResult {
   const v = value as ScoreJobResult | null;
   return !!v && typeof v === 'object' && Array.isArray(v.outcomes) && typeof v.model?.name === 'string';
@@ -106,6 +118,7 @@ export class LambdaScorerClient implements ScorerClient {
   }
 
   score(job: ScoreJob, options: CallOptions = {}): Promise<ScoreJobResult> {
+    const bytes = jobPayload(job);
     return withRetries(
       this.target,
       this.config,
@@ -116,7 +129,7 @@ export class LambdaScorerClient implements ScorerClient {
             new InvokeCommand({
               FunctionName: this.config.functionName,
               InvocationType: 'RequestResponse',
-              Payload: Buffer.from(JSON.stringify(job)),
+              Payload: bytes,
             }),
             { abortSignal: AbortSignal.timeout(timeoutMs) },
           );
@@ -170,6 +183,7 @@ export class HttpScorerClient implements ScorerClient {
   }
 
   score(job: ScoreJob, options: CallOptions = {}): Promise<ScoreJobResult> {
+    const bytes = jobPayload(job);
     return withRetries(
       this.target,
       this.config,
@@ -179,7 +193,7 @@ export class HttpScorerClient implements ScorerClient {
           response = await fetch(this.target, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(job),
+            body: new Uint8Array(bytes),
             signal: AbortSignal.timeout(timeoutMs),
           });
         } catch (error) {

@@ -59,6 +59,8 @@ export const LIMITS = Object.freeze({
   id: 1024,
   /** Characters of a URL. */
   url: 4096,
+  /** Bytes of one job as JSON: Lambda's synchronous invoke payload (6 MB), less room for the envelope. */
+  jobBytes: 6_000_000,
 });
 
 /** The most items one job may carry (the API's batch limit is at most this). */
