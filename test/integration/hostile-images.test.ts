@@ -128,7 +128,9 @@ describe('the hostile-image corpus', () => {
     );
   });
 
-  it('S3 uploads: a result JSON per image (ok with the format, or the code), none for a non-image suffix', async () => {
+  it('S3 uploads: a result JSON per image (ok with the format, or the code), none for a non-image suffix', {
+    timeout: 300_000,
+  }, async () => {
     const prefix = `${stack.uploadPrefix}corpus/`;
     // One upload at a time, as a person uploads: each serverless-offline worker stays warm.
     const results: any[] = [];
@@ -138,7 +140,8 @@ describe('the hostile-image corpus', () => {
       results.push(
         c.uploadIgnored
           ? await stack.bridge.idle().then(() => undefined)
-          : await eventually(`the result of ${c.name}`, () => getJson(`results/${key}.json`)),
+          : // The first one waits for cold on-upload and scorer workers; under a loaded CI that took > 30 s.
+            await eventually(`the result of ${c.name}`, () => getJson(`results/${key}.json`), 120_000),
       );
     }
     await stack.bridge.idle();
