@@ -247,6 +247,16 @@ describe('scorer HTTP server', () => {
   it('answers 400 to a job that is not valid, which the client does not retry', async () => {
     const res = await fetch(`${server.url}/v1/score`, { method: 'POST', body: '{"items":"nope"}' });
     expect(res.status).toBe(400);
+    const torn = await fetch(`${server.url}/v1/score`, { method: 'POST', body: '{"items":' });
+    expect([torn.status, await torn.json()]).toEqual([
+      400,
+      {
+        error: {
+          code: 'INVALID_ARGUMENT',
+          message: 'Expected a JSON scoring job but the body does not parse',
+        },
+      },
+    ]);
     const error = await client(server.url)
       .score({ items: [{ id: 'x', image: { s3: { bucket: 'b', key: '' } } }] })
       .catch((e: Error) => e);

@@ -268,7 +268,18 @@ describe('score-api: results', () => {
     expect(heic.body.error.message).toBe(
       'Expected "contentType" to be one of image/jpeg, image/png, image/webp, image/gif, image/avif, image/tiff but received "image/heic"',
     );
-    expect((await call(httpEvent('POST', '/v1/uploads', { body: '{' }))).status).toBe(400);
+    const torn = await call(httpEvent('POST', '/v1/uploads', { body: '{' }));
+    expect([torn.status, torn.body.error.message]).toEqual([
+      400,
+      'Expected a JSON body { "contentType": "image/jpeg" } but it does not parse',
+    ]);
+    const scores = await call(
+      httpEvent('POST', '/v1/scores', { body: '{', headers: { 'content-type': 'application/json' } }),
+    );
+    expect([scores.status, scores.body.error.message]).toEqual([
+      400,
+      'Expected a JSON body but it does not parse',
+    ]);
   });
 
   it('answers health with the scorer model', async () => {

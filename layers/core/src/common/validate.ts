@@ -42,6 +42,15 @@ export function oneOf<T extends string>(name: string, value: unknown, allowed: r
   return value as T;
 }
 
+/** Parses untrusted JSON text; anything else is the caller's mistake, said with `message`. */
+export function parseJsonText(text: string, message: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError(message);
+  }
+}
+
 /**
  * Parses untrusted input with a zod schema; the error names the first offending field:
  * "Expected <expected> but items[2].text is invalid: Too big: expected array to have <=50 items".

@@ -99,10 +99,6 @@ export class ResultStore {
     };
   }
 
-  async get(bucket: string, key: string): Promise<StoredResult | undefined> {
-    return this.objects.getJson<StoredResult>(this.resultRef(bucket, key));
-  }
-
   build(
     source: SourceVersion,
     model: ModelId,

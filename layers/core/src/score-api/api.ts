@@ -25,7 +25,7 @@ import { EdgeError, ImageError, InvalidArgumentError, statusOf } from '../common
 import { bodyBytes, errorResponse, header, json, pathSegment, type Response, route } from '../common/http.ts';
 import { IMAGE_TYPES, suffixOfMime } from '../common/image-types.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
-import { parseWith } from '../common/validate.ts';
+import { parseJsonText, parseWith } from '../common/validate.ts';
 import { ApiResultStore, type ApiSource, newApiResultId } from '../results/store.ts';
 import type { ApiConfig } from './config.ts';
 
@@ -108,12 +108,7 @@ async function parseScoreRequest(event: APIGatewayProxyEventV2, deps: ApiDeps): 
       `Expected Content-Type image/* or application/octet-stream (the image bytes) or application/json ({ url } | { s3 } | { items }) but received ${contentType || 'none'}`,
     );
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new InvalidArgumentError('Expected a JSON body but it does not parse');
-  }
+  const body = parseJsonText(bytes.toString('utf8'), 'Expected a JSON body but it does not parse');
   if (body && typeof body === 'object' && 'items' in body) {
     const items = (body as { items: unknown }).items;
     if (!Array.isArray(items) || items.length === 0 || items.length > config.maxBatchItems) {
@@ -135,6 +130,9 @@ function sourceOf(item: ScoreItem, outcome: ItemOutcome, staged: string | undefi
   return { s3: { bucket, key, ...(read?.etag ? { etag: read.etag } : {}) } };
 }
 
+const apiResults = (deps: ApiDeps) =>
+  new ApiResultStore(deps.objects, deps.config.bucket, deps.config.apiResultsPrefix);
+
 function present(item: ScoreItem, outcome: ItemOutcome, stored: string) {
   if (!outcome.ok) return { id: item.id, ok: false, resultId: stored, error: outcome.error };
   return { id: item.id, ok: true, resultId: stored, ...outcome.result };
@@ -148,7 +146,7 @@ async function postScores(
   const started = performance.now();
   const { items, batch, staged } = await parseScoreRequest(event, deps);
   const answer = await deps.scorer.score({ items }, call);
-  const results = new ApiResultStore(deps.objects, deps.config.bucket, deps.config.apiResultsPrefix);
+  const results = apiResults(deps);
   const scoredAt = new Date().toISOString();
   const presented = await Promise.all(
     items.map(async (item, i) => {
@@ -192,14 +190,10 @@ export const UPLOAD_URL_TTL_S = 900;
  * random under the staging prefix (which expires), so uploads never overwrite each other.
  */
 async function createUpload(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise<Response> {
-  let body: unknown;
-  try {
-    body = JSON.parse(bodyBytes(event).toString('utf8') || '{}');
-  } catch {
-    throw new InvalidArgumentError(
-      'Expected a JSON body { "contentType": "image/jpeg" } but it does not parse',
-    );
-  }
+  const body = parseJsonText(
+    bodyBytes(event).toString('utf8') || '{}',
+    'Expected a JSON body { "contentType": "image/jpeg" } but it does not parse',
+  );
   const contentType = (body as { contentType?: unknown } | null)?.contentType;
   const suffix = typeof contentType === 'string' ? suffixOfMime(contentType) : undefined;
   if (suffix === undefined) {
@@ -221,8 +215,7 @@ async function createUpload(event: APIGatewayProxyEventV2, deps: ApiDeps): Promi
 }
 
 async function getScore(id: string, deps: ApiDeps): Promise<Response> {
-  const store = new ApiResultStore(deps.objects, deps.config.bucket, deps.config.apiResultsPrefix);
-  const document = await store.get(id);
+  const document = await apiResults(deps).get(id);
   if (!document)
     throw new EdgeError(
       'RESULT_NOT_FOUND',

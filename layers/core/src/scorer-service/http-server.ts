@@ -12,6 +12,7 @@ import { parseJob } from '../clients/scorer-protocol.ts';
 import { readLimited } from '../common/bytes.ts';
 import { EdgeError, statusOf, toErrorPayload } from '../common/errors.ts';
 import type { Logger } from '../common/observability.ts';
+import { parseJsonText } from '../common/validate.ts';
 import type { ScoreOutcome, ScoreRequest } from '../model/scorer.ts';
 import { MicroBatcher } from './batcher.ts';
 import type { ServerConfig } from './config.ts';
@@ -81,18 +82,11 @@ export async function startScorerServer(config: ServerConfig, logger: Logger): P
       if (req.method === 'POST' && req.url === '/v1/score') {
         let job: ReturnType<typeof parseJob>;
         try {
-          job = parseJob(JSON.parse(await readBody(req)));
+          job = parseJob(
+            parseJsonText(await readBody(req), 'Expected a JSON scoring job but the body does not parse'),
+          );
         } catch (error) {
           const payload = toErrorPayload(error);
-          if (payload.code === 'INTERNAL') {
-            // JSON.parse's SyntaxError: not ours to explain further.
-            return send(400, {
-              error: {
-                code: 'INVALID_ARGUMENT',
-                message: 'Expected a JSON scoring job but the body does not parse',
-              },
-            });
-          }
           return send(statusOf(payload.code), { error: payload });
         }
         const size = job.items.length;

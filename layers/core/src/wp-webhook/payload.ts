@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { LIMITS } from '../clients/scorer-protocol.ts';
 import { InvalidArgumentError } from '../common/errors.ts';
+import { parseJsonText } from '../common/validate.ts';
 
 const text = (max: number) => z.string().max(max).default('');
 
@@ -42,12 +43,10 @@ export type WebhookPayload = z.infer<typeof webhookPayload>;
 export type AttachmentPayload = Extract<WebhookPayload, { attachment: unknown }>['attachment'];
 
 export function parseWebhookPayload(body: Buffer): WebhookPayload {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new InvalidArgumentError('Expected a JSON body from the MMLQ Edge WordPress plugin');
-  }
+  const json = parseJsonText(
+    body.toString('utf8'),
+    'Expected a JSON body from the MMLQ Edge WordPress plugin',
+  );
   const parsed = webhookPayload.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
