@@ -3,6 +3,7 @@
  *
  *   mmlq-edge score <files|folders|globs...> [--top N] [--json|--csv] [--text-map map.json]
  *   mmlq-edge models
+ *   mmlq-edge bucket backfill|status|cancel ...   (cli/bucket.ts: whole buckets, S3 Batch Operations)
  *
  * Exit codes: 0 every image scored; 1 at least one image failed (the others are still reported);
  * 2 usage or model errors (nothing scored).
@@ -17,6 +18,7 @@ import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels } from '../model/registry
 import { PROVIDERS, type Provider } from '../model/runtime.ts';
 import { type ScoreOutcome, type ScoreRequest, Scorer } from '../model/scorer.ts';
 import { parseThresholds } from '../model/scores.ts';
+import { bucketCommand } from './bucket.ts';
 import { expandInputs, readTextMap, type TextMap, textFor, unusedTextMapKeys } from './inputs.ts';
 import { buildReport, formatCsv, formatJson, formatTable } from './output.ts';
 
@@ -193,6 +195,12 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .action(async (flags: { modelsDir: string }) => {
       exitCode = await models(resolve(io.cwd, flags.modelsDir), io);
     });
+
+  program.addCommand(
+    bucketCommand(io, (code) => {
+      exitCode = code;
+    }),
+  );
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
