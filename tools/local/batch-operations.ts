@@ -26,7 +26,7 @@ import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import {
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -293,8 +293,9 @@ export class BatchOperationsStandIn {
     const limit = this.options.concurrency ?? 2;
     await Promise.all(Array.from({ length: Math.min(limit, Math.max(tasks.length, 1)) }, worker));
     job.activeUntil = Date.now();
-    job.status = (job.status as Status) === 'Cancelling' ? 'Cancelled' : 'Complete';
+    // The report first: a client that sees the job ended finds its report.
     if (job.report.enabled) await this.writeReport(job);
+    job.status = (job.status as Status) === 'Cancelling' ? 'Cancelled' : 'Complete';
     this.options.log?.(
       `batch operations: job ${job.id} ${job.status}: ${job.succeeded} succeeded, ${job.failed} failed of ${job.total}`,
     );
@@ -310,17 +311,19 @@ export class BatchOperationsStandIn {
       const suffixes = all(tag(constraint, 'MatchAnySuffix') ?? '', 'member');
       const tasks: Task[] = [];
       for (const prefix of prefixes.length ? prefixes : ['']) {
-        let token: string | undefined;
+        // ListObjects (v1) with a marker: s3rver's v2 continuation token needs the DES cipher, which
+        // Node's OpenSSL 3 no longer has, so any truncated v2 listing fails there.
+        let marker: string | undefined;
         do {
           const out = await this.options.s3.send(
-            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+            new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }),
           );
           for (const o of out.Contents ?? []) {
             if (!suffixes.length || suffixes.some((s) => o.Key!.endsWith(s)))
               tasks.push({ bucket, key: o.Key!, versionId: undefined });
           }
-          token = out.IsTruncated ? out.NextContinuationToken : undefined;
-        } while (token);
+          marker = out.IsTruncated ? out.Contents?.at(-1)?.Key : undefined;
+        } while (marker);
       }
       return tasks;
     }
