@@ -24,10 +24,13 @@ export function createS3ControlClient(options: {
   region: string;
   endpoint?: string | undefined;
   timeoutMs: number;
+  /** Default: the SDK's provider chain (environment, profile, role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }): S3ControlClient {
-  const { endpoint } = options;
+  const { endpoint, credentials } = options;
   return new S3ControlClient({
     region: options.region,
+    ...(credentials ? { credentials } : {}),
     requestHandler: requestHandler(options.timeoutMs),
     // S3 Control puts the account id in front of the host (<account>.s3-control...); a local endpoint
     // (an address, not a name) takes the requests as they are.
