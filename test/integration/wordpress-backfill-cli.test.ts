@@ -5,6 +5,7 @@
  * produce, idempotent reruns, interruption and resumption (each image scored exactly once), Retry-After
  * on 429, and the refusals (no capability, wrong password). Uses the tiny model (test/helpers).
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -286,6 +287,69 @@ describe('mmlq-edge wordpress backfill against a real WordPress', () => {
     for (const id of added.slice(0, 3)) expect(end[id]).toBe(afterStop[id]);
     for (const id of added) await expectScored(id);
     expect(existsSync(resumed.summary.state)).toBe(false);
+  });
+
+  it('as a real process, a Ctrl-C (SIGINT) stops it after the current image with exit code 130; a rerun finishes', {
+    timeout: 300_000,
+  }, async () => {
+    const added: number[] = [];
+    for (const f of ['storm.jpg', 'ladybird.jpg', 'rocket.jpg', 'yellow-flower.jpg']) {
+      added.push(await upload(`sigint-${f}`, await readFile(join(SAMPLES, f))));
+    }
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'layers/core/src/cli/bin.ts'),
+        'wordpress',
+        'backfill',
+        '--site',
+        `${wp.url}/`,
+        '--user',
+        'backfill-scorer',
+        '--app-password-file',
+        scorerPasswordFile,
+        '--allow-insecure-local',
+        '--model',
+        'tiny',
+        '--models-dir',
+        join(dir, 'models'),
+        '--batch-size',
+        '1',
+        '--json',
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/#\d+ {2}scored/.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toContain('stopping after the current image');
+    const summary = JSON.parse(stdout);
+    expect(summary).toMatchObject({ interrupted: true, failed: [] });
+    // The signal lands while the next image may already be on its way: that one is finished too.
+    expect(summary.scored).toBeGreaterThanOrEqual(1);
+    expect(summary.scored).toBeLessThan(added.length);
+    const before = await Promise.all(added.map(async (id) => (await media(id)).meta.mmlq_scored_at));
+    const rest = await backfill([]);
+    expect(rest.code, rest.stderr).toBe(0);
+    expect(rest.summary).toMatchObject({ scored: added.length - summary.scored, skipped: 0, resumed: true });
+    for (const [i, id] of added.entries()) {
+      const m = await expectScored(id);
+      if (i < summary.scored) expect(m.mmlq_scored_at).toBe(before[i]);
+    }
   });
 
   it('waits as a 429 answer with Retry-After asks, then goes on', { timeout: 120_000 }, async () => {

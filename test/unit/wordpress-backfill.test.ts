@@ -374,6 +374,13 @@ describe('runBackfill', () => {
     expect(h.sleeps).toEqual([7_000, 1_000]); // backoff of the 2nd attempt, jitter at its top (random 1)
   });
 
+  it('refuses a page size that would make no progress', async () => {
+    const h = harness(new FakeLibrary([1, 2]));
+    await expect(runBackfill(options({ pageSize: 1 }), h.deps)).rejects.toThrow(
+      'Expected a page size from 2 to 100 but received 1',
+    );
+  });
+
   it('a write that keeps failing makes the image failed, not the run', async () => {
     const library = new FakeLibrary([1, 2]);
     library.writeFailures.set(
@@ -604,7 +611,12 @@ describe('arguments, password and state file', () => {
     });
     expect(await run([...base, '--page-size', '101'])).toMatchObject({
       code: 2,
-      err: expect.stringContaining('Expected an integer from 1 to 100 for --page-size but received 101'),
+      err: expect.stringContaining('Expected an integer from 2 to 100 for --page-size but received 101'),
+    });
+    // A page of one would be only the overlap with the page before: refused.
+    expect(await run([...base, '--page-size', '1'])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('Expected an integer from 2 to 100 for --page-size but received 1'),
     });
     expect(await run([...base.slice(0, 4), '--app-password-file', join(dir, 'nope')])).toMatchObject({
       code: 2,

@@ -25,7 +25,7 @@ import {
   type WordPressSite,
   wordPressFailure,
 } from '../clients/wordpress.ts';
-import { type ErrorPayload, isMmlqError, isPermanent } from '../common/errors.ts';
+import { type ErrorPayload, InvalidArgumentError, isMmlqError, isPermanent } from '../common/errors.ts';
 import type { ScoreOutcome, ScoreRequest } from '../model/scorer.ts';
 import { modelId } from '../results/store.ts';
 
@@ -167,7 +167,7 @@ export interface BackfillOptions {
   mode: BackfillMode;
   /** Images scored per model run. */
   batchSize: number;
-  /** Images per REST list page (1-100). */
+  /** Images per REST list page (2-100: each page starts with the last image of the one before). */
   pageSize: number;
   /** Stop after this many images were written (scored or rejected); the state is kept. */
   limit?: number | undefined;
@@ -214,6 +214,9 @@ export function metaFor(
 
 export async function runBackfill(options: BackfillOptions, deps: BackfillDeps): Promise<BackfillSummary> {
   const { site, state: store, retry } = deps;
+  if (!Number.isInteger(options.pageSize) || options.pageSize < 2 || options.pageSize > 100) {
+    throw new InvalidArgumentError(`Expected a page size from 2 to 100 but received ${options.pageSize}`);
+  }
   const now = deps.now ?? (() => new Date());
   const model = modelId(deps.model);
   const origin = new URL(deps.home).origin;

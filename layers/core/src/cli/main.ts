@@ -251,7 +251,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .option('--limit <n>', 'stop after N images were written (run again to continue)', countArg('--limit'))
     .option('--state <file>', 'where the resume state is kept (default: a file in the user cache folder)')
     .option('--restart', "forget an earlier run's state and start from the first image")
-    .option('--page-size <n>', 'images per REST list request (1-100)', countArg('--page-size', 100), 100)
+    .option('--page-size <n>', 'images per REST list request (2-100)', countArg('--page-size', 100, 2), 100)
     .option(
       '--image-origin <origin>',
       'another origin the images may be served from (a CDN), e.g. https://cdn.example.com; repeatable',
