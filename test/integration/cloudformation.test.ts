@@ -209,6 +209,82 @@ describe('osls package', () => {
     }
   });
 
+  it('lets S3 Batch Operations invoke only the backfill function, read and write only backfill/ (issue 11)', () => {
+    const fn = resources['BackfillLambdaFunction'].Properties;
+    expect(fn.Handler).toBe('dist/functions/on-upload/handler.backfill');
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['BackfillRole', 'Arn'] });
+    // Its reserved concurrency is the backfill's rate limit, below the scorer's.
+    expect(fn.ReservedConcurrentExecutions).toBe(6);
+    expect(fn.ReservedConcurrentExecutions).toBeLessThan(
+      resources['ScorerLambdaFunction'].Properties.ReservedConcurrentExecutions,
+    );
+    expect(fn.Environment.Variables).toMatchObject({
+      UPLOAD_PREFIX: 'uploads/',
+      SCORER_FUNCTION_NAME: 'mmlq-edge-ci-scorer',
+    });
+    // Invoked synchronously by Batch Operations: no async retries or destination of its own.
+    const asyncConfigs = ofType('AWS::Lambda::EventInvokeConfig').map(([, r]) =>
+      JSON.stringify(r.Properties.FunctionName),
+    );
+    expect(asyncConfigs.filter((f) => f.includes('Backfill'))).toEqual([]);
+
+    const role = resources['BatchOperationsRole'].Properties;
+    expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'batchoperations.s3.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+    ]);
+    const ops = Object.fromEntries(statements('BatchOperationsRole').map((st) => [st.Sid, st]));
+    expect(Object.keys(ops).sort()).toEqual([
+      'InvokeBackfill',
+      'ListBucket',
+      'ReadManifests',
+      'WriteManifestsAndReports',
+    ]);
+    expect(ops['InvokeBackfill'].Action).toBe('lambda:InvokeFunction');
+    expect(asList(ops['InvokeBackfill'].Resource).map(evaluate)).toEqual([
+      'arn:aws:lambda:us-east-1:123456789012:function:mmlq-edge-ci-backfill',
+      'arn:aws:lambda:us-east-1:123456789012:function:mmlq-edge-ci-backfill:*',
+    ]);
+    expect(ops['ListBucket']).toMatchObject({
+      Action: 's3:ListBucket',
+      Resource: 'arn:aws:s3:::mmlq-edge-ci-media',
+    });
+    expect(ops['ReadManifests']).toMatchObject({
+      Action: ['s3:GetObject', 's3:GetObjectVersion'],
+      Resource: 'arn:aws:s3:::mmlq-edge-ci-media/backfill/*',
+    });
+    expect(ops['WriteManifestsAndReports']).toMatchObject({
+      Action: 's3:PutObject',
+      Resource: 'arn:aws:s3:::mmlq-edge-ci-media/backfill/*',
+    });
+
+    const backfill = Object.fromEntries(statements('BackfillRole').map((st) => [st.Sid, st]));
+    expect(Object.keys(backfill).sort()).toEqual([
+      'InvokeScorer',
+      'Logs',
+      'NotFoundNotForbidden',
+      'ReadAndTagUploads',
+      'Results',
+    ]);
+    expect(backfill['ReadAndTagUploads'].Resource).toBe('arn:aws:s3:::mmlq-edge-ci-media/uploads/*');
+    expect(backfill['Results'].Resource).toBe('arn:aws:s3:::mmlq-edge-ci-media/results/*');
+    expect(backfill['NotFoundNotForbidden'].Condition.StringLike['s3:prefix']).toEqual([
+      'uploads/*',
+      'results/*',
+    ]);
+    expect(evaluate(backfill['InvokeScorer'].Resource)).toBe(
+      'arn:aws:lambda:us-east-1:123456789012:function:mmlq-edge-ci-scorer',
+    );
+    expect(template.Outputs).toMatchObject({
+      BackfillFunctionArn: { Value: { 'Fn::GetAtt': ['BackfillLambdaFunction', 'Arn'] } },
+      BatchOperationsRoleArn: { Value: { 'Fn::GetAtt': ['BatchOperationsRole', 'Arn'] } },
+    });
+  });
+
   it('gives wp-webhook its route, its own role (invoke the scorer, read one SSM parameter) and no secrets', () => {
     const fn = resources['WpWebhookLambdaFunction'].Properties;
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['WpWebhookRole', 'Arn'] });
@@ -254,7 +330,15 @@ describe('osls package', () => {
       expect(fn.Properties.VpcConfig, id).toBeUndefined();
     }
     expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
-    for (const role of ['OnUploadRole', 'ScoreApiRole', 'ScorerRole', 'WpWebhookRole', 'ApiAuthorizerRole']) {
+    for (const role of [
+      'OnUploadRole',
+      'ScoreApiRole',
+      'ScorerRole',
+      'WpWebhookRole',
+      'ApiAuthorizerRole',
+      'BackfillRole',
+      'BatchOperationsRole',
+    ]) {
       expect(resources[role].Properties.ManagedPolicyArns).toBeUndefined();
     }
     const actions = iamStatements(resources).flatMap(([, s]) => asList(s.Action));
@@ -263,7 +347,7 @@ describe('osls package', () => {
 });
 
 describe('osls package --param="edgeVpc=attach" (the GPU scorer behind an internal ALB)', () => {
-  const EDGE_ROLES = ['OnUploadRole', 'ScoreApiRole', 'WpWebhookRole'];
+  const EDGE_ROLES = ['BackfillRole', 'OnUploadRole', 'ScoreApiRole', 'WpWebhookRole'];
   const ENI_ACTIONS = [
     'ec2:AssignPrivateIpAddresses',
     'ec2:CreateNetworkInterface',
@@ -285,7 +369,12 @@ describe('osls package --param="edgeVpc=attach" (the GPU scorer behind an intern
   });
 
   it('puts the edge functions in the given subnets with the given security group, not the scorer', () => {
-    for (const fn of ['ScoreApiLambdaFunction', 'OnUploadLambdaFunction', 'WpWebhookLambdaFunction']) {
+    for (const fn of [
+      'ScoreApiLambdaFunction',
+      'OnUploadLambdaFunction',
+      'WpWebhookLambdaFunction',
+      'BackfillLambdaFunction',
+    ]) {
       const vpc = vpcResources[fn].Properties.VpcConfig;
       expect(evaluate(vpc.SubnetIds), fn).toEqual(['subnet-aaa', 'subnet-bbb']);
       expect(evaluate(vpc.SecurityGroupIds), fn).toEqual(['sg-123']);

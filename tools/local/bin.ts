@@ -271,6 +271,11 @@ mmlq-edge local stack is up (model ${model}).
                          curl -s -H "authorization: Bearer $MMLQ_API_KEY" ${started.apiUrl}/v1/health
                          curl -s -H "authorization: Bearer $MMLQ_API_KEY" -H 'content-type: application/octet-stream' --data-binary @photo.jpg ${started.apiUrl}/v1/scores
   Lambda endpoint        ${started.lambdaEndpoint} (functions ${started.functionName('on-upload')}, ${started.functionName('scorer')})
+  Whole bucket           S3 Batch Operations stand-in ${started.batchOperationsEndpoint}: score what is already under a prefix
+                         AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER npx tsx layers/core/src/cli/bin.ts bucket backfill \\
+                           --bucket ${started.bucket} --prefix ${started.uploadPrefix} --account-id 000000000000 --watch \\
+                           --function ${started.functionName('backfill')} --role local \\
+                           --endpoint ${started.batchOperationsEndpoint} --s3-endpoint ${started.s3Endpoint}
   Failed deliveries      s3://${started.bucket}/${started.deadLetters.prefix} (or ${started.deadLetters.dir} when S3 failed)
                          npm run redrive   re-sends them${
                            wp

@@ -1,8 +1,9 @@
 /**
  * The local stack, on loopback only: s3rver (S3), serverless-offline through the osls binary (HTTP API
  * and Lambda endpoints running the real handlers), and the S3 event bridge (s3-bridge.ts) that turns
- * PutObject into on-upload deliveries with AWS's async retry and dead-letter semantics. `npm start`
- * and the integration tests both start it through `startStack`.
+ * PutObject into on-upload deliveries with AWS's async retry and dead-letter semantics, and a stand-in
+ * for S3 Batch Operations (batch-operations.ts) that runs bucket backfills through the backfill function.
+ * `npm start` and the integration tests both start it through `startStack`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import S3rver from 's3rver';
 import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
+import { BatchOperationsStandIn } from './batch-operations.ts';
 import { type DeadLetterStore, deadLetterSink, type RedriveReport, redrive } from './dead-letter.ts';
 import { type InvokeResult, S3EventBridge } from './s3-bridge.ts';
 
@@ -40,6 +42,15 @@ export interface StackOptions {
   retryBackoffMs?: number;
   /** On-upload invocations in flight at most; more events queue (default 2). */
   concurrency?: number;
+  /**
+   * false: the bucket sends no event notifications (objects already there before the stack was deployed,
+   * e.g. for a backfill). Default true.
+   */
+  notifications?: boolean;
+  /** The Batch Operations stand-in: invocations in flight at most (default: `concurrency`). */
+  batchConcurrency?: number;
+  /** Its attempts per task and base backoff (default 3 and retryBackoffMs). */
+  batchAttempts?: number;
   /** Local fallback folder for dead letters S3 refuses (default: dead-letter/ beside dataDir). */
   deadLetterDir?: string;
   /** Where every client (functions, bridge, stack.s3) reaches S3 (default: s3rver's own address). */
@@ -77,6 +88,9 @@ export interface Stack {
   s3: S3Client;
   lambda: LambdaClient;
   bridge: S3EventBridge;
+  /** The S3 Batch Operations stand-in (S3 Control endpoint for `mmlq-edge bucket --endpoint`). */
+  batchOperations: BatchOperationsStandIn;
+  batchOperationsEndpoint: string;
   /** Suffixes on-upload scores (serverless.yml's uploadSuffixes), lower case with the dot. */
   uploadSuffixes: string[];
   /** S3 prefix and local folder of the dead-letter records. */
@@ -87,9 +101,11 @@ export interface Stack {
   died: Promise<string>;
   /** Every event the local S3 emits (e.g. to count writes of a key). Returns an unsubscribe function. */
   onS3Event: (listener: (event: S3Event) => void) => () => void;
-  functionName: (name: 'score-api' | 'on-upload' | 'scorer') => string;
+  functionName: (name: FunctionKey) => string;
   stop: () => Promise<void>;
 }
+
+export type FunctionKey = 'score-api' | 'on-upload' | 'scorer' | 'backfill';
 
 /** A port that was free a moment ago (bound to 0, read, released). */
 export function freePort(): Promise<number> {
@@ -310,7 +326,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     maxAttempts: 1,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  const functionName = (name: 'score-api' | 'on-upload' | 'scorer') => `${SERVICE}-${STAGE}-${name}`;
+  const functionName = (name: FunctionKey) => `${SERVICE}-${STAGE}-${name}`;
   const objects = new ObjectStore(s3);
   const deadLetters: DeadLetterStore = {
     objects,
@@ -328,11 +344,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     invoke: lambdaInvoker(lambda),
     deadLetter: deadLetterSink({ ...deadLetters, backoffMs: options.retryBackoffMs ?? 1000, log }),
   });
-  s3rver.on('event', (event: S3Event) => {
-    if (event.Records.every((r) => r.s3.bucket.name === bucket)) bridge.accept(event);
+  if (options.notifications ?? true) {
+    s3rver.on('event', (event: S3Event) => {
+      if (event.Records.every((r) => r.s3.bucket.name === bucket)) bridge.accept(event);
+    });
+  }
+  const batchOperations = new BatchOperationsStandIn({
+    s3,
+    lambda,
+    concurrency: options.batchConcurrency ?? options.concurrency ?? 2,
+    attempts: options.batchAttempts ?? 3,
+    backoffMs: options.retryBackoffMs ?? 1000,
+    log,
   });
+  const batchOperationsEndpoint = await batchOperations.start(0, HOST);
   log(
-    `local S3 ${s3Endpoint} (bucket ${bucket}), HTTP API http://${HOST}:${httpPort}, Lambda ${lambdaEndpoint}`,
+    `local S3 ${s3Endpoint} (bucket ${bucket}), HTTP API http://${HOST}:${httpPort}, Lambda ${lambdaEndpoint}, S3 Batch Operations ${batchOperationsEndpoint}`,
   );
 
   return {
@@ -345,6 +372,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     s3,
     lambda,
     bridge,
+    batchOperations,
+    batchOperationsEndpoint,
     uploadSuffixes: readUploadSuffixes(root),
     deadLetters,
     redrive: (redriveLog) => redrive(deadLetters, bridge, redriveLog ?? log),
@@ -364,6 +393,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         }),
       ]);
       clearTimeout(timer);
+      await batchOperations.stop();
       await stopChild();
       await s3rver.close();
       s3.destroy();

@@ -4,6 +4,7 @@
  *   mmlq-edge score <files|folders|globs...> [--top N] [--json|--csv] [--text-map map.json]
  *   mmlq-edge models
  *   mmlq-edge wordpress backfill --site URL --user U --app-password-file F [--unscored|--all]
+ *   mmlq-edge bucket backfill|status|cancel ...   (cli/bucket.ts: whole buckets, S3 Batch Operations)
  *
  * Exit codes: 0 every image scored; 1 at least one image failed (the others are still reported);
  * 2 usage or model errors (nothing scored).
@@ -18,6 +19,7 @@ import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels } from '../model/registry
 import { PROVIDERS, type Provider } from '../model/runtime.ts';
 import { type ScoreOutcome, type ScoreRequest, Scorer } from '../model/scorer.ts';
 import { parseThresholds } from '../model/scores.ts';
+import { bucketCommand } from './bucket.ts';
 import { expandInputs, readTextMap, type TextMap, textFor, unusedTextMapKeys } from './inputs.ts';
 import { buildReport, formatCsv, formatJson, formatTable } from './output.ts';
 import { type BackfillFlags, backfill } from './wordpress.ts';
@@ -295,6 +297,12 @@ Example:
     .action(async (flags: BackfillFlags & { threads?: number }) => {
       exitCode = await backfill({ ...flags, threads: flags.threads ?? 0 }, io);
     });
+
+  program.addCommand(
+    bucketCommand(io, (code) => {
+      exitCode = code;
+    }),
+  );
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -50,7 +50,7 @@ export function ignoreReason(key: string, config: UploadConfig): string | undefi
   return undefined;
 }
 
-async function processObject(
+export async function processObject(
   object: UploadedObject,
   deps: UploadDeps,
   call: CallOptions,
