@@ -17,8 +17,8 @@ Steps (each logged with its time):
    encoders, tokenizer, comments and max tokens;
 4. training: MMLQTokenModel (mmlq_ref) on the cached tokens, EMD (r = 2) to the normalised vote
    distribution, AdamW + warm-up + cosine; the comments are dropped for a sample with probability
-   --text-drop so one head serves image-only and image+comments; the epoch with the best validation
-   SRCC is kept;
+   --text-drop so one head serves image-only and image+comments; the epoch with the lowest validation
+   EMD (mean of the two modes) is kept;
 5. evaluation on the test split, image-only and image+comments: SRCC, PLCC, binary accuracy at 5, EMD
    (mmlq_train.metrics) -> MODEL_DIR/metrics.json (and WORK/metrics.json);
 6. export: mmlq_build.export_paper with the trained head and the encoders -> MODEL_DIR (model.onnx,
@@ -213,7 +213,7 @@ def train(model: MMLQTokenModel, tr: np.ndarray, va: np.ndarray, feats, dists, a
         if len(va) >= 3:
             ev = evaluate(model, va, feats, dists, a.batch_size, device, with_text)
             h["val"] = ev
-            sel = np.mean([v["srcc"] for v in ev.values()])
+            sel = -np.mean([v["emd"] for v in ev.values()])  # lowest validation EMD (less noisy than SRCC)
         else:
             sel = ep  # no validation images: keep the last epoch
         if sel > best:
