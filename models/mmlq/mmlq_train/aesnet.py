@@ -13,8 +13,8 @@ the exact losses below are OURS):
   embedding spaces, one per attribute, with multi-attribute contrastive learning.  Ours: per attribute a
   an image projection g_a (LayerNorm + linear of [CLS, mean patch token]) and a text projection h_a
   (linear) into a 64-d space; a symmetric InfoNCE per attribute: image -> the attribute's phrases
-  (cross-entropy over all phrases of a), phrase -> images of the batch (mean log-probability of its
-  positives); one learned temperature; summed over attributes;
+  (cross-entropy over all phrases of a, class-balanced within the batch), phrase -> images of the batch
+  (mean log-probability of its positives); one learned temperature; summed over attributes;
 * paper: a semantic affinity loss that restrains content information.  Ours: each batch holds 2 views
   (different damages) of each of B/2 photos; for every attribute the cosine similarity of two images'
   embeddings is regressed onto the cosine similarity of their phrases' embeddings (mean squared error
@@ -166,7 +166,10 @@ def losses(spaces: AttributeSpaces, zi, zt, y: Dict[str, torch.Tensor], affinity
     l_con, l_aff = 0.0, 0.0
     for a in ATTRS:
         logits = scale * zi[a] @ zt[a].t()                       # [B, n_phrases]
-        i2t = nn.functional.cross_entropy(logits, y[a])
+        # class-balanced (ours): most views are clean for any one attribute; unweighted, the image side
+        # learns to name the clean phrase for everything
+        cnt = torch.bincount(y[a], minlength=logits.shape[1]).float()
+        i2t = nn.functional.cross_entropy(logits, y[a], weight=1.0 / cnt.clamp(min=1.0))
         lp = torch.log_softmax(logits.t(), dim=1)                 # phrase -> images
         pos = nn.functional.one_hot(y[a], logits.shape[1]).t().float()
         has = pos.sum(1) > 0
