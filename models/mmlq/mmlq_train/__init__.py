@@ -6,6 +6,7 @@ module path (the npm scripts set PYTHONPATH=models/mmlq):
   ava         `npm run model:ava`: MMLQ head on frozen ViT + BERT over AVA (+ comments), cached features,
               test-split metrics, servable folder through mmlq_build.export_paper
   fixture     a synthetic AVA-format data set from the free photos and known damages (CI, proofs)
+  photos      image pools, QPT V2-style curation, degraded / multi-scale views
   vit         tiny / small encoder configs, HF-style checkpoints, masked forward of ClipVisionEncoder
   qpt_v2      QPT V2-style masked image modelling (quality- and aesthetics-aware)
   aesnet      AesNet-style attribute-specific image-text contrastive pretraining + semantic affinity loss
