@@ -19,7 +19,9 @@ as working directory and models/mmlq on PYTHONPATH:
   9. check        tools/check_onnx.mjs   onnxruntime-node vs torch parity, tokenizer, latency
 Smoke only, paper-size MMLQ (export_paper): re-export the committed tiny servable fixture
 test/fixtures/models/mmlq-paper-tiny and require the same model.onnx sha256; export a tiny folder from
-given head / HF-style encoder state dicts and check it carries them (check_paper_export); build the paper-size
+given head / HF-style encoder state dicts and check it carries them (check_paper_export); the training
+recipes at tiny size (mmlq_train.smoke: metric tests, model:ava on a synthetic AVA fixture, both
+model:pretrain methods plugged into model:ava); build the paper-size
 random model (ViT-B/16 + BERT-base + MMLQConfig.paper()) and check one forward (--shape-check, no ONNX);
 with --paper-onnx also export the paper-size random folder (~1.1 GB, ~55 s, ~5.5 GB RAM on 2 cores).
 
@@ -152,6 +154,7 @@ def main():
     if a.smoke:  # paper-size MMLQ (export_paper): tiny servable fixture reproducible + paper sizes build
         check_paper_tiny(work)
         run(PYM + ["mmlq_build.check_paper_export"])  # trained (HF-style) weights -> servable folder
+        run(PYM + ["mmlq_train.smoke", "--work", os.path.join(work, "mmlq-train")])  # issue 12 recipes, tiny
         run(PYM + ["mmlq_build.export_paper", "--shape-check"])
         if a.paper_onnx:
             tok = write_bert_base_sized_tokenizer(os.path.join(work, "tokenizer-30522"))
