@@ -31,6 +31,8 @@
 
   /** While an image is still queued for scoring, the list is read again this often. */
   var POLL_MS = 5000;
+  /** The panel's name in the editor's preferences (plugin name / panel name). */
+  var PANEL = 'mmlq-edge-hero/mmlq-edge-hero';
 
   /** Image IDs used by the editor's blocks (saved or not): image, gallery, cover, media & text. */
   function blockImageIds(blocks, out) {
@@ -126,11 +128,7 @@
           disabled: props.busy,
           onClick: props.onApply,
         },
-        sprintf(
-          /* translators: %s: aspect ratio, e.g. 16:9. */
-          __('Use the %s crop as featured image', 'mmlq-edge'),
-          crop.aspect,
-        ),
+        __('Use crop as featured image', 'mmlq-edge'),
       ),
     );
   }
@@ -268,6 +266,8 @@
           return ids.indexOf(id) === i;
         }).join(','),
         saving: ed.isSavingPost() && !ed.isAutosavingPost(),
+        // Nothing is read while the panel is closed.
+        opened: select('core/edit-post').isEditorPanelOpened(PANEL),
       };
     }, []);
     var editPost = useDispatch('core/editor').editPost;
@@ -282,7 +282,7 @@
 
     useEffect(
       function () {
-        if (!editor.postId || editor.saving) return undefined;
+        if (!editor.postId || editor.saving || !editor.opened) return undefined;
         var mine = ++request.current;
         setLoading(true);
         apiFetch({
@@ -305,7 +305,7 @@
           });
         return undefined;
       },
-      [editor.postId, editor.featured, editor.include, editor.saving, tick],
+      [editor.postId, editor.featured, editor.include, editor.saving, editor.opened, tick],
     );
 
     var waiting =
@@ -315,7 +315,7 @@
       });
     useEffect(
       function () {
-        if (!waiting) return undefined;
+        if (!waiting || !editor.opened) return undefined;
         var timer = setTimeout(function () {
           setTick(tick + 1);
         }, POLL_MS);
@@ -323,7 +323,7 @@
           clearTimeout(timer);
         };
       },
-      [waiting, tick, data],
+      [waiting, editor.opened, tick, data],
     );
 
     function setFeatured(id) {

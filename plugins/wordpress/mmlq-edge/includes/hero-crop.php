@@ -82,10 +82,11 @@ function mmlq_edge_crop_copy( int $source, array $box, int $post_id ) {
 	if ( is_wp_error( $cropped ) ) {
 		return $fail( $cropped->get_error_message() );
 	}
+	// "photo-hero-16-9.jpg": not "16x9", which WordPress would take for a sub-size's name and rename.
 	$info  = pathinfo( $file );
 	$stem  = preg_replace( '/-(scaled|rotated)$/', '', $info['filename'] );
 	$ext   = isset( $info['extension'] ) ? '.' . $info['extension'] : '';
-	$name  = wp_unique_filename( $info['dirname'], $stem . '-hero-' . str_replace( ':', 'x', $box['aspect'] ) . $ext );
+	$name  = wp_unique_filename( $info['dirname'], $stem . '-hero-' . str_replace( ':', '-', $box['aspect'] ) . $ext );
 	$saved = $editor->save( trailingslashit( $info['dirname'] ) . $name );
 	if ( is_wp_error( $saved ) ) {
 		return $fail( $saved->get_error_message() );
