@@ -166,7 +166,8 @@ beforeAll(async () => {
     },
   });
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+  // Tall enough for the whole sidebar: the panel's screenshots are of the element, which must be in view.
+  page = await browser.newPage({ viewport: { width: 1400, height: 2000 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await logIn(page, wp);
   await mkdir(SHOTS, { recursive: true });
@@ -309,7 +310,10 @@ describe('the "Hero image" panel in the block editor', () => {
     await page.locator(`.mmlq-edge-hero__item[data-id="${copyId}"] .mmlq-edge-hero__featured`).waitFor();
     await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
     await page.locator('.mmlq-edge-hero').screenshot({ path: join(SHOTS, 'hero-panel-cropped.png') });
-    await page.screenshot({ path: join(SHOTS, 'hero-editor.png') });
+    await page.screenshot({
+      path: join(SHOTS, 'hero-editor.png'),
+      clip: { x: 0, y: 0, width: 1400, height: 1250 },
+    });
     expect(pageErrors).toEqual([]);
   });
 
