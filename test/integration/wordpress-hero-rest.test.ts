@@ -138,6 +138,8 @@ describe('GET mmlq-edge/v1/posts/<id>/hero', () => {
       mmlq_attributes: { exposure: 0.53, sharpness: 0.8, noise: 0.95, colour: 0.89, contrast: 0.7 },
     });
     await scoreMeta(broken, { mmlq_error: 'IMAGE_CORRUPT: premature end of JPEG image' });
+    // Titles go out as text (the panel renders text): no entities from the_title's texturizing.
+    expect((await api('POST', `wp/v2/media/${best}`, { title: "Rocket's launch & pad" })).status).toBe(200);
 
     const res = await api('GET', `mmlq-edge/v1/posts/${post}/hero`);
     expect(res.status, JSON.stringify(res.json)).toBe(200);
@@ -148,6 +150,7 @@ describe('GET mmlq-edge/v1/posts/<id>/hero', () => {
     const list = res.json.candidates as any[];
     expect(list.map((c) => c.id)).toEqual([best, far, dark, queued, broken]);
     expect(list[0]).toMatchObject({
+      title: "Rocket's launch & pad",
       scored: true,
       score: 6.86,
       tier: 'top',

@@ -210,7 +210,8 @@ function mmlq_edge_hero_candidate( int $id, string $aspect, int $featured ): arr
 	$large  = wp_get_attachment_image_src( $id, 'large' );
 	$item   = array(
 		'id'         => $id,
-		'title'      => get_the_title( $id ),
+		// Raw: the panel renders text, not HTML (get_the_title() would add entities).
+		'title'      => (string) get_post_field( 'post_title', $id, 'raw' ),
 		'alt'        => (string) get_post_meta( $id, '_wp_attachment_image_alt', true ),
 		'thumbnail'  => is_array( $thumb ) ? (string) $thumb[0] : '',
 		'preview'    => is_array( $large ) ? (string) $large[0] : '',
