@@ -110,7 +110,8 @@ afterAll(async () => {
   await wp?.stop();
 });
 
-describe('GET mmlq-edge/v1/posts/<id>/hero', () => {
+// Each case uploads several images; under load that takes minutes.
+describe('GET mmlq-edge/v1/posts/<id>/hero', { timeout: 300_000 }, () => {
   it('lists the candidates best first with tier and weakest attributes, collapses near-duplicates, marks the unscored', async () => {
     const post = await newPost();
     const best = await upload('rocket.jpg', rocket, post);
@@ -260,7 +261,7 @@ describe('GET mmlq-edge/v1/posts/<id>/hero', () => {
   });
 });
 
-describe('POST mmlq-edge/v1/posts/<id>/hero/crop', () => {
+describe('POST mmlq-edge/v1/posts/<id>/hero/crop', { timeout: 300_000 }, () => {
   it('makes an edited copy cut to the stored box, attached to the post with its sub-sizes; once per box', async () => {
     const post = await newPost();
     const source = await upload('launch.jpg', rocket, post);
@@ -358,7 +359,7 @@ describe('POST mmlq-edge/v1/posts/<id>/hero/crop', () => {
   });
 });
 
-describe('featured image on publish', () => {
+describe('featured image on publish', { timeout: 300_000 }, () => {
   const featured = async (post: number) =>
     (await api('GET', `wp/v2/posts/${post}?context=edit`)).json.featured_media;
 
