@@ -899,6 +899,7 @@ describe('MMLQ Edge plugin', () => {
       max_attempts: 4,
       timeout: 5,
       include_comments: false,
+      hero_on_publish: false,
     });
     const refused = await save({
       'mmlq_edge_settings[endpoint]': 'ftp://example.test/hook',

@@ -30,6 +30,8 @@ require_once MMLQ_EDGE_DIR . '/includes/delivery.php';
 require_once MMLQ_EDGE_DIR . '/includes/backfill.php';
 require_once MMLQ_EDGE_DIR . '/includes/counts.php';
 require_once MMLQ_EDGE_DIR . '/includes/best-image.php';
+require_once MMLQ_EDGE_DIR . '/includes/hero.php';
+require_once MMLQ_EDGE_DIR . '/includes/hero-crop.php';
 if ( is_admin() ) {
 	require_once MMLQ_EDGE_DIR . '/includes/admin/settings-page.php';
 	require_once MMLQ_EDGE_DIR . '/includes/admin/handlers.php';
@@ -38,6 +40,7 @@ if ( is_admin() ) {
 	require_once MMLQ_EDGE_DIR . '/includes/admin/list-filter.php';
 	require_once MMLQ_EDGE_DIR . '/includes/admin/bulk-actions.php';
 	require_once MMLQ_EDGE_DIR . '/includes/admin/attachment-fields.php';
+	require_once MMLQ_EDGE_DIR . '/includes/admin/hero-panel.php';
 }
 
 /**
@@ -52,6 +55,7 @@ function mmlq_edge_boot(): void {
 	mmlq_edge_register_delivery();
 	mmlq_edge_register_backfill();
 	mmlq_edge_register_best_image();
+	mmlq_edge_register_hero();
 	if ( is_admin() ) {
 		mmlq_edge_register_settings_page();
 		mmlq_edge_register_admin_handlers();
@@ -60,6 +64,7 @@ function mmlq_edge_boot(): void {
 		mmlq_edge_register_list_filter();
 		mmlq_edge_register_bulk_actions();
 		mmlq_edge_register_attachment_fields();
+		mmlq_edge_register_hero_panel();
 	}
 }
 

@@ -1,8 +1,9 @@
 <?php
 /**
  * Uninstall: removes the plugin's options, scheduled events, private delivery status, the
- * `mmlq_edge_scorer` role and the `mmlq_edge_write_scores` capability. Scores
- * (the mmlq_* attachment meta) and the tier terms stay: they are the site's data.
+ * `mmlq_edge_scorer` role and the `mmlq_edge_write_scores` capability. Scores (the mmlq_* attachment
+ * meta), the tier terms and the cropped copies the Hero image panel made stay: they are the site's
+ * data (only the copies' private link to their original goes).
  *
  * @package MMLQ_Edge
  */
@@ -25,7 +26,7 @@ function mmlq_edge_uninstall_site(): void {
 	wp_unschedule_hook( 'mmlq_edge_run_queue' );
 	wp_unschedule_hook( 'mmlq_edge_backfill' );
 	wp_unschedule_hook( 'mmlq_edge_reschedule' );
-	foreach ( array( '_mmlq_edge_status', '_mmlq_edge_attempts', '_mmlq_edge_last_error', '_mmlq_edge_last_response', '_mmlq_edge_event', '_mmlq_edge_next_try', '_mmlq_edge_claimed_at', '_mmlq_edge_sha256' ) as $key ) {
+	foreach ( array( '_mmlq_edge_status', '_mmlq_edge_attempts', '_mmlq_edge_last_error', '_mmlq_edge_last_response', '_mmlq_edge_event', '_mmlq_edge_next_try', '_mmlq_edge_claimed_at', '_mmlq_edge_sha256', '_mmlq_edge_crop_of', '_mmlq_edge_crop_box' ) as $key ) {
 		delete_post_meta_by_key( $key );
 	}
 }

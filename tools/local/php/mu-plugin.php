@@ -11,3 +11,6 @@ add_filter('pre_wp_update_https_detection_errors', static fn () => new WP_Error(
 add_filter('pre_site_transient_update_core', '__return_null');
 add_filter('pre_site_transient_update_plugins', '__return_null');
 add_filter('pre_site_transient_update_themes', '__return_null');
+// No theme is installed (Debian ships the default themes as separate packages): declare the
+// featured-image support a theme would, so that the block editor shows its Featured image panel.
+add_action('after_setup_theme', static fn () => add_theme_support('post-thumbnails'));

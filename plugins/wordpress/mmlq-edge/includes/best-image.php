@@ -16,12 +16,14 @@ function mmlq_edge_register_best_image(): void {
 
 /**
  * The images of a post: attached to it (post_parent), used in its content (wp-image-ID classes) or its
- * featured image; each with its score and tier, best first (unscored last).
+ * featured image, and any `$extra` ones (the block editor's unsaved content); each with its score and
+ * tier, best first (unscored last).
  *
- * @param int $post_id Post ID.
+ * @param int        $post_id Post ID.
+ * @param array<int> $extra   More image IDs to consider.
  * @return array<int, array{id: int, score: float|null, tier: string|null}>
  */
-function mmlq_edge_image_candidates( int $post_id ): array {
+function mmlq_edge_image_candidates( int $post_id, array $extra = array() ): array {
 	$post = get_post( $post_id );
 	if ( ! $post instanceof WP_Post ) {
 		return array();
@@ -44,6 +46,7 @@ function mmlq_edge_image_candidates( int $post_id ): array {
 	if ( $thumbnail ) {
 		$ids[] = $thumbnail;
 	}
+	$ids = array_merge( $ids, array_map( 'intval', $extra ) );
 	$candidates = array();
 	foreach ( array_unique( $ids ) as $id ) {
 		if ( ! mmlq_edge_is_image( $id ) ) {

@@ -18,7 +18,7 @@ function mmlq_edge_register_settings(): void {
 /**
  * Defaults of every setting.
  *
- * @return array{endpoint: string, secret: string, enabled: bool, max_attempts: int, timeout: int, include_comments: bool}
+ * @return array{endpoint: string, secret: string, enabled: bool, max_attempts: int, timeout: int, include_comments: bool, hero_on_publish: bool}
  */
 function mmlq_edge_default_settings(): array {
 	return array(
@@ -28,13 +28,14 @@ function mmlq_edge_default_settings(): array {
 		'max_attempts'     => 6,
 		'timeout'          => 15,
 		'include_comments' => true,
+		'hero_on_publish'  => false,
 	);
 }
 
 /**
  * The settings, typed, with defaults for anything missing.
  *
- * @return array{endpoint: string, secret: string, enabled: bool, max_attempts: int, timeout: int, include_comments: bool}
+ * @return array{endpoint: string, secret: string, enabled: bool, max_attempts: int, timeout: int, include_comments: bool, hero_on_publish: bool}
  */
 function mmlq_edge_settings(): array {
 	$stored = get_option( 'mmlq_edge_settings', array() );
@@ -46,6 +47,7 @@ function mmlq_edge_settings(): array {
 		'max_attempts'     => max( 1, min( 20, (int) $s['max_attempts'] ) ),
 		'timeout'          => max( 1, min( 60, (int) $s['timeout'] ) ),
 		'include_comments' => (bool) rest_sanitize_boolean( $s['include_comments'] ),
+		'hero_on_publish'  => (bool) rest_sanitize_boolean( $s['hero_on_publish'] ),
 	);
 }
 
@@ -118,7 +120,7 @@ function mmlq_edge_sanitize_settings( $input ): array {
 			);
 		}
 	}
-	foreach ( array( 'enabled', 'include_comments' ) as $key ) {
+	foreach ( array( 'enabled', 'include_comments', 'hero_on_publish' ) as $key ) {
 		if ( $from_form ) {
 			$out[ $key ] = ! empty( $in[ $key ] );
 		} elseif ( array_key_exists( $key, $in ) ) {

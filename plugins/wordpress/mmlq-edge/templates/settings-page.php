@@ -45,6 +45,18 @@ defined( 'ABSPATH' ) || exit;
 				<td><input type="number" min="1" max="60" class="small-text" id="mmlq-edge-timeout" name="<?php echo esc_attr( $mmlq_edge_view['name'] ); ?>[timeout]" value="<?php echo esc_attr( (string) $mmlq_edge_view['settings']['timeout'] ); ?>" /></td>
 			</tr>
 		</table>
+
+		<h2><?php echo esc_html__( 'Hero image', 'mmlq-edge' ); ?></h2>
+		<p><?php echo esc_html__( 'The block editor\'s "Hero image" panel lists a post\'s images best first and sets the featured image.', 'mmlq-edge' ); ?></p>
+		<table class="form-table" role="presentation">
+			<tr>
+				<th scope="row"><?php echo esc_html__( 'On publish', 'mmlq-edge' ); ?></th>
+				<td>
+					<label><input type="checkbox" id="mmlq-edge-hero-on-publish" name="<?php echo esc_attr( $mmlq_edge_view['name'] ); ?>[hero_on_publish]" value="1" <?php checked( $mmlq_edge_view['settings']['hero_on_publish'] ); ?> /> <?php echo esc_html__( 'Set the featured image on publish when none is set', 'mmlq-edge' ); ?></label>
+					<p class="description"><?php echo esc_html__( 'When a post is first published without a featured image, its best-scored image (attached to it or used in its content) becomes the featured image. Posts with no scored image are left as they are.', 'mmlq-edge' ); ?></p>
+				</td>
+			</tr>
+		</table>
 		<?php submit_button(); ?>
 	</form>
 
