@@ -35,7 +35,11 @@ export function parseAspect(value: unknown, name = 'crop aspect'): Aspect {
  * Parses a list (an array, or one comma-separated string as the CLI and CROP_ASPECTS take it); drops
  * repeats (`16:9` twice is one crop); at most `max` distinct aspects.
  */
-export function parseAspects(value: string | readonly string[], max: number, name = 'crop aspects'): Aspect[] {
+export function parseAspects(
+  value: string | readonly string[],
+  max: number,
+  name = 'crop aspects',
+): Aspect[] {
   const parts = typeof value === 'string' ? value.split(',').filter((p) => p.trim() !== '') : value;
   const out: Aspect[] = [];
   for (const part of parts) {

@@ -44,11 +44,21 @@ export interface CropSearchOptions {
   scales?: readonly number[];
   /** Positions along an axis with room to slide, at most. */
   positions?: number;
-  /** Candidates rescored at full input size. */
+  /** Candidates rescored at full input size, at most: those within `margin` of the best coarse score. */
   refine?: number;
+  /** Coarse-score distance (model scale) within which a runner-up is rescored at full size too. */
+  margin?: number;
 }
 
-const DEFAULTS: Required<CropSearchOptions> = { scales: [1, 0.8, 0.64], positions: 3, refine: 2 };
+const DEFAULTS: Required<CropSearchOptions> = {
+  scales: [1, 0.85, 0.7, 0.55],
+  positions: 5,
+  refine: 2,
+  margin: 0.05,
+};
+
+/** Score points a window gains per unit of scale: a smaller crop must be clearly better to win. */
+const SIZE_PRIOR = 1;
 
 /** Axes of graphs that take any size: multiples of STRIDE, at least MIN_SIDE (docs/MODEL_FORMAT.md). */
 const STRIDE = 32;
@@ -71,7 +81,7 @@ function inputFor(a: number, area: number, maxSide: number): { width: number; he
 function offsets(slack: number, size: number, most: number): number[] {
   if (slack <= 0) return [0];
   if (slack < 0.12 * size) return [Math.floor(slack / 2)];
-  const n = Math.min(most, 1 + Math.ceil(slack / (0.5 * size)));
+  const n = Math.min(most, 1 + Math.ceil(slack / (0.25 * size)));
   return Array.from({ length: n }, (_, i) => Math.round((i * slack) / (n - 1)));
 }
 
@@ -137,31 +147,80 @@ export async function findCrops(
       height: Math.max(1, Math.min(image.height - top, Math.round(b.height * k))),
     };
   };
+  const fixed = { width: spec.width, height: spec.height };
+  // 1. The quality map: the model's score of square tiles, half the shorter side each, in one batch.
+  const tiles = tileBoxes(W, H);
+  const tileInput = dynamic ? { width: COARSE_SHORT, height: COARSE_SHORT } : fixed;
+  const tileScores = await scoreWindows(model, image, tiles.map(toWork), tileInput, !dynamic);
+  const partsOf = (b: Box) => {
+    let sum = 0;
+    let weight = 0;
+    tiles.forEach((t, i) => {
+      const w = overlap(b, t);
+      sum += w * tileScores[i]!.goodness;
+      weight += w;
+    });
+    return weight > 0 ? sum / weight : Number.NEGATIVE_INFINITY;
+  };
   const out: CropBox[] = [];
   for (const aspect of aspects) {
     const a = aspect.width / aspect.height;
-    const boxes = candidateBoxes(W, H, aspect, dynamic ? opts : { ...opts, scales: [1, 0.75], positions: 2 });
-    const work = boxes.map(toWork);
-    let finalists = boxes.map((_, i) => i);
-    let scored: Scored[];
-    if (dynamic) {
-      if (boxes.length > opts.refine) {
-        const coarse =
-          a >= 1
-            ? { height: COARSE_SHORT, width: snap(COARSE_SHORT * a, maxSide) }
-            : { width: COARSE_SHORT, height: snap(COARSE_SHORT / a, maxSide) };
-        const first = await scoreWindows(model, image, work, coarse, false);
-        finalists = finalists.sort((x, y) => first[y]!.goodness - first[x]!.goodness).slice(0, opts.refine);
-      }
-      scored = await scoreWindows(model, image, finalists.map((i) => work[i]!), inputFor(a, area, maxSide), false);
-    } else {
-      scored = await scoreWindows(model, image, work, { width: spec.width, height: spec.height }, true);
-    }
+    const fullW = Math.min(W, H * a);
+    const boxes = candidateBoxes(W, H, aspect, opts);
+    // 2. Coarse: every candidate ranked by its parts (a weak part drags it down), larger preferred.
+    const coarse = boxes.map((box) => {
+      const size = SIZE_PRIOR * (box.width / fullW);
+      return { box, parts: partsOf(box), size, rank: partsOf(box) + size };
+    });
+    coarse.sort((x, y) => y.rank - x.rank);
+    const finalists = coarse
+      .filter((c, i) => i < opts.refine && c.rank >= coarse[0]!.rank - opts.margin)
+      .slice(0, opts.refine);
+    // 3. Fine: the finalists scored whole at full input size; the model's verdict and the parts decide.
+    const size = dynamic ? inputFor(a, area, maxSide) : fixed;
+    const scored = await scoreWindows(
+      model,
+      image,
+      finalists.map((c) => toWork(c.box)),
+      size,
+      !dynamic,
+    );
     let best = 0;
-    for (let j = 1; j < scored.length; j++) if (scored[j]!.goodness > scored[best]!.goodness) best = j;
-    out.push({ aspect: aspect.text, ...boxes[finalists[best]!]!, score: Number(scored[best]!.mean.toFixed(4)) });
+    const final = (j: number) => (scored[j]!.goodness + finalists[j]!.parts) / 2 + finalists[j]!.size;
+    for (let j = 1; j < scored.length; j++) if (final(j) > final(best)) best = j;
+    out.push({ aspect: aspect.text, ...finalists[best]!.box, score: Number(scored[best]!.mean.toFixed(4)) });
   }
   return out;
+}
+
+/** Most tiles of the quality map (each costs a small inference). */
+const MAX_TILES = 16;
+
+/** Square tiles of half the shorter side, spread evenly to cover the image (at most MAX_TILES). */
+export function tileBoxes(width: number, height: number): Box[] {
+  let side = Math.max(1, Math.round(Math.min(width, height) / 2));
+  let nx = Math.ceil(width / side);
+  let ny = Math.ceil(height / side);
+  while (nx * ny > MAX_TILES) {
+    side = Math.ceil(side * 1.2);
+    nx = Math.ceil(width / side);
+    ny = Math.ceil(height / side);
+  }
+  const spread = (slack: number, n: number) =>
+    n <= 1 ? [Math.floor(slack / 2)] : Array.from({ length: n }, (_, i) => Math.round((i * slack) / (n - 1)));
+  const tw = Math.min(side, width);
+  const th = Math.min(side, height);
+  const out: Box[] = [];
+  for (const top of spread(height - th, ny)) {
+    for (const left of spread(width - tw, nx)) out.push({ left, top, width: tw, height: th });
+  }
+  return out;
+}
+
+function overlap(a: Box, b: Box): number {
+  const w = Math.min(a.left + a.width, b.left + b.width) - Math.max(a.left, b.left);
+  const h = Math.min(a.top + a.height, b.top + b.height) - Math.max(a.top, b.top);
+  return w > 0 && h > 0 ? w * h : 0;
 }
 
 /**
@@ -181,9 +240,11 @@ async function scoreWindows(
   const plane = 3 * size.width * size.height;
   const pixels = new Float32Array(n * plane);
   const views = boxes.map((b) => (centreCrop && spec.resize.mode === 'shortest-edge' ? centred(b, size) : b));
-  const windows = await Promise.all(views.map((b) => windowPixels(image, b, size.width, size.height, spec)));
+  const windows = views.map((b) => windowPixels(image, b, size.width, size.height, spec));
   windows.forEach((w, i) => pixels.set(w, i * plane));
-  const feeds: Record<string, Feed> = { [spec.name]: { data: pixels, dims: [n, 3, size.height, size.width] } };
+  const feeds: Record<string, Feed> = {
+    [spec.name]: { data: pixels, dims: [n, 3, size.height, size.width] },
+  };
   if (text && tokenizer) {
     feeds[text.idsName] = { data: new BigInt64Array(n * text.maxTokens), dims: [n, text.maxTokens] };
     feeds[text.maskName] = { data: new BigInt64Array(n * text.maxTokens), dims: [n, text.maxTokens] };

@@ -219,7 +219,15 @@ export class Scorer {
     try {
       const t0 = performance.now();
       const crops = await findCrops(this.model, p.crop.bytes, p.crop.aspects, this.limits);
-      return { id, ok: true, result: { ...result, crops, timings: { ...result.timings, cropMs: round(performance.now() - t0, 2) } } };
+      return {
+        id,
+        ok: true,
+        result: {
+          ...result,
+          crops,
+          timings: { ...result.timings, cropMs: round(performance.now() - t0, 2) },
+        },
+      };
     } catch (error) {
       return { id, ok: false, error: toErrorPayload(error) };
     }
