@@ -240,8 +240,8 @@ async function scoreWindows(
   const plane = 3 * size.width * size.height;
   const pixels = new Float32Array(n * plane);
   const views = boxes.map((b) => (centreCrop && spec.resize.mode === 'shortest-edge' ? centred(b, size) : b));
-  const windows = views.map((b) => windowPixels(image, b, size.width, size.height, spec));
-  windows.forEach((w, i) => pixels.set(w, i * plane));
+  for (const [i, b] of views.entries())
+    pixels.set(windowPixels(image, b, size.width, size.height, spec), i * plane);
   const feeds: Record<string, Feed> = {
     [spec.name]: { data: pixels, dims: [n, 3, size.height, size.width] },
   };
