@@ -12,10 +12,23 @@ export interface Aspect {
   height: number;
 }
 
+/** Most aspects one image may ask for (each costs about one more full-size inference). */
+export const MAX_ASPECTS = 4;
+
 /** Largest number either side may have (`10000:1` is a strip already). */
 export const MAX_ASPECT_TERM = 10_000;
 
 const ASPECT = /^\s*(\d{1,5})\s*:\s*(\d{1,5})\s*$/;
+
+/** Whether a value is a well-formed `W:H` (for schemas). */
+export function isAspect(value: unknown): boolean {
+  try {
+    parseAspect(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Parses one `W:H`; throws InvalidArgumentError naming what was expected. */
 export function parseAspect(value: unknown, name = 'crop aspect'): Aspect {

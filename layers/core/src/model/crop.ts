@@ -17,7 +17,7 @@
  * candidate at its fixed size, preprocessed as the manifest says (shortest edge, centre crop), and fewer
  * candidates. Crops are scored image-only (no text): the text is the same for every window.
  */
-import { type Aspect, parseAspects } from '../common/aspects.ts';
+import { type Aspect, MAX_ASPECTS, parseAspects } from '../common/aspects.ts';
 import { type Box, type DecodedImage, decodeImage, type ImageLimits, windowPixels } from './image.ts';
 import type { LoadedModel } from './registry.ts';
 import type { Feed } from './runtime.ts';
@@ -26,7 +26,7 @@ import { distributionStats } from './scores.ts';
 export type { Aspect } from '../common/aspects.ts';
 
 /** Most aspects one image may ask for (each costs about one full-size inference). */
-export const MAX_CROP_ASPECTS = 4;
+export const MAX_CROP_ASPECTS = MAX_ASPECTS;
 
 /** One crop: the box in the oriented image's pixels (integers, inside the image) and its score. */
 export interface CropBox {
