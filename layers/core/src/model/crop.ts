@@ -44,17 +44,14 @@ export interface CropSearchOptions {
   scales?: readonly number[];
   /** Positions along an axis with room to slide, at most. */
   positions?: number;
-  /** Candidates rescored at full input size, at most: those within `margin` of the best coarse score. */
+  /** Candidates rescored at full input size: 2 = the best by its parts and the best largest window. */
   refine?: number;
-  /** Coarse-score distance (model scale) within which a runner-up is rescored at full size too. */
-  margin?: number;
 }
 
 const DEFAULTS: Required<CropSearchOptions> = {
   scales: [1, 0.85, 0.7, 0.55],
   positions: 5,
   refine: 2,
-  margin: 0.05,
 };
 
 /** Score points a window gains per unit of scale: a smaller crop must be clearly better to win. */
@@ -169,14 +166,19 @@ export async function findCrops(
     const boxes = candidateBoxes(W, H, aspect, opts);
     // 2. Coarse: every candidate ranked by its parts (a weak part drags it down), larger preferred.
     const coarse = boxes.map((box) => {
-      const size = SIZE_PRIOR * (box.width / fullW);
-      return { box, parts: partsOf(box), size, rank: partsOf(box) + size };
+      const scale = box.width / fullW;
+      const parts = partsOf(box);
+      return { box, parts, scale, rank: parts + SIZE_PRIOR * scale };
     });
     coarse.sort((x, y) => y.rank - x.rank);
-    const finalists = coarse
-      .filter((c, i) => i < opts.refine && c.rank >= coarse[0]!.rank - opts.margin)
-      .slice(0, opts.refine);
-    // 3. Fine: the finalists scored whole at full input size; the model's verdict and the parts decide.
+    // Finalists: the best by its parts, and the best of the largest windows (the photographer's framing,
+    // which the parts alone under-rate when the photo has plain areas such as sky).
+    const largest = Math.max(...coarse.map((c) => c.scale));
+    const finalists = [coarse[0]!];
+    const framing = coarse.find((c) => c.scale === largest)!;
+    if (framing !== coarse[0] && opts.refine > 1) finalists.push(framing);
+    // 3. Fine: the finalists scored whole at full input size; the model's verdict, the parts and the size
+    // decide together (the model alone barely minds a flat or blurred part beside a sharp one).
     const size = dynamic ? inputFor(a, area, maxSide) : fixed;
     const scored = await scoreWindows(
       model,
@@ -186,7 +188,7 @@ export async function findCrops(
       !dynamic,
     );
     let best = 0;
-    const final = (j: number) => (scored[j]!.goodness + finalists[j]!.parts) / 2 + finalists[j]!.size;
+    const final = (j: number) => scored[j]!.goodness + finalists[j]!.parts + SIZE_PRIOR * finalists[j]!.scale;
     for (let j = 1; j < scored.length; j++) if (final(j) > final(best)) best = j;
     out.push({ aspect: aspect.text, ...finalists[best]!.box, score: Number(scored[best]!.mean.toFixed(4)) });
   }
