@@ -1,21 +1,27 @@
 /**
  * Aesthetic smart crop: for each requested aspect (`16:9`, `1:1`, any `W:H`), the window of the image the
- * model scores best, in the oriented image's pixels (after EXIF orientation), with its score.
+ * model rates best, in the oriented image's pixels (after EXIF orientation), with its score.
  *
  * Why not one backbone pass: the shipped graph runs pixels to scores in one piece (backbone, window and
  * global statistics, pixel statistics, the query head); nothing in it takes a feature map, so scoring
  * token windows of one map needs a head-only export, and the global and pixel-statistics tokens would
- * still need the window's own pixels. Instead the search is cheap by construction:
+ * still need each window's own pixels. Instead the search is cheap by construction:
  *
  * 1. one decode of the whole image (shrink-on-load), every window cut from it in memory;
- * 2. coarse: every candidate (a few scales x positions) scored at the smallest input the graph takes
- *    (shorter side 128, the window's own aspect), all candidates of an aspect in one batch;
- * 3. fine: the best few candidates scored again at the model's full input size (the window's aspect,
- *    about the manifest's pixel count); the best of them is the crop, its score that full-size score.
+ * 2. a quality map: square tiles of half the shorter side (at most 16), each scored by the model at the
+ *    smallest input the graph takes (128 x 128), in one batch, shared by every aspect;
+ * 3. coarse: every candidate window (4 scales x up to 5 positions per axis) ranked by its parts (the
+ *    area-weighted tile scores it covers: a flat, blurred or damaged part drags it down) plus a size prior;
+ * 4. fine: two finalists, the best by that rank and the best of the largest windows (the photographer's
+ *    framing), scored whole at the model's full input size (the window's aspect, about the manifest's
+ *    pixel count); the model's score plus the parts plus the size picks the crop, and its full-size
+ *    score is the crop's score.
  *
- * A graph whose height and width are fixed (e.g. a ViT with fixed position embeddings) gets every
- * candidate at its fixed size, preprocessed as the manifest says (shortest edge, centre crop), and fewer
- * candidates. Crops are scored image-only (no text): the text is the same for every window.
+ * The model alone barely minds a flat grey or blurred half beside a sharp one (it rates technical
+ * condition over the whole input), hence the parts. A graph whose height and width are fixed (e.g. a ViT
+ * with fixed position embeddings) gets tiles and finalists at its fixed size, preprocessed as the manifest
+ * says (shortest edge, centre crop). Crops are scored image-only (no text): the text is the same for
+ * every window.
  */
 import { type Aspect, MAX_ASPECTS, parseAspects } from '../common/aspects.ts';
 import { type Box, type DecodedImage, decodeImage, type ImageLimits, windowPixels } from './image.ts';
