@@ -182,7 +182,8 @@ export async function findCrops(
     const largest = Math.max(...coarse.map((c) => c.scale));
     const finalists = [coarse[0]!];
     const framing = coarse.find((c) => c.scale === largest)!;
-    if (framing !== coarse[0] && opts.refine > 1) finalists.push(framing);
+    // When the two mostly overlap, the full-size verdict would barely differ: one is enough.
+    if (opts.refine > 1 && iou(framing.box, coarse[0]!.box) < SAME_WINDOW_IOU) finalists.push(framing);
     // 3. Fine: the finalists scored whole at full input size; the model's verdict, the parts and the size
     // decide together (the model alone barely minds a flat or blurred part beside a sharp one).
     const size = dynamic ? inputFor(a, area, maxSide) : fixed;
@@ -223,6 +224,14 @@ export function tileBoxes(width: number, height: number): Box[] {
     for (const left of spread(width - tw, nx)) out.push({ left, top, width: tw, height: th });
   }
   return out;
+}
+
+/** Intersection over union above which two finalists count as one window. */
+const SAME_WINDOW_IOU = 0.6;
+
+function iou(a: Box, b: Box): number {
+  const both = overlap(a, b);
+  return both / (a.width * a.height + b.width * b.height - both);
 }
 
 function overlap(a: Box, b: Box): number {
