@@ -179,6 +179,38 @@ const keyOf = (
 ) => attachmentKey(HOME, { ...texts, id, sha256: sha(bytesOf(id)) }, MODEL);
 
 describe('runBackfill', () => {
+  it('asks for the crop aspects the plugin asks for, names them in the key and stores the boxes', async () => {
+    const asked: (readonly string[] | undefined)[] = [];
+    const box = { aspect: '16:9', left: 0, top: 4, width: 64, height: 36, score: 6.1 };
+    const h = harness(new FakeLibrary([1, 2]), {
+      score: (r) => {
+        asked.push(r.crops);
+        return { id: r.id, ok: true, result: { ...result(6), crops: [box] } };
+      },
+    });
+    await runBackfill(options({ crops: ['16:9'] }), h.deps);
+    expect(asked).toEqual([['16:9'], ['16:9']]);
+    const w = h.library.writes[0]!;
+    expect(w.meta.mmlq_key).toBe(
+      attachmentKey(
+        HOME,
+        {
+          title: 'photo 1',
+          caption: '',
+          alt: '',
+          description: '',
+          comments: [],
+          id: 1,
+          sha256: sha(bytesOf(1)),
+          crops: ['16:9'],
+        },
+        MODEL,
+      ),
+    );
+    expect(w.meta.mmlq_key.endsWith('+crops:16:9')).toBe(true);
+    expect(JSON.parse(w.meta.mmlq_crops!)).toEqual([box]);
+  });
+
   it('scores every image page by page, oldest first, and writes what wp-webhook writes', async () => {
     const h = harness(new FakeLibrary([3, 1, 7, 4, 9, 12, 15]));
     const summary = await runBackfill(options(), h.deps);
@@ -203,6 +235,8 @@ describe('runBackfill', () => {
       mmlq_tier: 'average',
       mmlq_attributes: '',
       mmlq_error: '',
+      mmlq_crops: '',
+      mmlq_phash: '8f3a00ff12c4e601',
     });
     // The text goes to a multi-modal model as the plugin orders it.
     expect(h.scored).toEqual(['1', '3', '4', '7', '9', '12', '15']);

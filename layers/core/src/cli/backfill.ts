@@ -21,7 +21,7 @@ import {
   attachmentTexts,
   type MediaItem,
   mediaTexts,
-  type ScoreMeta,
+  scoreMeta,
   type WordPressSite,
   wordPressFailure,
 } from '../clients/wordpress.ts';
@@ -173,6 +173,8 @@ export interface BackfillOptions {
   limit?: number | undefined;
   /** Forget an earlier run's state and start from the first image. */
   restart?: boolean;
+  /** Aspects whose best crop is stored (mmlq_crops) and named in the key, as the plugin asks for them. */
+  crops?: readonly string[];
 }
 
 /** One image on its way: what it needs to be written, or why it stops here. */
@@ -184,32 +186,6 @@ type Slot =
 function payloadOf(error: unknown): ErrorPayload {
   if (isMmlqError(error)) return error.toJSON();
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
-}
-
-/** The meta wp-webhook writes (wp-webhook/webhook.ts), for a scored image or a rejected one. */
-export function metaFor(
-  outcome: ScoreOutcome,
-  common: Pick<ScoreMeta, 'mmlq_model' | 'mmlq_scored_at' | 'mmlq_key'>,
-): { meta: ScoreMeta; tier: string | undefined } {
-  if (!outcome.ok) {
-    return {
-      meta: { ...common, mmlq_error: `${outcome.error.code}: ${outcome.error.message}` },
-      tier: undefined,
-    };
-  }
-  const r = outcome.result;
-  return {
-    meta: {
-      ...common,
-      mmlq_score: r.score,
-      mmlq_std: r.std,
-      mmlq_percentile: r.percentile,
-      mmlq_tier: r.tier,
-      mmlq_attributes: r.attributes ? JSON.stringify(r.attributes) : '',
-      mmlq_error: '',
-    },
-    tier: r.tier,
-  };
 }
 
 export async function runBackfill(options: BackfillOptions, deps: BackfillDeps): Promise<BackfillSummary> {
@@ -275,10 +251,11 @@ export async function runBackfill(options: BackfillOptions, deps: BackfillDeps):
     }
     const texts = mediaTexts(item);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const key = attachmentKey(origin, { ...texts, id: item.id, sha256 }, deps.model);
+    const crops = options.crops?.length ? options.crops : undefined;
+    const key = attachmentKey(origin, { ...texts, id: item.id, sha256, crops }, deps.model);
     if (stored === key) return { item, kind: 'skip' };
     const text = textFor(texts, deps.model.multimodal);
-    return { item, kind: 'score', key, request: { id: String(item.id), image: { bytes }, text } };
+    return { item, kind: 'score', key, request: { id: String(item.id), image: { bytes }, text, crops } };
   };
 
   const finish = (item: MediaItem, status: ItemStatus, listed: boolean, detail?: string) => {
@@ -344,7 +321,7 @@ export async function runBackfill(options: BackfillOptions, deps: BackfillDeps):
           if (!outcome.ok && !isPermanent(outcome.error)) {
             fail(item, outcome.error, listed);
           } else {
-            const { meta, tier } = metaFor(outcome, {
+            const { meta, tier } = scoreMeta(outcome, {
               mmlq_model: model,
               mmlq_scored_at: now().toISOString(),
               mmlq_key: slot.key,

@@ -2,6 +2,7 @@
  * mmlq-edge CLI.
  *
  *   mmlq-edge score <files|folders|globs...> [--top N] [--json|--csv] [--text-map map.json]
+ *                   [--crop 16:9,1:1 [--crop-out DIR]]
  *   mmlq-edge models
  *   mmlq-edge wordpress backfill --site URL --user U --app-password-file F [--unscored|--all]
  *   mmlq-edge bucket backfill|status|cancel ...   (cli/bucket.ts: whole buckets, S3 Batch Operations)
@@ -9,11 +10,14 @@
  * Exit codes: 0 every image scored; 1 at least one image failed (the others are still reported);
  * 2 usage or model errors (nothing scored).
  */
-import { writeFile } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError as CommanderArgError, CommanderError, Option } from 'commander';
+import type { Aspect } from '../common/aspects.ts';
 import { isMmlqError } from '../common/errors.ts';
+import { cropAspects } from '../model/crop.ts';
+import { extractCrop, resolveLimits } from '../model/image.ts';
 import { readManifest } from '../model/manifest.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels } from '../model/registry.ts';
 import { PROVIDERS, type Provider } from '../model/runtime.ts';
@@ -21,7 +25,7 @@ import { type ScoreOutcome, type ScoreRequest, Scorer } from '../model/scorer.ts
 import { parseThresholds } from '../model/scores.ts';
 import { bucketCommand } from './bucket.ts';
 import { expandInputs, readTextMap, type TextMap, textFor, unusedTextMapKeys } from './inputs.ts';
-import { buildReport, formatCsv, formatJson, formatTable } from './output.ts';
+import { buildReport, formatCsv, formatJson, formatTable, type Report } from './output.ts';
 import { type BackfillFlags, backfill } from './wordpress.ts';
 
 export interface Io {
@@ -92,11 +96,49 @@ interface ScoreFlags {
   provider: Provider;
   tiers?: string;
   progress: boolean;
+  crop?: Aspect[];
+  cropOut?: string;
+}
+
+function aspectsArg(value: string): Aspect[] {
+  try {
+    return cropAspects(value);
+  } catch (error) {
+    throw new CommanderArgError((error as Error).message);
+  }
+}
+
+/**
+ * Writes each ranked image's crops under `dir`, mirroring its path relative to the working folder (a file
+ * outside it goes to the top): `photos/a.jpg` → `<dir>/photos/a.16x9.jpg`. Returns the number written.
+ */
+async function writeCrops(report: Report, files: Map<string, string>, dir: string, io: Io): Promise<number> {
+  let written = 0;
+  for (const r of report.ranked) {
+    const file = files.get(r.file);
+    if (!file || !r.result.crops?.length) continue;
+    const rel = relative(io.cwd, file);
+    const place = rel.startsWith('..') || isAbsolute(rel) ? basename(file) : rel;
+    const stem = basename(place, extname(place));
+    const bytes = await readFile(file);
+    for (const crop of r.result.crops) {
+      const cut = await extractCrop(bytes, crop, resolveLimits());
+      const out = join(dir, dirname(place), `${stem}.${crop.aspect.replace(':', 'x')}.${cut.extension}`);
+      await mkdir(dirname(out), { recursive: true });
+      await writeFile(out, cut.data);
+      written++;
+    }
+  }
+  return written;
 }
 
 async function score(inputs: string[], flags: ScoreFlags, io: Io): Promise<number> {
   if (flags.json && flags.csv) {
     io.stderr('error: choose one of --json or --csv\n');
+    return 2;
+  }
+  if (flags.cropOut && !flags.crop?.length) {
+    io.stderr('error: --crop-out needs --crop (the aspects to cut, e.g. --crop 16:9,1:1)\n');
     return 2;
   }
   const tiers = flags.tiers ? parseThresholds(flags.tiers) : undefined;
@@ -127,6 +169,7 @@ async function score(inputs: string[], flags: ScoreFlags, io: Io): Promise<numbe
       id: relative(io.cwd, file) || file,
       image: { path: file },
       text: scorer.modelInfo.multimodal ? await textFor(file, textMap, flags.sidecar, io.cwd) : undefined,
+      crops: flags.crop?.map((a) => a.text),
     })),
   );
   const bar =
@@ -149,6 +192,11 @@ async function score(inputs: string[], flags: ScoreFlags, io: Io): Promise<numbe
     performance.now() - started,
     flags.top,
   );
+  if (flags.cropOut) {
+    const byId = new Map(requests.map((r, i) => [r.id, files[i]!]));
+    const written = await writeCrops(report, byId, resolve(io.cwd, flags.cropOut), io);
+    io.stderr(`wrote ${written} crops to ${flags.cropOut}\n`);
+  }
   const text = flags.json ? formatJson(report) : flags.csv ? formatCsv(report) : formatTable(report);
   if (flags.output) {
     await writeFile(resolve(io.cwd, flags.output), text);
@@ -211,6 +259,12 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         .default('cpu'),
     )
     .option('--tiers <spec>', 'percentile thresholds, e.g. top=90,good=60,average=25')
+    .option(
+      '--crop <aspects>',
+      'best crop per aspect, e.g. 16:9,1:1 (W:H, at most 4): boxes in JSON, CSV and the table',
+      aspectsArg,
+    )
+    .option('--crop-out <dir>', 'also write each crop as a file under <dir> (needs --crop)')
     .option('--no-progress', 'no progress bar')
     .action(async (inputs: string[], flags: ScoreFlags & { threads?: number }) => {
       exitCode = await score(inputs, { ...flags, threads: flags.threads ?? 0 }, io);
@@ -277,6 +331,12 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         .default('cpu'),
     )
     .option('--tiers <spec>', 'percentile thresholds, e.g. top=90,good=60,average=25')
+    .option(
+      '--crop <aspects>',
+      "best crop per aspect stored with each score (mmlq_crops), as the plugin's crop_aspects setting asks (default 16:9; 'none' for no crops)",
+      (value: string) => (value.trim() === 'none' ? [] : aspectsArg(value)),
+      cropAspects('16:9'),
+    )
     .option('--json', 'print the summary as JSON')
     .option('--no-progress', 'no progress bar or per-image lines')
     .addHelpText(
@@ -285,7 +345,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
 Skips images whose stored mmlq_key already matches (same file, text and model version). Saves its
 place after every image: Ctrl-C stops after the current image, and the same command continues there.
 Writes what the plugin's webhook writes: mmlq_score, mmlq_std, mmlq_percentile, mmlq_tier, mmlq_model,
-mmlq_scored_at, mmlq_attributes, mmlq_key, mmlq_error and one mmlq_tier term.
+mmlq_scored_at, mmlq_attributes, mmlq_crops, mmlq_phash, mmlq_key, mmlq_error and one mmlq_tier term.
+Give --crop the site's crop_aspects setting when it is not the default 16:9 (the key includes them).
 
 Exit codes: 0 done (or stopped at --limit), 1 some images failed, 2 usage or site/user problem
 (nothing scored), 130 interrupted (Ctrl-C).

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { fetchImage } from '../clients/safe-fetch.ts';
 import { WordPressSite } from '../clients/wordpress.ts';
+import type { Aspect } from '../common/aspects.ts';
 import { EdgeError, InvalidArgumentError } from '../common/errors.ts';
 import { sleep } from '../common/time.ts';
 import { parseJsonText } from '../common/validate.ts';
@@ -60,6 +61,8 @@ export interface BackfillFlags {
   tiers?: string;
   progress: boolean;
   json?: boolean;
+  /** Aspects whose best crop is stored with each score (the plugin's crop_aspects). */
+  crop?: Aspect[];
 }
 
 export interface BackfillIo {
@@ -350,6 +353,7 @@ export async function backfill(flags: BackfillFlags, io: BackfillIo): Promise<nu
         pageSize: flags.pageSize,
         limit: flags.limit,
         restart: Boolean(flags.restart),
+        crops: (flags.crop ?? []).map((a) => a.text),
       },
       {
         site,

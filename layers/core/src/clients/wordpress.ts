@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { WpApiClient } from 'wordpress-api-client/dist/wp-api-client.js';
 import { EdgeError } from '../common/errors.ts';
 import { withTimeout } from '../common/time.ts';
+import type { Outcome } from '../model/scorer.ts';
 
 export interface SiteConfig {
   /** e.g. https://example.com/ (REST at <siteUrl>wp-json/). */
@@ -42,6 +43,10 @@ export interface ScoreMeta {
   mmlq_attributes?: string;
   mmlq_key: string;
   mmlq_error: string;
+  /** JSON of the crops array ([{ aspect, left, top, width, height, score }]), '' when none were asked. */
+  mmlq_crops?: string;
+  /** The near-duplicate key, 16 lowercase hex digits (docs/API.md, "Near-duplicates"). */
+  mmlq_phash?: string;
 }
 
 interface Term {
@@ -422,16 +427,51 @@ export function attachmentTexts(a: AttachmentTexts): string[] {
 }
 
 /**
- * What a stored score is for: this site's attachment, these image bytes, this text and this model.
- * A delivery whose key equals the stored one is a duplicate (no rescoring, no write).
+ * What a stored score is for: this site's attachment, these image bytes, this text and this model, and
+ * the crop aspects asked for (`+crops:16:9,1:1`, only when any: keys stored before crops stay valid for
+ * deliveries without them). A delivery whose key equals the stored one is a duplicate (no rescoring,
+ * no write); one that asks for other aspects is scored again.
  */
 export function attachmentKey(
   site: string,
-  a: AttachmentTexts & { id: number; sha256: string },
+  a: AttachmentTexts & { id: number; sha256: string; crops?: readonly string[] | undefined },
   model: { name: string; version: string },
 ) {
   const textHash = createHash('sha256').update(attachmentTexts(a).join('\n')).digest('hex').slice(0, 16);
-  return `${new URL(site).origin}#${a.id}#${a.sha256}#${textHash}@${model.name}@${model.version}`;
+  const crops = a.crops?.length ? `+crops:${a.crops.join(',')}` : '';
+  return `${new URL(site).origin}#${a.id}#${a.sha256}#${textHash}@${model.name}@${model.version}${crops}`;
+}
+
+/**
+ * The meta (and tier term) a scored or permanently failed item writes, the same from wp-webhook and
+ * from the CLI's backfill: score, spread, percentile, tier, attributes, crops and near-duplicate key,
+ * or the error with the score fields left as they were.
+ */
+export function scoreMeta(
+  outcome: Outcome,
+  common: Pick<ScoreMeta, 'mmlq_model' | 'mmlq_scored_at' | 'mmlq_key'>,
+): { meta: ScoreMeta; tier: string | undefined } {
+  if (!outcome.ok) {
+    return {
+      meta: { ...common, mmlq_error: `${outcome.error.code}: ${outcome.error.message}` },
+      tier: undefined,
+    };
+  }
+  const r = outcome.result;
+  return {
+    meta: {
+      ...common,
+      mmlq_score: r.score,
+      mmlq_std: r.std,
+      mmlq_percentile: r.percentile,
+      mmlq_tier: r.tier,
+      mmlq_attributes: r.attributes ? JSON.stringify(r.attributes) : '',
+      mmlq_error: '',
+      mmlq_crops: r.crops ? JSON.stringify(r.crops) : '',
+      mmlq_phash: r.image.phash,
+    },
+    tier: r.tier,
+  };
 }
 
 /** At most `max` characters (code points), as the plugin clips each text (mmlq_edge_clip). */

@@ -3,7 +3,7 @@
  * expected, and the text around an image the way the model reads it.
  */
 import { z } from 'zod';
-import { LIMITS } from '../clients/scorer-protocol.ts';
+import { cropsField, LIMITS } from '../clients/scorer-protocol.ts';
 import { InvalidArgumentError } from '../common/errors.ts';
 import { parseJsonText } from '../common/validate.ts';
 
@@ -25,6 +25,8 @@ const attachment = z.object({
     .array(z.string().max(5_000))
     .max(LIMITS.texts - 4)
     .default([]),
+  // Aspects (the plugin's crop_aspects setting) whose best crop is stored with the score (mmlq_crops).
+  crops: cropsField.optional(),
 });
 
 const common = {

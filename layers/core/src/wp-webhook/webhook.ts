@@ -15,7 +15,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { checkUrl } from '../clients/safe-fetch.ts';
 import type { CallOptions, ScorerClient } from '../clients/scorer-client.ts';
 import type { ModelInfo } from '../clients/scorer-protocol.ts';
-import type { ScoreMeta, WordPressSite } from '../clients/wordpress.ts';
+import { scoreMeta, type WordPressSite } from '../clients/wordpress.ts';
 import { EdgeError, InvalidArgumentError, isPermanent } from '../common/errors.ts';
 import { bodyBytes, errorResponse, header, json, type Response, route } from '../common/http.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
@@ -133,7 +133,16 @@ async function deliver(
   // The plugin stops waiting after its own timeout: answer (with a typed error) before it does.
   const pluginDeadline = nowMs + config.wordpress.answerWithinMs - config.reserveMs;
   const answer = await deps.scorer.score(
-    { items: [{ id: String(attachment.id), image: { url }, ...(texts.length ? { text: texts } : {}) }] },
+    {
+      items: [
+        {
+          id: String(attachment.id),
+          image: { url },
+          ...(texts.length ? { text: texts } : {}),
+          ...(attachment.crops?.length ? { crops: attachment.crops } : {}),
+        },
+      ],
+    },
     { deadline: Math.min(call.deadline ?? Number.POSITIVE_INFINITY, pluginDeadline) },
   );
   metrics.addMetric('ScorerLatency', MetricUnit.Milliseconds, performance.now() - started);
@@ -152,26 +161,13 @@ async function deliver(
     mmlq_scored_at: new Date().toISOString(),
     mmlq_key: scoredKey,
   };
+  const { meta, tier } = scoreMeta(outcome, common);
+  await site.writeScore(attachment.id, meta, tier);
   if (!outcome.ok) {
-    await site.writeScore(
-      attachment.id,
-      { ...common, mmlq_error: `${outcome.error.code}: ${outcome.error.message}` },
-      undefined,
-    );
     metrics.addMetric(`Error_${outcome.error.code}`, MetricUnit.Count, 1);
     return json(200, { status: 'rejected', attachment: attachment.id, error: outcome.error });
   }
   const r = outcome.result;
-  const meta: ScoreMeta = {
-    ...common,
-    mmlq_score: r.score,
-    mmlq_std: r.std,
-    mmlq_percentile: r.percentile,
-    mmlq_tier: r.tier,
-    mmlq_attributes: r.attributes ? JSON.stringify(r.attributes) : '',
-    mmlq_error: '',
-  };
-  await site.writeScore(attachment.id, meta, r.tier);
   metrics.addMetric('ImagesScored', MetricUnit.Count, 1);
   return json(200, {
     status: 'scored',
