@@ -2,11 +2,13 @@
 /**
  * Tiers relative to this library. The model's percentile compares an image with the model's reference
  * set, where nearly every clean photo is "good" or "top"; the library percentile compares it with this
- * site's other scored images: the share of them it scores at least as well as (the best image is at
- * 100, ties share the better place). It is stored as `mmlq_library_percentile` meta, recomputed from the
- * stored scores in one WP-cron run after scores arrive (however many arrive before it runs), writing
- * only the values and tier terms that changed. The `mmlq_tier` term follows the chosen basis: the
- * library tier (the default) or the model's tier, which stays in the `mmlq_tier` meta either way.
+ * site's scored images: the share of them it scores at least as well as (the best image is at 100, ties
+ * share the better place). The library tier comes from the image's rank: "top" is the best N % of the
+ * scored images (see mmlq_edge_library_tier()). The percentile is stored as `mmlq_library_percentile`
+ * meta, recomputed from the stored scores in one WP-cron run after scores arrive (however many arrive
+ * before it runs), writing only the values and tier terms that changed. The `mmlq_tier` term follows
+ * the chosen basis: the library tier (the default) or the model's tier, which stays in the `mmlq_tier`
+ * meta either way.
  *
  * Settings: the `mmlq_edge_tiers` option (apart from `mmlq_edge_settings`).
  *
@@ -150,22 +152,23 @@ function mmlq_edge_register_library_meta(): void {
 }
 
 /**
- * The tier of a library percentile under the settings: "top" when the image is among the best `top` %
- * (its percentile above 100 − top), and so on.
+ * The library tier of the image ranked `$above + 1` of `$n` (ties share the better rank): "top" when
+ * that rank is within the best `top` % of the n images (rounded to whole images, and at least the best
+ * image), "good" within the best `good` %, "average" within the best `average` %, else "low".
  *
- * @param float $percentile Library percentile (0, 100].
- * @param array $s          Tier settings.
+ * @param int   $above How many scored images score higher.
+ * @param int   $n     How many images are scored.
+ * @param array $s     Tier settings.
  */
-function mmlq_edge_library_tier( float $percentile, array $s ): string {
-	// Rounded like the stored value, so that the tier shown always matches the percentile shown.
-	$p = round( $percentile, 1 );
-	if ( $p > 100 - $s['top'] ) {
+function mmlq_edge_library_tier( int $above, int $n, array $s ): string {
+	$rank = $above + 1;
+	if ( $rank <= max( 1, (int) round( $n * $s['top'] / 100 ) ) ) {
 		return 'top';
 	}
-	if ( $p > 100 - $s['good'] ) {
+	if ( $rank <= (int) round( $n * $s['good'] / 100 ) ) {
 		return 'good';
 	}
-	if ( $p > 100 - $s['average'] ) {
+	if ( $rank <= (int) round( $n * $s['average'] / 100 ) ) {
 		return 'average';
 	}
 	return 'low';
@@ -242,14 +245,15 @@ function mmlq_edge_after_rest_score( $post, $request ): void {
 		),
 		ARRAY_A
 	);
-	$n = (int) ( $row['n'] ?? 0 );
+	$n     = (int) ( $row['n'] ?? 0 );
+	$above = (int) ( $row['above'] ?? 0 );
 	if ( $n < 1 ) {
 		return;
 	}
-	$percentile = round( 100 * ( $n - (int) $row['above'] ) / $n, 1 );
+	$percentile = round( 100 * ( $n - $above ) / $n, 1 );
 	update_post_meta( $post->ID, MMLQ_EDGE_LIBRARY_META, $percentile );
 	$settings = mmlq_edge_tier_settings();
-	$tier     = 'library' === $settings['basis'] ? mmlq_edge_library_tier( $percentile, $settings ) : (string) get_post_meta( $post->ID, 'mmlq_tier', true );
+	$tier     = 'library' === $settings['basis'] ? mmlq_edge_library_tier( $above, $n, $settings ) : (string) get_post_meta( $post->ID, 'mmlq_tier', true );
 	if ( '' !== $tier ) {
 		mmlq_edge_set_tier_term( $post->ID, $tier );
 	}
@@ -326,7 +330,7 @@ function mmlq_edge_recompute_library_tiers(): array {
 		} elseif ( ! is_numeric( $row['lib'] ) || abs( (float) $row['lib'] - $percentile ) > 1e-9 ) {
 			$update[ $id ] = $percentile;
 		}
-		$want = 'library' === $settings['basis'] ? mmlq_edge_library_tier( $percentile, $settings ) : (string) $row['model_tier'];
+		$want = 'library' === $settings['basis'] ? mmlq_edge_library_tier( $above, $n, $settings ) : (string) $row['model_tier'];
 		if ( '' !== $want && $want !== $row['term'] && isset( mmlq_edge_tiers()[ $want ] ) ) {
 			mmlq_edge_set_tier_term( $id, $want );
 			++$terms;
