@@ -4,10 +4,12 @@
  * backfill that editors may run with live progress, readable dates, plural forms. PHP-level behaviour
  * through REST and wp.php(); what editors see in Debian's chromium (test/helpers/browser.ts).
  */
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
+import { launchBrowser, logIn } from '../helpers/browser.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PLUGIN = join(ROOT, 'plugins/wordpress/mmlq-edge');
@@ -62,11 +64,58 @@ async function session(user: { user: string; password: string }) {
     .getSetCookie()
     .map((c) => c.split(';')[0])
     .join('; ');
-  return async (path: string) => {
-    const r = await fetch(`${wp.url}${path}`, { redirect: 'manual', headers: { cookie } });
+  return async (path: string, form?: Record<string, string>) => {
+    const r = await fetch(`${wp.url}${path}`, {
+      redirect: 'manual',
+      method: form ? 'POST' : 'GET',
+      headers: {
+        cookie,
+        referer: `${wp.url}/wp-admin/upload.php?mode=list`,
+        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      ...(form ? { body: new URLSearchParams(form) } : {}),
+    });
     return { status: r.status, html: await r.text(), location: r.headers.get('location') ?? '' };
   };
 }
+
+/** A user of `role` with a known password and an application password. */
+async function user(role: string): Promise<{ user: string; password: string; basic: string }> {
+  const password = `pw-${role}-${Date.now()}`;
+  const app = (
+    await wp.php(`
+      $id = wp_insert_user(['user_login' => 'lib-${role}', 'user_pass' => '${password}', 'role' => '${role}', 'user_email' => 'lib-${role}@example.test']);
+      if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
+      echo WP_Application_Passwords::create_new_application_password($id, ['name' => 'test'])[0];`)
+  ).trim();
+  return {
+    user: `lib-${role}`,
+    password,
+    basic: `Basic ${Buffer.from(`lib-${role}:${app}`).toString('base64')}`,
+  };
+}
+
+async function apiAs(
+  auth: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: any }> {
+  const res = await fetch(wp.rest(path), {
+    method,
+    headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+const status = async (id: number) =>
+  (
+    await wp.php(
+      `echo get_post_meta(${id}, '_mmlq_edge_status', true), '|', get_post_meta(${id}, '_mmlq_edge_event', true);`,
+    )
+  ).trim();
 
 beforeAll(async () => {
   jpeg = await readFile(join(ROOT, 'test/fixtures/samples/rocket.jpg'));
@@ -129,7 +178,8 @@ async function tiers(ids: number[]): Promise<Record<number, { term: string; lib:
   );
 }
 
-const recompute = async () => JSON.parse(await wp.php('echo json_encode(mmlq_edge_recompute_library_tiers());'));
+const recompute = async () =>
+  JSON.parse(await wp.php('echo json_encode(mmlq_edge_recompute_library_tiers());'));
 
 /** The 12 "professional" images of the library: the model calls them all good or top. */
 const photos: { id: number; score: number; pct: number; tier: string }[] = [];
@@ -153,7 +203,9 @@ describe('library-relative tiers', () => {
     // The first score: alone in the library it is the best (100), and its term is the library tier at
     // once, in the function's own request (the model said "good").
     await writeScore(photos[0]!.id, photos[0]!.score, photos[0]!.pct, photos[0]!.tier);
-    expect(await tiers([photos[0]!.id])).toEqual({ [photos[0]!.id]: { term: 'top', lib: '100', model: 'good' } });
+    expect(await tiers([photos[0]!.id])).toEqual({
+      [photos[0]!.id]: { term: 'top', lib: '100', model: 'good' },
+    });
     expect((await wp.php("var_export(false !== wp_next_scheduled('mmlq_edge_library_tiers'));")).trim()).toBe(
       'true',
     );
@@ -246,7 +298,11 @@ describe('library-relative tiers', () => {
 
     // best-image: a post whose best image is "good" is not "top" while only "top" counts, then is.
     const good = photos.find((p) => library[p.id]!.term === 'good')!;
-    const post = await api('POST', 'wp/v2/posts', { title: 'Hero', status: 'draft', featured_media: good.id });
+    const post = await api('POST', 'wp/v2/posts', {
+      title: 'Hero',
+      status: 'draft',
+      featured_media: good.id,
+    });
     expect(post.status).toBe(201);
     const pick = await api('GET', `mmlq-edge/v1/posts/${post.json.id}/best-image`);
     expect(pick.json).toMatchObject({ attachment: good.id, tier: 'good', top: false });
@@ -264,5 +320,308 @@ describe('media list (server-rendered)', () => {
     expect(list.status).toBe(200);
     expect(list.html).toContain('id="mmlq-edge-tier-filter"');
     expect(list.html.match(/id="mmlq-edge-tier-filter"/g)).toHaveLength(1);
+  });
+});
+
+let author: { user: string; password: string; basic: string };
+
+describe('editors in the media library (server-rendered and REST)', () => {
+  it("filters the list by tier, and the grid's attachments query by its mmlq_tier arg", async () => {
+    const admin = await session(wp.admin);
+    const top = photos.filter((p) => p.id === photos.at(-1)!.id).map((p) => p.id);
+    const list = await admin('/wp-admin/upload.php?mode=list&mmlq_tier=top');
+    const rows = [...list.html.matchAll(/<tr id="post-(\d+)"/g)].map((m) => Number(m[1]));
+    expect(rows).toEqual(top);
+    expect(list.html).toMatch(/<option value="top"\s+selected='selected'>Top<\/option>/);
+    // Both percentiles beside the score in the column.
+    expect(list.html).toMatch(
+      /<span class="mmlq-edge-percentiles description">library 100\.0 · model 99\.0<\/span>/,
+    );
+
+    const grid = await admin('/wp-admin/admin-ajax.php', {
+      action: 'query-attachments',
+      'query[mmlq_tier]': 'good',
+      'query[posts_per_page]': '80',
+    });
+    expect(grid.status).toBe(200);
+    const good = JSON.parse(grid.html);
+    expect(good.success).toBe(true);
+    const goodIds = await tiers(photos.map((p) => p.id));
+    expect((good.data as { id: number }[]).map((a) => a.id).sort()).toEqual(
+      photos
+        .filter((p) => goodIds[p.id]!.term === 'good')
+        .map((p) => p.id)
+        .sort(),
+    );
+    expect(good.data.length).toBe(4);
+    const all = JSON.parse(
+      (
+        await admin('/wp-admin/admin-ajax.php', {
+          action: 'query-attachments',
+          'query[posts_per_page]': '80',
+        })
+      ).html,
+    );
+    expect(all.data.length).toBeGreaterThan(good.data.length);
+  });
+
+  it('rescore: a row action and an attachment-field button for scored images, and a REST route', async () => {
+    const admin = await session(wp.admin);
+    const target = photos[3]!.id;
+    const list = await admin('/wp-admin/upload.php?mode=list');
+    const link = new RegExp(
+      `<a class="mmlq-edge-rescore" href="([^"]*action=mmlq_edge_retry(?:&|&amp;|&#038;)attachment=${target}[^"]*)">Rescore</a>`,
+    ).exec(list.html);
+    expect(link, 'Rescore row action').not.toBeNull();
+    // Unscored images have no Rescore (they have "Score").
+    const unscored = await upload('unscored.jpg');
+    const again = await admin('/wp-admin/upload.php?mode=list');
+    const row = again.html.split(`<tr id="post-${unscored}"`)[1]!.split('</tr>')[0]!;
+    expect(row).not.toContain('mmlq-edge-rescore');
+    // Still queued from its upload (this file's endpoint never answers): Rescore makes it a rescore.
+    expect(await status(target)).toBe('pending|attachment.upload');
+    const go = await admin(link![1]!.replace(/&amp;|&#038;/g, '&').replace(wp.url, ''));
+    expect(go.status).toBe(302);
+    expect(go.location).toContain('mmlq_edge_queued=1');
+    expect(await status(target)).toBe('pending|attachment.rescore');
+    const notice = await admin(go.location.replace(wp.url, ''));
+    expect(notice.html).toContain('1 image queued for scoring.');
+
+    const edit = await admin(`/wp-admin/post.php?post=${photos[4]!.id}&action=edit`);
+    expect(edit.html).toMatch(/<a class="button mmlq-edge-rescore" href="[^"]*attachment=\d+/);
+    // Readable dates: the site's formats, not the stored ISO text.
+    expect(edit.html).toContain('November 23, 2026 at 7:05 pm');
+    expect(edit.html).not.toContain('2026-11-23T19:05');
+    expect(edit.html).toContain('Percentile in this library');
+
+    const rest = await api('POST', `mmlq-edge/v1/attachments/${photos[5]!.id}/rescore`);
+    expect(rest.status).toBe(202);
+    expect(rest.json).toEqual({ attachment: photos[5]!.id, event: 'attachment.rescore', status: 'pending' });
+    author = await user('author');
+    expect(
+      (await apiAs(author.basic, 'POST', `mmlq-edge/v1/attachments/${photos[5]!.id}/rescore`)).status,
+    ).toBe(403);
+  });
+
+  it('editors may run the backfill and read its progress; authors may not', async () => {
+    const editor = await user('editor');
+    const idle = await apiAs(editor.basic, 'GET', 'mmlq-edge/v1/backfill');
+    expect(idle.status).toBe(200);
+    expect(idle.json.state).toBe('idle');
+    const unscored = idle.json.unscored as number;
+    expect(unscored).toBeGreaterThanOrEqual(1);
+    const start = await apiAs(editor.basic, 'POST', 'mmlq-edge/v1/backfill');
+    expect(start.status).toBe(202);
+    expect(start.json).toMatchObject({ state: 'running', queued: 0, total: unscored });
+    await wp.runCron();
+    const done = await apiAs(editor.basic, 'GET', 'mmlq-edge/v1/backfill');
+    expect(done.json).toMatchObject({ state: 'done', queued: unscored, total: unscored });
+    expect(done.json.finished).toMatch(/^[A-Z][a-z]+ \d{1,2}, \d{4} at \d{1,2}:\d{2} [ap]m$/);
+    expect(done.json.message).toContain(
+      unscored === 1 ? 'Last "score all": 1 image queued' : `Last "score all": ${unscored} images queued`,
+    );
+    // Authors upload but may not edit others' posts: no backfill.
+    expect((await apiAs(author.basic, 'GET', 'mmlq-edge/v1/backfill')).status).toBe(403);
+    expect((await apiAs(author.basic, 'POST', 'mmlq-edge/v1/backfill')).status).toBe(403);
+    const authorPage = await (await session(author))('/wp-admin/upload.php?page=mmlq-edge-library');
+    expect(authorPage.status).toBe(403);
+    // The page under Media, for editors.
+    const page = await (await session(editor))('/wp-admin/upload.php?page=mmlq-edge-library');
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('id="mmlq-edge-backfill"');
+    expect(page.html).toContain('mmlq-edge/assets/js/backfill.js');
+  });
+
+  it('uses plural forms for counts', async () => {
+    const out = JSON.parse(
+      await wp.php(`echo json_encode([
+        mmlq_edge_progress_text(['state' => 'done', 'queued' => 1, 'finished' => 1764529200], ['pending' => 0, 'sending' => 0, 'sent' => 1, 'failed' => 0]),
+        mmlq_edge_progress_text(['state' => 'running', 'queued' => 0, 'total' => 1], ['pending' => 1, 'sending' => 0, 'sent' => 0, 'failed' => 0]),
+      ]);`),
+    );
+    expect(out[0]).toMatch(
+      /^Last "score all": 1 image queued, finished November 30, 2025 at \d+:\d{2} [ap]m\. Now: 0 queued, 1 sent, 0 failed; \d+ images? (has|have) no score\.$/,
+    );
+    expect(out[1]).toMatch(/^Scoring all unscored images: 0 of 1 image queued so far\./);
+    const n = Number((await wp.php('echo mmlq_edge_unscored_count();')).trim());
+    expect(out[0]).toContain(n === 1 ? '1 image has no score.' : `${n} images have no score.`);
+  });
+
+  it("saves the tier settings from the settings page's own form, which explains both bases", async () => {
+    const admin = await session(wp.admin);
+    const page = await admin('/wp-admin/options-general.php?page=mmlq-edge');
+    expect(page.html).toContain('id="mmlq-edge-tiers"');
+    expect(page.html).toContain(
+      'The library percentile compares it with the other scored images on this site',
+    );
+    const form = page.html.split('class="mmlq-edge-tier-settings"')[1]!.split('</form>')[0]!;
+    const fields: Record<string, string> = {};
+    for (const m of form.matchAll(
+      /<input type=["']hidden["'][^>]*?name=["']([^"']+)["'][^>]*?value=["']([^"']*)["']/g,
+    ))
+      fields[m[1]!] = m[2]!;
+    expect(fields['option_page']).toBe('mmlq_edge_tiers');
+    const saved = await admin('/wp-admin/options.php', {
+      ...fields,
+      'mmlq_edge_tiers[basis]': 'model',
+      'mmlq_edge_tiers[top]': '5',
+      'mmlq_edge_tiers[good]': '30',
+      'mmlq_edge_tiers[average]': '70',
+      'mmlq_edge_tiers[hero_min]': 'top',
+    });
+    expect(saved.status).toBe(302);
+    expect(JSON.parse(await wp.php("echo json_encode(get_option('mmlq_edge_tiers'));"))).toEqual({
+      basis: 'model',
+      top: 5,
+      good: 30,
+      average: 70,
+      hero_min: 'top',
+    });
+    await wp.php("delete_option('mmlq_edge_tiers'); mmlq_edge_recompute_library_tiers();");
+  });
+});
+
+describe('what editors see in chromium', { timeout: 180_000 }, () => {
+  let browser: Browser;
+  const SHOT = join(ROOT, 'docs/images/wordpress-media-tiers.png');
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  async function pageAs(who: { user: string; password: string }): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    await logIn(page, wp, who);
+    return page;
+  }
+
+  const termsNow = async () => tiers(photos.map((p) => p.id));
+
+  it('list view: the tier dropdown filters the rows (screenshot for docs/WORDPRESS.md)', async () => {
+    const page = await pageAs(wp.admin);
+    await page.goto(`${wp.url}/wp-admin/upload.php?mode=list&orderby=mmlq_score&order=desc`);
+    await page.locator('#mmlq-edge-tier-filter').waitFor();
+    await mkdir(dirname(SHOT), { recursive: true });
+    await page.screenshot({ path: SHOT });
+    const terms = await termsNow();
+    await page.selectOption('#mmlq-edge-tier-filter', 'good');
+    await Promise.all([page.waitForURL(/mmlq_tier=good/), page.click('#post-query-submit')]);
+    const rows = await page
+      .locator('#the-list tr[id^=post-]')
+      .evaluateAll((trs) => trs.map((tr) => Number(tr.id.slice(5))));
+    expect(rows.sort()).toEqual(
+      photos
+        .filter((p) => terms[p.id]!.term === 'good')
+        .map((p) => p.id)
+        .sort(),
+    );
+    expect(rows).toHaveLength(4);
+    expect(await page.locator('#mmlq-edge-tier-filter').inputValue()).toBe('good');
+    await page.context().close();
+  });
+
+  it('grid view: the tier filter narrows the attachments', async () => {
+    const page = await pageAs(wp.admin);
+    await page.goto(`${wp.url}/wp-admin/upload.php?mode=grid`);
+    const filter = page.locator('#mmlq-edge-grid-tier-filter');
+    await filter.waitFor();
+    const ids = () =>
+      page
+        .locator('.attachments-browser ul.attachments li.attachment')
+        .evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-id'))));
+    await expect.poll(async () => (await ids()).length, { timeout: 30_000 }).toBeGreaterThan(5);
+    await filter.selectOption('top');
+    const best = photos.at(-1)!.id;
+    await expect.poll(ids, { timeout: 30_000 }).toEqual([best]);
+    await filter.selectOption('low');
+    const terms = await termsNow();
+    await expect
+      .poll(async () => (await ids()).sort(), { timeout: 30_000 })
+      .toEqual(
+        photos
+          .filter((p) => terms[p.id]!.term === 'low')
+          .map((p) => p.id)
+          .sort(),
+      );
+    await page.context().close();
+  });
+
+  it('Rescore queues a scored image; its details show readable dates and the two percentiles', async () => {
+    const page = await pageAs(wp.admin);
+    const target = photos[6]!.id;
+    await page.goto(`${wp.url}/wp-admin/upload.php?mode=list`);
+    await page.hover(`#post-${target}`);
+    await Promise.all([
+      page.waitForURL(/mmlq_edge_queued=1/),
+      page.click(`#post-${target} .row-actions a.mmlq-edge-rescore`),
+    ]);
+    await expect
+      .poll(() => page.locator('.notice-success').first().textContent())
+      .toContain('1 image queued for scoring.');
+    expect(await status(target)).toBe('pending|attachment.rescore');
+
+    // The media modal of the grid view: the attachment field with the readable date and Rescore.
+    await page.goto(`${wp.url}/wp-admin/upload.php?mode=grid&item=${photos[7]!.id}`);
+    const details = page.locator('.media-modal .mmlq-edge-score');
+    await details.waitFor({ timeout: 30_000 });
+    const text = (await details.textContent()) ?? '';
+    expect(text).toContain('November 23, 2026 at 7:05 pm');
+    expect(text).not.toContain('2026-11-23T');
+    expect(text).toContain('Percentile in this library');
+    expect(text).toContain('Percentile (model)');
+    await expect.poll(() => page.locator('.media-modal a.mmlq-edge-rescore').count()).toBe(1);
+    await page.context().close();
+  });
+
+  it('an editor runs the backfill from Media → Aesthetic scores and sees its progress move to done', async () => {
+    const editor = { user: 'lib-editor2', password: `pw-${Date.now()}` };
+    await wp.php(
+      `$id = wp_insert_user(['user_login' => '${editor.user}', 'user_pass' => '${editor.password}', 'role' => 'editor', 'user_email' => 'e2@example.test']); if (is_wp_error($id)) exit(1);`,
+    );
+    const fresh = [await upload('old-1.jpg'), await upload('old-2.jpg')];
+    const page = await pageAs(editor);
+    await page.goto(`${wp.url}/wp-admin/upload.php?page=mmlq-edge-library`);
+    await page.evaluate(() => {
+      const w = window as unknown as { mmlqStates: string[] };
+      w.mmlqStates = [];
+      const el = document.querySelector('.mmlq-edge-state')!;
+      new MutationObserver(() => w.mmlqStates.push(el.getAttribute('data-state') ?? '')).observe(el, {
+        attributes: true,
+      });
+    });
+    await page.click('#mmlq-edge-backfill');
+    await page.locator('.mmlq-edge-state[data-state="running"]').waitFor();
+    expect(await page.locator('.mmlq-edge-progress').textContent()).toMatch(
+      /^Scoring all unscored images: 0 of \d+ images queued so far\./,
+    );
+    // WP-cron, as visits to the site would run it, while the page polls.
+    let running = true;
+    const cron = (async () => {
+      while (running) await wp.runCron();
+    })();
+    try {
+      await page.locator('.mmlq-edge-state[data-state="done"]').waitFor({ timeout: 60_000 });
+    } finally {
+      running = false;
+      await cron;
+    }
+    expect(await page.locator('.mmlq-edge-state').textContent()).toBe('Done');
+    const line = (await page.locator('.mmlq-edge-progress').textContent()) ?? '';
+    expect(line).toMatch(
+      /^Last "score all": \d+ images queued, finished [A-Z][a-z]+ \d{1,2}, \d{4} at \d{1,2}:\d{2} [ap]m\./,
+    );
+    const bar = await page
+      .locator('#mmlq-edge-backfill-bar')
+      .evaluate((b) => [(b as HTMLProgressElement).value, (b as HTMLProgressElement).max]);
+    expect(bar[0]).toBe(bar[1]);
+    const states = await page.evaluate(() => (window as unknown as { mmlqStates: string[] }).mmlqStates);
+    expect(states.indexOf('running')).toBeGreaterThanOrEqual(0);
+    expect(states.lastIndexOf('done')).toBeGreaterThan(states.indexOf('running'));
+    for (const id of fresh) expect((await status(id)).startsWith('pending|')).toBe(true);
+    await page.context().close();
   });
 });
