@@ -627,3 +627,12 @@ describe('what editors see in chromium', { timeout: 180_000 }, () => {
     await page.context().close();
   });
 });
+
+describe('PHP errors', () => {
+  it('the plugin logged no PHP warnings or errors in this file', async () => {
+    await wp.php("error_log('test: the debug log is on');");
+    const log = await readFile(wp.debugLog, 'utf8');
+    expect(log).toContain('test: the debug log is on');
+    expect(log.split('\n').filter((l) => /mmlq-edge\/|mmlq_edge/.test(l))).toEqual([]);
+  });
+});

@@ -1,8 +1,8 @@
 /**
  * MMLQ Edge: live progress of "Score all unscored images" (Media → Aesthetic scores, Settings → MMLQ
  * Edge). The button's form posts over REST instead (POST mmlq-edge/v1/backfill); the status
- * (GET mmlq-edge/v1/backfill) is polled every 2 s while the backfill queues images or deliveries are
- * pending. Without JavaScript the form posts to admin-post.php and the page shows the status at load.
+ * (GET mmlq-edge/v1/backfill) is polled every 2 s while the backfill queues images, every 10 s while
+ * deliveries are pending. Without JavaScript the form posts to admin-post.php and the page shows the status at load.
  */
 ( function () {
 	'use strict';
@@ -45,7 +45,12 @@
 		apiFetch( { path: '/mmlq-edge/v1/backfill' } ).then(
 			function ( s ) {
 				render( s );
-				timer = s.state === 'running' || s.pending > 0 ? window.setTimeout( poll, 2000 ) : null;
+				// Every 2 s while images are being queued, every 10 s while only deliveries are pending.
+				if ( s.state === 'running' ) {
+					timer = window.setTimeout( poll, 2000 );
+				} else {
+					timer = s.pending > 0 ? window.setTimeout( poll, 10000 ) : null;
+				}
 			},
 			function () {
 				timer = window.setTimeout( poll, 10000 );
