@@ -8,12 +8,11 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createScorerClient, scorerModel } from '#core/clients/scorer-client.ts';
+import { siteFor } from '#core/clients/wordpress.ts';
 import { observability } from '#core/common/observability.ts';
 import { deadlineOf, type RemainingTime } from '#core/common/time.ts';
-
 import { readWordPressConfig } from '#core/wp-webhook/config.ts';
 import { secretsLoader } from '#core/wp-webhook/secrets.ts';
-import { siteFor } from '#core/wp-webhook/site.ts';
 import { handleWebhook, seenDeliveries, type WebhookDeps } from '#core/wp-webhook/webhook.ts';
 
 const { logger, metrics } = observability('wp-webhook');

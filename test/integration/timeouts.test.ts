@@ -10,8 +10,8 @@ import { readS3 } from '#core/clients/config.ts';
 import { createS3Client, ObjectStore } from '#core/clients/s3.ts';
 import { HttpScorerClient, LambdaScorerClient } from '#core/clients/scorer-client.ts';
 import { ssmParameterReader } from '#core/clients/ssm.ts';
+import { WordPressSite } from '#core/clients/wordpress.ts';
 import { secretsLoader } from '#core/wp-webhook/secrets.ts';
-import { WordPressSite } from '#core/wp-webhook/site.ts';
 
 /** A TCP server that never answers; `stallBody` sends a 200 with a long body, then nothing more. */
 async function hangingServer(stallBody = false): Promise<{ url: string; close: () => Promise<void> }> {

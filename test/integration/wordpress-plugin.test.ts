@@ -455,7 +455,7 @@ describe('MMLQ Edge plugin', () => {
     const contributor = await userWithAppPassword('contributor');
     const as = (auth: string) => ({ authorization: auth });
 
-    // wp-webhook (layers/core/src/wp-webhook/site.ts) with the application password of a user of the
+    // wp-webhook (layers/core/src/clients/wordpress.ts) with the application password of a user of the
     // role the plugin adds, as documented: the stored key (context=edit), the tier term (context=edit,
     // created when missing), the write.
     const read = await api('GET', `wp/v2/media/${otherId}?context=edit`, undefined, as(scorer), false);

@@ -1,10 +1,10 @@
 /** wp-webhook's handler logic with a fake site and scorer: every branch the plugin acts on, no servers. */
 import { describe, expect, it } from 'vitest';
 import type { ItemOutcome } from '#core/clients/scorer-protocol.ts';
+import type { ScoreMeta, WordPressSite } from '#core/clients/wordpress.ts';
 import { EdgeError } from '#core/common/errors.ts';
 import { readWordPressConfig } from '#core/wp-webhook/config.ts';
 import { signWebhook } from '#core/wp-webhook/signature.ts';
-import type { ScoreMeta, WordPressSite } from '#core/wp-webhook/site.ts';
 import { handleWebhook, seenDeliveries, WEBHOOK_PATH } from '#core/wp-webhook/webhook.ts';
 import { countingMetrics, FakeScorer, httpEvent, MODEL, quietLogger, result } from '../helpers/fakes.ts';
 

@@ -3,6 +3,7 @@
  *
  *   mmlq-edge score <files|folders|globs...> [--top N] [--json|--csv] [--text-map map.json]
  *   mmlq-edge models
+ *   mmlq-edge wordpress backfill --site URL --user U --app-password-file F [--unscored|--all]
  *
  * Exit codes: 0 every image scored; 1 at least one image failed (the others are still reported);
  * 2 usage or model errors (nothing scored).
@@ -19,6 +20,7 @@ import { type ScoreOutcome, type ScoreRequest, Scorer } from '../model/scorer.ts
 import { parseThresholds } from '../model/scores.ts';
 import { expandInputs, readTextMap, type TextMap, textFor, unusedTextMapKeys } from './inputs.ts';
 import { buildReport, formatCsv, formatJson, formatTable } from './output.ts';
+import { type BackfillFlags, backfill } from './wordpress.ts';
 
 export interface Io {
   stdout: (text: string) => void;
@@ -27,6 +29,8 @@ export interface Io {
   interactive: boolean;
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Ctrl-C for commands that stop cleanly (wordpress backfill): aborts the signal on the first one. */
+  interrupts?: () => { signal: AbortSignal; dispose: () => void };
 }
 
 /**
@@ -37,6 +41,30 @@ export interface Io {
 export function callerCwd(env: NodeJS.ProcessEnv, cwd: string): string {
   const pkg = env['npm_package_json'];
   return env['INIT_CWD'] && pkg && resolve(dirname(pkg)) === resolve(cwd) ? env['INIT_CWD'] : cwd;
+}
+
+function rateArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1000)
+    throw new CommanderArgError(
+      `Expected a number of requests per second in (0, 1000] for --rate but received ${value}`,
+    );
+  return n;
+}
+
+function countArg(name: string, max = Number.MAX_SAFE_INTEGER, min = 1) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new CommanderArgError(
+        `Expected an integer from ${min} to ${max} for ${name} but received ${value}`,
+      );
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function intArg(name: string) {
@@ -192,6 +220,80 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .option('--models-dir <dir>', 'where models live', io.env['MODELS_DIR'] ?? DEFAULT_MODELS_DIR)
     .action(async (flags: { modelsDir: string }) => {
       exitCode = await models(resolve(io.cwd, flags.modelsDir), io);
+    });
+
+  const wordpress = program
+    .command('wordpress')
+    .description('work with a WordPress site that has the MMLQ Edge plugin, over its REST API');
+  wordpress
+    .command('backfill')
+    .description(
+      "score the images of a WordPress media library from here and store the results on the site, as the plugin's webhook does",
+    )
+    .requiredOption('--site <url>', 'the site, e.g. https://example.com/ (https:// required)')
+    .requiredOption(
+      '--user <name>',
+      'a WordPress user with the "MMLQ Edge scorer" role (or an administrator)',
+    )
+    .requiredOption(
+      '--app-password-file <file>',
+      "a file holding that user's application password (Users → Profile → Application Passwords); never printed",
+    )
+    .option('--unscored', 'only images that have no stored result yet (the default)')
+    .option('--all', 'every image: rescore those scored from another file, text or model version')
+    .option('--rate <n>', 'at most N requests per second to the site (REST calls and downloads)', rateArg, 4)
+    .option(
+      '--retries <n>',
+      'retries of a call that fails with 429, 5xx or a timeout',
+      countArg('--retries', 20, 0),
+      5,
+    )
+    .option('--limit <n>', 'stop after N images were written (run again to continue)', countArg('--limit'))
+    .option('--state <file>', 'where the resume state is kept (default: a file in the user cache folder)')
+    .option('--restart', "forget an earlier run's state and start from the first image")
+    .option('--page-size <n>', 'images per REST list request (2-100)', countArg('--page-size', 100, 2), 100)
+    .option(
+      '--image-origin <origin>',
+      'another origin the images may be served from (a CDN), e.g. https://cdn.example.com; repeatable',
+      collect,
+    )
+    .option(
+      '--allow-insecure-local',
+      'allow an http:// --site on this machine (localhost, 127.0.0.1, [::1]) and fetch its images from loopback',
+    )
+    .option(
+      '-m, --model <name>',
+      'model name (a folder under --models-dir)',
+      io.env['MMLQ_MODEL'] ?? DEFAULT_MODEL,
+    )
+    .option('--models-dir <dir>', 'where models live', io.env['MODELS_DIR'] ?? DEFAULT_MODELS_DIR)
+    .option('--batch-size <n>', 'images per inference run', intArg('--batch-size'), 8)
+    .option('--threads <n>', 'onnxruntime threads per operator (default: one per core)', intArg('--threads'))
+    .addOption(
+      new Option('--provider <name>', 'execution provider (falls back to cpu)')
+        .choices(PROVIDERS)
+        .default('cpu'),
+    )
+    .option('--tiers <spec>', 'percentile thresholds, e.g. top=90,good=60,average=25')
+    .option('--json', 'print the summary as JSON')
+    .option('--no-progress', 'no progress bar or per-image lines')
+    .addHelpText(
+      'after',
+      `
+Skips images whose stored mmlq_key already matches (same file, text and model version). Saves its
+place after every image: Ctrl-C stops after the current image, and the same command continues there.
+Writes what the plugin's webhook writes: mmlq_score, mmlq_std, mmlq_percentile, mmlq_tier, mmlq_model,
+mmlq_scored_at, mmlq_attributes, mmlq_key, mmlq_error and one mmlq_tier term.
+
+Exit codes: 0 done (or stopped at --limit), 1 some images failed, 2 usage or site/user problem
+(nothing scored), 130 interrupted (Ctrl-C).
+
+Example:
+  mmlq-edge wordpress backfill --site https://example.com/ --user mmlq-scorer \\
+    --app-password-file ~/.config/mmlq-edge/example.com.password --rate 2`,
+    )
+    .action(async (flags: BackfillFlags & { threads?: number }) => {
+      exitCode = await backfill({ ...flags, threads: flags.threads ?? 0 }, io);
     });
 
   try {

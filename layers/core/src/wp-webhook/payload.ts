@@ -2,7 +2,6 @@
  * The body the WordPress plugin sends (docs/WORDPRESS.md), validated with messages that say what was
  * expected, and the text around an image the way the model reads it.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { LIMITS } from '../clients/scorer-protocol.ts';
 import { InvalidArgumentError } from '../common/errors.ts';
@@ -55,33 +54,5 @@ export function parseWebhookPayload(body: Buffer): WebhookPayload {
   return parsed.data;
 }
 
-/** Markup and entities out; what a reader sees stays. */
-function plain(html: string): string {
-  return html
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/&amp;/g, '&')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&#0?39;/g, "'")
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-/**
- * The texts around the image, in the order the model gets them: caption, alt text, title,
- * description, then comments. Empty ones are dropped (all empty = image-only).
- */
-export function attachmentTexts(a: AttachmentPayload): string[] {
-  return [a.caption, a.alt, a.title, a.description, ...a.comments].map(plain).filter((t) => t.length > 0);
-}
-
-/**
- * What a stored score is for: this site's attachment, these image bytes, this text and this model.
- * A delivery whose key equals the stored one is a duplicate (no rescoring, no write).
- */
-export function attachmentKey(site: string, a: AttachmentPayload, model: { name: string; version: string }) {
-  const textHash = createHash('sha256').update(attachmentTexts(a).join('\n')).digest('hex').slice(0, 16);
-  return `${new URL(site).origin}#${a.id}#${a.sha256}#${textHash}@${model.name}@${model.version}`;
-}
+// The texts as the model reads them and the idempotency key are shared with the CLI's backfill.
+export { attachmentKey, attachmentTexts } from '../clients/wordpress.ts';

@@ -15,6 +15,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { checkUrl } from '../clients/safe-fetch.ts';
 import type { CallOptions, ScorerClient } from '../clients/scorer-client.ts';
 import type { ModelInfo } from '../clients/scorer-protocol.ts';
+import type { ScoreMeta, WordPressSite } from '../clients/wordpress.ts';
 import { EdgeError, InvalidArgumentError, isPermanent } from '../common/errors.ts';
 import { bodyBytes, errorResponse, header, json, type Response, route } from '../common/http.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
@@ -23,7 +24,6 @@ import type { WordPressConfig } from './config.ts';
 import { attachmentKey, attachmentTexts, parseWebhookPayload } from './payload.ts';
 import type { WordPressSecrets } from './secrets.ts';
 import { DELIVERY_HEADER, verifyWebhook } from './signature.ts';
-import type { ScoreMeta, WordPressSite } from './site.ts';
 
 export const WEBHOOK_PATH = '/v1/wordpress/webhook';
 
