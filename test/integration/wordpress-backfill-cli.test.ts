@@ -168,8 +168,13 @@ beforeAll(async () => {
   scorer = await Scorer.create({ model: 'tiny', modelsDir: join(dir, 'models'), log: () => {} });
   wp = await startWordPress({
     plugins: [join(ROOT, 'plugins/wordpress/mmlq-edge')],
-    // No webhook: every score in this file comes from the CLI.
-    options: { mmlq_edge_settings: { endpoint: '', secret: '', enabled: false } },
+    // No webhook: every score in this file comes from the CLI. The model basis keeps the tier term the
+    // one the CLI writes (on the default library basis the plugin replaces it with the library tier:
+    // wordpress-library.test.ts).
+    options: {
+      mmlq_edge_settings: { endpoint: '', secret: '', enabled: false },
+      mmlq_edge_tiers: { basis: 'model' },
+    },
   });
   scorerPassword = await userWithAppPassword('backfill-scorer', 'mmlq_edge_scorer');
   scorerPasswordFile = join(dir, 'scorer.password');

@@ -121,8 +121,11 @@ describe('WordPress upload → plugin webhook → wp-webhook → scorer → meta
     expect(['top', 'good', 'average', 'low']).toContain(m.meta.mmlq_tier);
     expect(m.meta.mmlq_error).toBe('');
     expect(m.meta.mmlq_key).toMatch(new RegExp(`^${wp.url.replace(/[.:/]/g, '\\$&')}#${id}#[0-9a-f]{64}#`));
+    // The term is the library tier (the default basis), set in the function's own request: alone in
+    // the library, this image is its best. The model's tier stays in the meta.
     const terms = (await rest('GET', `wp/v2/mmlq_tier?post=${id}`)).json;
-    expect(terms.map((t: { slug: string }) => t.slug)).toEqual([m.meta.mmlq_tier]);
+    expect(terms.map((t: { slug: string }) => t.slug)).toEqual(['top']);
+    expect(m.meta.mmlq_library_percentile).toBe(100);
     // The default crop_aspects setting (16:9) asked for a crop: stored as JSON with the near-duplicate key.
     expect(m.meta.mmlq_key).toMatch(/\+crops:16:9$/);
     expect(m.meta.mmlq_phash).toMatch(/^[0-9a-f]{16}$/);

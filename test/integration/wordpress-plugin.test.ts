@@ -219,6 +219,9 @@ beforeAll(async () => {
         timeout: 5,
         include_comments: true,
       },
+      // These tests play the function's writes and check that its tier lands as the term: the model
+      // basis. The default library basis (tiers relative to this site) is wordpress-library.test.ts's.
+      mmlq_edge_tiers: { basis: 'model' },
     },
     log: (line) => console.log(line),
   });
@@ -410,6 +413,7 @@ describe('MMLQ Edge plugin', () => {
       attachment: scoredId,
       score: 7.25,
       tier: 'top',
+      top: true,
       candidates: [
         { id: scoredId, score: 7.25, tier: 'top' },
         { id: otherId, score: 3.1, tier: 'low' },

@@ -8,7 +8,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandInputs } from '#core/cli/inputs.ts';
 import { callerCwd } from '#core/cli/main.ts';
+import { buildReport, type Outcome } from '#core/cli/output.ts';
 import { unloadAll } from '#core/model/registry.ts';
+import type { ScoreResult } from '#core/model/scorer.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 import { halves, heicBranded, solid } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
@@ -39,18 +41,49 @@ describe('mmlq-edge score', () => {
     const { code, out } = await cli(['photos']);
     expect(code).toBe(0);
     const lines = out.trim().split('\n');
-    expect(lines[0]).toMatch(/^#\s+file\s+score\s+std\s+pct\s+tier\s+mode\s+weakest$/);
+    expect(lines[0]).toMatch(/^#\s+file\s+score\s+std\s+model pct\s+batch pct\s+tier\s+mode\s+weakest$/);
     expect(lines[1]).toMatch(
-      /^1\s+photos\/bright\.png\s+\d+\.\d\d\s+\d\.\d\d\s+\d+\.\d\s+(top|good|average|low)\s+image/,
+      /^1\s+photos\/bright\.png\s+\d+\.\d\d\s+\d\.\d\d\s+\d+\.\d\s+100\.0\s+(top|good|average|low)\s+image/,
     );
-    expect(lines[2]).toMatch(/^2\s+photos\/nested\/mid\.png/);
-    expect(lines[3]).toMatch(/^3\s+photos\/dark\.jpg/);
+    expect(lines[2]).toMatch(/^2\s+photos\/nested\/mid\.png\s+\d+\.\d\d\s+\d\.\d\d\s+\d+\.\d\s+66\.7\s/);
+    expect(lines[3]).toMatch(/^3\s+photos\/dark\.jpg\s+\d+\.\d\d\s+\d\.\d\d\s+\d+\.\d\s+33\.3\s/);
     expect(lines.at(-1)).toMatch(/^3 ranked, 0 failed, model tiny@1\.0\.0 \(cpu\), \d+\.\d s$/);
   });
 
-  it('says how many of how many it ranked with --top', async () => {
+  it('says how many of how many it ranked with --top, each with its place in the whole batch', async () => {
     const { out } = await cli(['photos', '--top', '2']);
-    expect(out.trim().split('\n').at(-1)).toMatch(/^top 2 of 3 ranked, 0 failed, model tiny@1\.0\.0/);
+    const lines = out.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^top 2 of 3 ranked, 0 failed, model tiny@1\.0\.0/);
+    // The batch percentile is among all 3 scored images, not the 2 shown; the model's beside it.
+    expect(lines[0]).toMatch(/\bmodel pct\s+batch pct\b/);
+    expect(lines[1]).toMatch(/^1\s+photos\/bright\.png\s+\S+\s+\S+\s+\d+\.\d\s+100\.0\s/);
+    expect(lines[2]).toMatch(/^2\s+photos\/nested\/mid\.png\s+\S+\s+\S+\s+\d+\.\d\s+66\.7\s/);
+  });
+
+  it('ranks within the batch: ties share the better place, failures do not count', () => {
+    const ok = (id: string, score: number): Outcome => ({
+      id,
+      ok: true,
+      result: { score, percentile: 80 } as ScoreResult,
+    });
+    const report = buildReport(
+      [
+        ok('a', 5),
+        ok('b', 7),
+        ok('c', 7),
+        ok('d', 3),
+        { id: 'x', ok: false, error: { code: 'IMAGE_UNSUPPORTED_FORMAT', message: 'no' } },
+      ],
+      { name: 'm', version: '1', provider: 'cpu' },
+      0,
+    );
+    expect(report.ranked.map((r) => [r.file, r.batchPercentile])).toEqual([
+      ['b', 100],
+      ['c', 100],
+      ['a', 50],
+      ['d', 25],
+    ]);
+    expect(buildReport([ok('solo', 1)], report.model, 0).ranked[0]!.batchPercentile).toBe(100);
   });
 
   it('warns on stderr about --text-map keys that match no image', async () => {
@@ -72,6 +105,8 @@ describe('mmlq-edge score', () => {
       file: 'photos/bright.png',
       tier: expect.any(String),
       mode: 'image',
+      percentile: expect.any(Number),
+      batchPercentile: 100,
     });
   });
 
@@ -103,6 +138,7 @@ describe('mmlq-edge score', () => {
       'score',
       'std',
       'percentile',
+      'batch_percentile',
       'tier',
       'mode',
       'brightness',
@@ -117,7 +153,8 @@ describe('mmlq-edge score', () => {
       'broken.jpg',
     ]);
     expect(Number(rows[1]![2])).toBeGreaterThan(Number(rows[3]![2]));
-    expect(rows[4]![9]).toBe('IMAGE_UNSUPPORTED_FORMAT');
+    expect(rows.slice(1, 4).map((r) => r[5])).toEqual(['100', '66.7', '33.3']);
+    expect(rows[4]![10]).toBe('IMAGE_UNSUPPORTED_FORMAT');
   });
 
   describe('--crop', () => {

@@ -32,6 +32,8 @@ require_once MMLQ_EDGE_DIR . '/includes/counts.php';
 require_once MMLQ_EDGE_DIR . '/includes/best-image.php';
 require_once MMLQ_EDGE_DIR . '/includes/hero.php';
 require_once MMLQ_EDGE_DIR . '/includes/hero-crop.php';
+require_once MMLQ_EDGE_DIR . '/includes/library-tiers.php';
+require_once MMLQ_EDGE_DIR . '/includes/library-rest.php';
 if ( is_admin() ) {
 	require_once MMLQ_EDGE_DIR . '/includes/admin/settings-page.php';
 	require_once MMLQ_EDGE_DIR . '/includes/admin/handlers.php';
@@ -41,6 +43,7 @@ if ( is_admin() ) {
 	require_once MMLQ_EDGE_DIR . '/includes/admin/bulk-actions.php';
 	require_once MMLQ_EDGE_DIR . '/includes/admin/attachment-fields.php';
 	require_once MMLQ_EDGE_DIR . '/includes/admin/hero-panel.php';
+	require_once MMLQ_EDGE_DIR . '/includes/admin/library-page.php';
 }
 
 /**
@@ -56,6 +59,8 @@ function mmlq_edge_boot(): void {
 	mmlq_edge_register_backfill();
 	mmlq_edge_register_best_image();
 	mmlq_edge_register_hero();
+	mmlq_edge_register_library_tiers();
+	mmlq_edge_register_library_rest();
 	if ( is_admin() ) {
 		mmlq_edge_register_settings_page();
 		mmlq_edge_register_admin_handlers();
@@ -65,6 +70,7 @@ function mmlq_edge_boot(): void {
 		mmlq_edge_register_bulk_actions();
 		mmlq_edge_register_attachment_fields();
 		mmlq_edge_register_hero_panel();
+		mmlq_edge_register_library_page();
 	}
 }
 
@@ -100,6 +106,7 @@ function mmlq_edge_activate(): void {
 	}
 	mmlq_edge_reschedule_pending();
 	mmlq_edge_ensure_runner();
+	mmlq_edge_schedule_library_tiers();
 	$backfill = get_option( 'mmlq_edge_backfill' );
 	if ( is_array( $backfill ) && 'running' === ( $backfill['state'] ?? '' ) && false === wp_next_scheduled( 'mmlq_edge_backfill' ) ) {
 		wp_schedule_single_event( time(), 'mmlq_edge_backfill' );
@@ -114,4 +121,5 @@ function mmlq_edge_deactivate(): void {
 	wp_unschedule_hook( 'mmlq_edge_backfill' );
 	wp_unschedule_hook( 'mmlq_edge_reschedule' );
 	wp_unschedule_hook( 'mmlq_edge_run_queue' );
+	wp_unschedule_hook( 'mmlq_edge_library_tiers' );
 }

@@ -16,6 +16,12 @@ export interface Ranked {
   rank: number;
   file: string;
   result: ScoreResult;
+  /**
+   * The image's place among this run's scored images (all of them, also with --top): the share of them
+   * it scores at least as well as, 0-100, one decimal (the best is 100; ties share the better place).
+   * The model's percentile (result.percentile) compares it with the model's reference set instead.
+   */
+  batchPercentile: number;
 }
 
 export interface Failed {
@@ -42,9 +48,13 @@ export function buildReport(
 ): Report {
   const scored = outcomes.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
   scored.sort((a, b) => b.result.score - a.result.score || a.id.localeCompare(b.id));
-  const ranked = scored
-    .slice(0, top ?? scored.length)
-    .map((o, i) => ({ rank: i + 1, file: o.id, result: o.result }));
+  const n = scored.length;
+  let above = 0;
+  const ranked = scored.slice(0, top ?? n).map((o, i) => {
+    if (i > 0 && o.result.score < scored[i - 1]!.result.score) above = i;
+    const batchPercentile = Math.round((1000 * (n - above)) / n) / 10;
+    return { rank: i + 1, file: o.id, result: o.result, batchPercentile };
+  });
   const failed = outcomes
     .filter((o): o is Extract<Outcome, { ok: false }> => !o.ok)
     .map((o) => ({ file: o.id, error: o.error }));
@@ -92,7 +102,8 @@ export function formatTable(report: Report): string {
       'file',
       'score',
       'std',
-      'pct',
+      'model pct',
+      'batch pct',
       'tier',
       'mode',
       'weakest',
@@ -104,12 +115,13 @@ export function formatTable(report: Report): string {
       r.result.score.toFixed(2),
       r.result.std.toFixed(2),
       r.result.percentile.toFixed(1),
+      r.batchPercentile.toFixed(1),
       r.result.tier,
       r.result.mode,
       weakest(r.result.attributes),
       ...aspects.map((a) => geometry(r.result.crops?.find((c) => c.aspect === a))),
     ]);
-    lines.push(pad([header, ...rows], new Set([0, 2, 3, 4])));
+    lines.push(pad([header, ...rows], new Set([0, 2, 3, 4, 5])));
   }
   if (report.failed.length) {
     if (lines.length) lines.push('');
@@ -132,7 +144,12 @@ export function formatJson(report: Report): string {
   return `${JSON.stringify(
     {
       model: report.model,
-      results: report.ranked.map((r) => ({ rank: r.rank, file: r.file, ...r.result })),
+      results: report.ranked.map((r) => ({
+        rank: r.rank,
+        file: r.file,
+        ...r.result,
+        batchPercentile: r.batchPercentile,
+      })),
       errors: report.failed.map((f) => ({ file: f.file, ...f.error })),
       elapsedMs: Math.round(report.elapsedMs),
     },
@@ -157,6 +174,7 @@ export function formatCsv(report: Report): string {
     'score',
     'std',
     'percentile',
+    'batch_percentile',
     'tier',
     'mode',
     ...labels,
@@ -170,6 +188,7 @@ export function formatCsv(report: Report): string {
     r.result.score,
     r.result.std,
     r.result.percentile,
+    r.batchPercentile,
     r.result.tier,
     r.result.mode,
     ...labels.map((l) => r.result.attributes?.[l] ?? ''),
@@ -181,6 +200,7 @@ export function formatCsv(report: Report): string {
     rows.push([
       '',
       f.file,
+      '',
       '',
       '',
       '',

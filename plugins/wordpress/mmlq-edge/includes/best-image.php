@@ -105,7 +105,8 @@ function mmlq_edge_register_routes(): void {
 
 /**
  * The route's answer: the post's images that the requesting user may read (its content can name any
- * image by its wp-image-ID class, e.g. one attached to someone else's draft), best first.
+ * image by its wp-image-ID class, e.g. one attached to someone else's draft), best first; `top` says
+ * whether the best one's tier counts as "top" under the tier settings.
  *
  * @param WP_REST_Request $request Request.
  * @return WP_REST_Response|WP_Error
@@ -128,6 +129,9 @@ function mmlq_edge_rest_best_image( WP_REST_Request $request ) {
 			'attachment' => $best ? $best['id'] : null,
 			'score'      => $best ? $best['score'] : null,
 			'tier'       => $best ? $best['tier'] : null,
+			// Whether the pick is good enough to be a hero: its tier is at least Settings → MMLQ Edge →
+			// Tiers → "Counts as top" (on the library basis: among this site's best).
+			'top'        => $best && mmlq_edge_tier_counts_as_top( $best['tier'] ),
 			'candidates' => $candidates,
 		)
 	);

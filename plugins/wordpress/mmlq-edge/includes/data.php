@@ -201,17 +201,20 @@ function mmlq_edge_state( int $id ): array {
 }
 
 /**
- * The score, tier and details the function wrote, or null when there is no score.
+ * The score, tier and details the function wrote, or null when there is no score. `tier` is the tier
+ * term (it follows the tier basis, see includes/library-tiers.php), `model_tier` the model's own,
+ * `library_percentile` the image's place among this library's scored images.
  *
  * @param int $id Attachment ID.
- * @return array{score: float, std: float|null, percentile: float|null, tier: string|null, model: string, scored_at: string, attributes: array<string, float>}|null
+ * @return array{score: float, std: float|null, percentile: float|null, library_percentile: float|null, tier: string|null, model_tier: string|null, model: string, scored_at: string, attributes: array<string, float>}|null
  */
 function mmlq_edge_score( int $id ): ?array {
 	if ( ! mmlq_edge_has_score( $id ) ) {
 		return null;
 	}
-	$tier  = (string) get_post_meta( $id, 'mmlq_tier', true );
-	$terms = get_the_terms( $id, 'mmlq_tier' );
+	$tier       = (string) get_post_meta( $id, 'mmlq_tier', true );
+	$model_tier = $tier;
+	$terms      = get_the_terms( $id, 'mmlq_tier' );
 	if ( is_array( $terms ) && $terms ) {
 		$tier = $terms[0]->slug;
 	}
@@ -230,13 +233,15 @@ function mmlq_edge_score( int $id ): ?array {
 		return ( '' === $v || ! is_numeric( $v ) ) ? null : (float) $v;
 	};
 	return array(
-		'score'      => (float) get_post_meta( $id, 'mmlq_score', true ),
-		'std'        => $num( 'mmlq_std' ),
-		'percentile' => $num( 'mmlq_percentile' ),
-		'tier'       => '' === $tier ? null : $tier,
-		'model'      => (string) get_post_meta( $id, 'mmlq_model', true ),
-		'scored_at'  => (string) get_post_meta( $id, 'mmlq_scored_at', true ),
-		'attributes' => $clean,
+		'score'              => (float) get_post_meta( $id, 'mmlq_score', true ),
+		'std'                => $num( 'mmlq_std' ),
+		'percentile'         => $num( 'mmlq_percentile' ),
+		'library_percentile' => $num( 'mmlq_library_percentile' ),
+		'tier'               => '' === $tier ? null : $tier,
+		'model_tier'         => '' === $model_tier ? null : $model_tier,
+		'model'              => (string) get_post_meta( $id, 'mmlq_model', true ),
+		'scored_at'          => (string) get_post_meta( $id, 'mmlq_scored_at', true ),
+		'attributes'         => $clean,
 	);
 }
 
@@ -251,4 +256,28 @@ function mmlq_edge_tier_name( ?string $slug ): string {
 	}
 	$tiers = mmlq_edge_tiers();
 	return $tiers[ $slug ] ?? $slug;
+}
+
+/**
+ * A stored ISO 8601 time (e.g. `mmlq_scored_at`) in the site's date and time formats and time zone; the
+ * text as it is when it is not a time.
+ *
+ * @param string $iso The stored time.
+ */
+function mmlq_edge_readable_time( string $iso ): string {
+	$ts = '' === $iso ? false : strtotime( $iso );
+	if ( false === $ts ) {
+		return $iso;
+	}
+	/* translators: 1: date, 2: time (in the site's formats). */
+	return sprintf( __( '%1$s at %2$s', 'mmlq-edge' ), wp_date( get_option( 'date_format' ), $ts ), wp_date( get_option( 'time_format' ), $ts ) );
+}
+
+/**
+ * A percentile as an ordinal-free figure with one decimal, e.g. "96.4".
+ *
+ * @param float|null $p Percentile.
+ */
+function mmlq_edge_percentile_text( ?float $p ): string {
+	return null === $p ? '—' : number_format_i18n( $p, 1 );
 }

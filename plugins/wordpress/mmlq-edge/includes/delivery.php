@@ -265,8 +265,8 @@ function mmlq_edge_deliver( int $id ): bool {
 		return true;
 	}
 	if ( $attempts >= mmlq_edge_settings()['max_attempts'] ) {
-		/* translators: 1: attempts, 2: the last error. */
-		mmlq_edge_fail( $id, $attempts, sprintf( __( 'gave up after %1$d attempts; last: %2$s', 'mmlq-edge' ), $attempts, $result['error'] ) );
+		/* translators: 1: number of attempts, 2: the last error. */
+		mmlq_edge_fail( $id, $attempts, sprintf( _n( 'gave up after %1$s attempt; last: %2$s', 'gave up after %1$s attempts; last: %2$s', $attempts, 'mmlq-edge' ), number_format_i18n( $attempts ), $result['error'] ) );
 		return true;
 	}
 	$when = time() + max( mmlq_edge_backoff( $attempts ), min( MMLQ_EDGE_MAX_BACKOFF, $result['retry_after'] ) );

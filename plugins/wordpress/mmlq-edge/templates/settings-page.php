@@ -5,7 +5,7 @@
  *
  * @package MMLQ_Edge
  *
- * @var array{settings: array, name: string, counts: array<string, int>, reveal_secret: bool} $mmlq_edge_view
+ * @var array{settings: array, name: string, counts: array<string, int>, reveal_secret: bool, tiers: array} $mmlq_edge_view
  */
 
 defined( 'ABSPATH' ) || exit;
@@ -66,6 +66,8 @@ defined( 'ABSPATH' ) || exit;
 		</table>
 		<?php submit_button(); ?>
 	</form>
+
+	<?php require MMLQ_EDGE_DIR . '/templates/settings-tiers.php'; ?>
 
 	<h2><?php echo esc_html__( 'Webhook secret', 'mmlq-edge' ); ?></h2>
 	<?php if ( $mmlq_edge_view['reveal_secret'] ) : ?>

@@ -15,6 +15,53 @@ function mmlq_edge_register_columns(): void {
 	add_filter( 'manage_media_columns', 'mmlq_edge_media_columns' );
 	add_action( 'manage_media_custom_column', 'mmlq_edge_media_column', 10, 2 );
 	add_filter( 'manage_upload_sortable_columns', 'mmlq_edge_sortable_columns' );
+	add_filter( 'media_row_actions', 'mmlq_edge_row_actions', 10, 2 );
+}
+
+/**
+ * The URL that queues one image again (admin-post.php, nonce), or '' when the user may not edit it.
+ *
+ * @param int $id Attachment ID.
+ */
+function mmlq_edge_rescore_url( int $id ): string {
+	if ( ! current_user_can( 'edit_post', $id ) ) {
+		return '';
+	}
+	return wp_nonce_url( admin_url( 'admin-post.php?action=mmlq_edge_retry&attachment=' . $id ), 'mmlq_edge_retry_' . $id );
+}
+
+/**
+ * "Rescore" under a scored image in the media list.
+ *
+ * @param array   $actions Row actions.
+ * @param WP_Post $post    Attachment.
+ */
+function mmlq_edge_row_actions( $actions, $post ): array {
+	$actions = (array) $actions;
+	if ( $post instanceof WP_Post && mmlq_edge_is_image( $post->ID ) && mmlq_edge_has_score( $post->ID ) ) {
+		$url = mmlq_edge_rescore_url( $post->ID );
+		if ( '' !== $url ) {
+			$actions['mmlq_edge_rescore'] = '<a class="mmlq-edge-rescore" href="' . esc_url( $url ) . '">' . esc_html__( 'Rescore', 'mmlq-edge' ) . '</a>';
+		}
+	}
+	return $actions;
+}
+
+/**
+ * "Library 96.4 · model 91.5": the image's percentile among this site's scored images and the model's
+ * (HTML, escaped).
+ *
+ * @param array $score mmlq_edge_score().
+ */
+function mmlq_edge_percentiles_html( array $score ): string {
+	return '<span class="mmlq-edge-percentiles description">' . esc_html(
+		sprintf(
+			/* translators: 1: percentile among this library's scored images, 2: the model's percentile. */
+			__( 'library %1$s · model %2$s', 'mmlq-edge' ),
+			mmlq_edge_percentile_text( $score['library_percentile'] ),
+			mmlq_edge_percentile_text( $score['percentile'] )
+		)
+	) . '</span>';
 }
 
 /**
@@ -46,8 +93,7 @@ function mmlq_edge_retry_link( int $id, string $label ): string {
 	if ( ! current_user_can( 'edit_post', $id ) ) {
 		return '';
 	}
-	$url = wp_nonce_url( admin_url( 'admin-post.php?action=mmlq_edge_retry&attachment=' . $id ), 'mmlq_edge_retry_' . $id );
-	return ' <a class="mmlq-edge-retry" href="' . esc_url( $url ) . '">' . esc_html( $label ) . '</a>';
+	return ' <a class="mmlq-edge-retry" href="' . esc_url( mmlq_edge_rescore_url( $id ) ) . '">' . esc_html( $label ) . '</a>';
 }
 
 /**
@@ -66,6 +112,7 @@ function mmlq_edge_status_html( int $id ): string {
 		if ( null !== $score['tier'] ) {
 			$html .= ' <span class="mmlq-edge-tier mmlq-edge-tier-' . esc_attr( $score['tier'] ) . '">' . esc_html( mmlq_edge_tier_name( $score['tier'] ) ) . '</span>';
 		}
+		$html .= '<br />' . mmlq_edge_percentiles_html( $score );
 		if ( in_array( $state['status'], array( 'pending', 'sending' ), true ) ) {
 			$html .= '<br /><span class="description">' . esc_html__( 'rescore queued', 'mmlq-edge' ) . '</span>';
 		}

@@ -59,12 +59,18 @@ function mmlq_edge_handle_regenerate(): void {
 }
 
 /**
- * "Score all unscored images".
+ * "Score all unscored images" (Settings → MMLQ Edge, Media → Aesthetic scores): editors may run it
+ * (MMLQ_EDGE_BACKFILL_CAP); back to the page it came from.
  */
 function mmlq_edge_handle_backfill(): void {
-	mmlq_edge_guard( 'mmlq_edge_backfill', 'manage_options' );
-	mmlq_edge_start_backfill();
-	wp_safe_redirect( mmlq_edge_settings_url( array( 'mmlq_edge_notice' => 'backfill' ) ) );
+	mmlq_edge_guard( 'mmlq_edge_backfill', MMLQ_EDGE_BACKFILL_CAP );
+	$state = get_option( 'mmlq_edge_backfill' );
+	if ( ! is_array( $state ) || 'running' !== ( $state['state'] ?? '' ) ) {
+		mmlq_edge_start_backfill();
+	}
+	$referer = wp_get_referer();
+	$back    = $referer && str_contains( $referer, 'page=mmlq-edge-library' ) ? $referer : mmlq_edge_settings_url();
+	wp_safe_redirect( add_query_arg( 'mmlq_edge_notice', 'backfill', remove_query_arg( 'mmlq_edge_notice', $back ) ) );
 	exit;
 }
 

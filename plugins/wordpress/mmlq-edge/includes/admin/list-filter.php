@@ -1,6 +1,7 @@
 <?php
 /**
- * The media list's tier filter and sorting by score.
+ * The media list's tier filter and sorting by score, and the grid view's tier filter (its script is
+ * assets/js/grid-filter.js).
  *
  * @package MMLQ_Edge
  */
@@ -13,16 +14,52 @@ defined( 'ABSPATH' ) || exit;
 function mmlq_edge_register_list_filter(): void {
 	add_action( 'restrict_manage_posts', 'mmlq_edge_tier_dropdown', 10, 2 );
 	add_action( 'pre_get_posts', 'mmlq_edge_admin_query' );
+	add_filter( 'ajax_query_attachments_args', 'mmlq_edge_grid_query' );
+}
+
+/**
+ * The tax query of one tier.
+ *
+ * @param string $tier Tier slug.
+ * @return array<string, mixed>
+ */
+function mmlq_edge_tier_tax_query( string $tier ): array {
+	return array(
+		'taxonomy' => 'mmlq_tier',
+		'field'    => 'slug',
+		'terms'    => array( $tier ),
+	);
+}
+
+/**
+ * The grid view's and media modal's tier filter: WordPress passes only the query args it knows to this
+ * filter, so the tier is read from the request's `query[mmlq_tier]` (wp_ajax_query_attachments()
+ * checked the upload_files capability before).
+ *
+ * @param array $query WP_Query args.
+ */
+function mmlq_edge_grid_query( $query ): array {
+	$query = (array) $query;
+	// phpcs:ignore WordPress.Security.NonceVerification.Recommended, WordPress.Security.NonceVerification.Missing -- a read-only filter, as core's own query args.
+	$args = isset( $_REQUEST['query'] ) && is_array( $_REQUEST['query'] ) ? wp_unslash( $_REQUEST['query'] ) : array();
+	$tier = isset( $args['mmlq_tier'] ) && is_string( $args['mmlq_tier'] ) ? sanitize_key( $args['mmlq_tier'] ) : '';
+	if ( '' !== $tier && isset( mmlq_edge_tiers()[ $tier ] ) ) {
+		$tax_query          = isset( $query['tax_query'] ) ? (array) $query['tax_query'] : array();
+		$tax_query[]        = mmlq_edge_tier_tax_query( $tier );
+		$query['tax_query'] = $tax_query; // phpcs:ignore WordPress.DB.SlowDBQuery.slow_db_query_tax_query
+	}
+	return $query;
 }
 
 /**
  * The tier filter above the media list.
  *
  * @param string $post_type Post type.
- * @param string $which     top or bottom.
+ * @param string $which     Where: the media list calls it once, with 'bar' (WordPress 6.1's
+ *                          WP_Media_List_Table::extra_tablenav); posts lists pass 'top' and 'bottom'.
  */
-function mmlq_edge_tier_dropdown( $post_type, $which = 'top' ): void {
-	if ( 'attachment' !== $post_type || 'top' !== $which ) {
+function mmlq_edge_tier_dropdown( $post_type, $which = 'bar' ): void {
+	if ( 'attachment' !== $post_type || ! in_array( $which, array( 'bar', 'top' ), true ) ) {
 		return;
 	}
 	$current = isset( $_GET['mmlq_tier'] ) ? sanitize_key( wp_unslash( $_GET['mmlq_tier'] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended
@@ -50,11 +87,7 @@ function mmlq_edge_admin_query( WP_Query $query ): void {
 	// phpcs:enable
 	if ( '' !== $tier && isset( mmlq_edge_tiers()[ $tier ] ) ) {
 		$tax_query   = (array) $query->get( 'tax_query' );
-		$tax_query[] = array(
-			'taxonomy' => 'mmlq_tier',
-			'field'    => 'slug',
-			'terms'    => array( $tier ),
-		);
+		$tax_query[] = mmlq_edge_tier_tax_query( $tier );
 		$query->set( 'tax_query', $tax_query );
 	}
 	if ( 'mmlq_score' === $query->get( 'orderby' ) ) {

@@ -24,7 +24,7 @@ function mmlq_edge_admin_notices(): void {
 		return;
 	}
 	// phpcs:disable WordPress.Security.NonceVerification.Recommended -- display only.
-	if ( 'settings_page_mmlq-edge' === $screen->id && isset( $_GET['mmlq_edge_notice'] ) ) {
+	if ( in_array( $screen->id, array( 'settings_page_mmlq-edge', 'media_page_mmlq-edge-library' ), true ) && isset( $_GET['mmlq_edge_notice'] ) ) {
 		$notice = sanitize_key( wp_unslash( $_GET['mmlq_edge_notice'] ) );
 		if ( 'ping' === $notice ) {
 			$result = get_transient( 'mmlq_edge_ping_' . get_current_user_id() );
@@ -49,13 +49,13 @@ function mmlq_edge_admin_notices(): void {
 	if ( 'upload' === $screen->id ) {
 		if ( isset( $_GET['mmlq_edge_queued'] ) ) {
 			$n = absint( wp_unslash( $_GET['mmlq_edge_queued'] ) );
-			/* translators: %d: number of images. */
-			echo '<div class="notice notice-success is-dismissible"><p>' . esc_html( sprintf( _n( '%d image queued for scoring.', '%d images queued for scoring.', $n, 'mmlq-edge' ), $n ) ) . '</p></div>';
+			/* translators: %s: number of images. */
+			echo '<div class="notice notice-success is-dismissible"><p>' . esc_html( sprintf( _n( '%s image queued for scoring.', '%s images queued for scoring.', $n, 'mmlq-edge' ), number_format_i18n( $n ) ) ) . '</p></div>';
 		}
 		$counts = mmlq_edge_status_counts();
 		if ( $counts['failed'] > 0 && current_user_can( 'upload_files' ) ) {
-			/* translators: %d: number of images. */
-			echo '<div class="notice notice-warning"><p>' . esc_html( sprintf( _n( 'MMLQ Edge: %d image could not be sent for scoring; see the Aesthetic column.', 'MMLQ Edge: %d images could not be sent for scoring; see the Aesthetic column.', $counts['failed'], 'mmlq-edge' ), $counts['failed'] ) ) . '</p></div>';
+			/* translators: %s: number of images. */
+			echo '<div class="notice notice-warning"><p>' . esc_html( sprintf( _n( 'MMLQ Edge: %s image could not be sent for scoring; see the Aesthetic column.', 'MMLQ Edge: %s images could not be sent for scoring; see the Aesthetic column.', $counts['failed'], 'mmlq-edge' ), number_format_i18n( $counts['failed'] ) ) ) . '</p></div>';
 		}
 	}
 	// phpcs:enable

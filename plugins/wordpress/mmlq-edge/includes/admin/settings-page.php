@@ -114,26 +114,17 @@ function mmlq_edge_settings_page(): void {
 		'name'          => 'mmlq_edge_settings',
 		'counts'        => mmlq_edge_status_counts(),
 		'reveal_secret' => mmlq_edge_reveal_secret(),
+		'tiers'         => mmlq_edge_tier_settings(),
 	);
 	require MMLQ_EDGE_DIR . '/templates/settings-page.php';
 }
 
 /**
- * One line on the backfill and the delivery queue.
+ * One line on the backfill and the delivery queue (the settings page's and Media → Aesthetic scores').
  *
  * @param array<string, int> $counts Status counts.
  */
 function mmlq_edge_progress_line( array $counts ): string {
 	$state = get_option( 'mmlq_edge_backfill' );
-	$parts = array();
-	if ( is_array( $state ) && isset( $state['state'] ) ) {
-		$parts[] = 'running' === $state['state']
-			/* translators: 1: queued, 2: total. */
-			? sprintf( __( 'Scoring all unscored images: %1$d of %2$d queued so far.', 'mmlq-edge' ), (int) $state['queued'], (int) $state['total'] )
-			/* translators: 1: queued, 2: date. */
-			: sprintf( __( 'Last "score all": %1$d images queued, finished %2$s.', 'mmlq-edge' ), (int) $state['queued'], wp_date( get_option( 'date_format' ) . ' ' . get_option( 'time_format' ), (int) $state['finished'] ) );
-	}
-	/* translators: 1: queued, 2: sent, 3: failed, 4: unscored. */
-	$parts[] = sprintf( __( 'Now: %1$d queued, %2$d sent, %3$d failed; %4$d images have no score.', 'mmlq-edge' ), $counts['pending'] + $counts['sending'], $counts['sent'], $counts['failed'], mmlq_edge_unscored_count() );
-	return implode( ' ', $parts );
+	return mmlq_edge_progress_text( is_array( $state ) ? $state : array(), $counts );
 }
