@@ -3,6 +3,7 @@
  * npm playwright-core, which downloads no browser of its own. See ../shared/notes/browser-testing.md.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import type { WordPress } from '#tools/local/wordpress.ts';
 
@@ -25,4 +26,14 @@ export async function logIn(
   await page.fill('#user_login', user.user);
   await page.fill('#user_pass', user.password);
   await Promise.all([page.waitForURL(/\/wp-admin\//), page.click('#wp-submit')]);
+}
+
+/**
+ * Where a test's screenshots go: docs/images when UPDATE_SCREENSHOTS=1 (to refresh the docs' pictures),
+ * otherwise `scratch` (a test run leaves the working tree as it was).
+ */
+export function screenshotDir(scratch: string): string {
+  return process.env.UPDATE_SCREENSHOTS === '1'
+    ? join(import.meta.dirname, '../../docs/images')
+    : join(scratch, 'screenshots');
 }

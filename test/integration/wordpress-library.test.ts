@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
-import { launchBrowser, logIn } from '../helpers/browser.ts';
+import { launchBrowser, logIn, screenshotDir } from '../helpers/browser.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PLUGIN = join(ROOT, 'plugins/wordpress/mmlq-edge');
@@ -483,7 +483,7 @@ describe('editors in the media library (server-rendered and REST)', () => {
 
 describe('what editors see in chromium', { timeout: 180_000 }, () => {
   let browser: Browser;
-  const SHOT = join(ROOT, 'docs/images/wordpress-media-tiers.png');
+  const SHOT = () => join(screenshotDir(wp.dir), 'wordpress-media-tiers.png');
 
   beforeAll(async () => {
     browser = await launchBrowser();
@@ -510,8 +510,8 @@ describe('what editors see in chromium', { timeout: 180_000 }, () => {
     const page = await pageAs(wp.admin);
     await page.goto(`${wp.url}/wp-admin/upload.php?mode=list&orderby=mmlq_score&order=desc`);
     await page.locator('#mmlq-edge-tier-filter').waitFor();
-    await mkdir(dirname(SHOT), { recursive: true });
-    await page.screenshot({ path: SHOT });
+    await mkdir(dirname(SHOT()), { recursive: true });
+    await page.screenshot({ path: SHOT() });
     const terms = await termsNow();
     await page.selectOption('#mmlq-edge-tier-filter', 'good');
     await Promise.all([page.waitForURL(/mmlq_tier=good/), page.click('#post-query-submit')]);
