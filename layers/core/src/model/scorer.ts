@@ -8,13 +8,14 @@ import type { Readable } from 'node:stream';
 import { type ErrorPayload, InvalidArgumentError, MmlqError, toErrorPayload } from '../common/errors.ts';
 import { positiveInteger } from '../common/validate.ts';
 import {
+  type DecodedImage,
+  decodeImage,
   type ImageInfo,
   type ImageLimits,
-  type PreparedImage,
-  prepareImage,
   readImageFile,
   readStream,
   resolveLimits,
+  toNormalisedChw,
 } from './image.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, type LoadedModel, loadModel } from './registry.ts';
 import type { Feed, Provider } from './runtime.ts';
@@ -88,20 +89,44 @@ export interface ScorerOptions {
 
 interface Prepared {
   request: ScoreRequest;
-  image: PreparedImage;
+  /** The decoded uint8 pixels until they are copied into a batch tensor, then dropped. */
+  image: DecodedImage | undefined;
+  info: ImageInfo;
   readMs: number;
   decodeMs: number;
+}
+
+/**
+ * Reusable float32 batch tensors, one per run in flight: a run's tensor is filled, handed to
+ * onnxruntime and returned when the run ends, so concurrent `scoreMany` calls never share one.
+ */
+class TensorPool {
+  private readonly free: Float32Array[] = [];
+  constructor(private readonly size: number) {}
+
+  take(): Float32Array {
+    return this.free.pop() ?? new Float32Array(this.size);
+  }
+
+  give(tensor: Float32Array): void {
+    if (this.free.length < 2) this.free.push(tensor);
+  }
 }
 
 const round = (x: number, digits = 4) => Number(x.toFixed(digits));
 
 export class Scorer {
+  private readonly tensors: TensorPool;
+
   private constructor(
     readonly model: LoadedModel,
     readonly batchSize: number,
     readonly limits: ImageLimits,
     readonly thresholds: TierThresholds,
-  ) {}
+  ) {
+    const { height, width } = model.manifest.inputs.image;
+    this.tensors = new TensorPool(batchSize * 3 * height * width);
+  }
 
   static async create(options: ScorerOptions = {}): Promise<Scorer> {
     const batchSize = positiveInteger('batchSize', options.batchSize ?? 8);
@@ -197,8 +222,8 @@ export class Scorer {
     const t0 = performance.now();
     const bytes = await this.read(request.image);
     const t1 = performance.now();
-    const image = await prepareImage(bytes, this.model.manifest.inputs.image, this.limits);
-    return { request, image, readMs: t1 - t0, decodeMs: performance.now() - t1 };
+    const image = await decodeImage(bytes, this.model.manifest.inputs.image, this.limits);
+    return { request, image, info: image.info, readMs: t1 - t0, decodeMs: performance.now() - t1 };
   }
 
   private read(source: ImageSource): Promise<Buffer> {
@@ -213,8 +238,13 @@ export class Scorer {
     const { image, text } = manifest.inputs;
     const n = batch.length;
     const plane = 3 * image.height * image.width;
-    const pixels = new Float32Array(n * plane);
-    for (const [i, p] of batch.entries()) pixels.set(p.image.pixels, i * plane);
+    const tensor = this.tensors.take();
+    const pixels = n * plane === tensor.length ? tensor : tensor.subarray(0, n * plane);
+    for (const [i, p] of batch.entries()) {
+      // uint8 HWC → normalised float32 CHW straight into this image's slot; the decoded bytes go.
+      toNormalisedChw(p.image!.hwc, image, pixels, i * plane);
+      p.image = undefined;
+    }
     const feeds: Record<string, Feed> = {
       [image.name]: { data: pixels, dims: [n, 3, image.height, image.width] },
     };
@@ -236,7 +266,12 @@ export class Scorer {
     const { distribution, attributes } = manifest.outputs;
     const fetches = [distribution.name, ...(attributes ? [attributes.name] : [])];
     const t0 = performance.now();
-    const out = await session.run(feeds, fetches);
+    let out: Awaited<ReturnType<typeof session.run>>;
+    try {
+      out = await session.run(feeds, fetches);
+    } finally {
+      this.tensors.give(tensor);
+    }
     const inferenceMs = (performance.now() - t0) / n;
     const dist = out[distribution.name]!;
     const attr = attributes ? out[attributes.name] : undefined;
@@ -256,10 +291,10 @@ export class Scorer {
         mode: withText[i] ? 'image+text' : 'image',
         model: { name: manifest.name, version: manifest.version },
         image: {
-          format: p.image.info.format,
-          width: p.image.info.width,
-          height: p.image.info.height,
-          bytes: p.image.info.bytes,
+          format: p.info.format,
+          width: p.info.width,
+          height: p.info.height,
+          bytes: p.info.bytes,
         },
         timings: {
           readMs: round(p.readMs, 2),
