@@ -133,7 +133,7 @@ export interface PreparedImage {
   info: ImageInfo;
 }
 
-export interface DecodedImage {
+export interface ModelInput {
   /**
    * The model's input as interleaved uint8 RGB (HWC), height x width x 3: a quarter of the float32
    * size. `toNormalisedChw` turns it into the model's float32 planes, straight into a batch tensor.
@@ -269,7 +269,7 @@ export async function prepareImage(
   spec: ImageSpec,
   limits: ImageLimits,
 ): Promise<PreparedImage> {
-  const { hwc, info } = await decodeImage(bytes, spec, limits);
+  const { hwc, info } = await decodeModelInput(bytes, spec, limits);
   return { pixels: toNormalisedChw(hwc, spec), info };
 }
 
@@ -278,11 +278,11 @@ export async function prepareImage(
  * JPEG and WebP decode with shrink-on-load (libvips picks the largest DCT/scale-down that stays above
  * the resize target), so a 12 MP JPEG is never decoded at full size for a 448 px model.
  */
-export async function decodeImage(
+export async function decodeModelInput(
   bytes: Buffer,
   spec: ImageSpec,
   limits: ImageLimits,
-): Promise<DecodedImage> {
+): Promise<ModelInput> {
   const info = await inspectImage(bytes, limits);
   let raw: { data: Buffer; info: OutputInfo };
   try {

@@ -8,10 +8,10 @@ import type { Readable } from 'node:stream';
 import { type ErrorPayload, InvalidArgumentError, MmlqError, toErrorPayload } from '../common/errors.ts';
 import { positiveInteger } from '../common/validate.ts';
 import {
-  type DecodedImage,
-  decodeImage,
+  decodeModelInput,
   type ImageInfo,
   type ImageLimits,
+  type ModelInput,
   readImageFile,
   readStream,
   resolveLimits,
@@ -90,7 +90,7 @@ export interface ScorerOptions {
 interface Prepared {
   request: ScoreRequest;
   /** The decoded uint8 pixels until they are copied into a batch tensor, then dropped. */
-  image: DecodedImage | undefined;
+  image: ModelInput | undefined;
   info: ImageInfo;
   readMs: number;
   decodeMs: number;
@@ -222,7 +222,7 @@ export class Scorer {
     const t0 = performance.now();
     const bytes = await this.read(request.image);
     const t1 = performance.now();
-    const image = await decodeImage(bytes, this.model.manifest.inputs.image, this.limits);
+    const image = await decodeModelInput(bytes, this.model.manifest.inputs.image, this.limits);
     return { request, image, info: image.info, readMs: t1 - t0, decodeMs: performance.now() - t1 };
   }
 
