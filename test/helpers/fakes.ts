@@ -22,7 +22,7 @@ export function result(score: number): ScoreResult {
     tier: score >= 7 ? 'top' : 'average',
     mode: 'image',
     model: { name: MODEL.name, version: MODEL.version },
-    image: { format: 'jpeg', width: 64, height: 48, bytes: 1000 },
+    image: { format: 'jpeg', width: 64, height: 48, bytes: 1000, phash: '8f3a00ff12c4e601' },
     timings: { readMs: 1, decodeMs: 1, inferenceMs: 1 },
   };
 }

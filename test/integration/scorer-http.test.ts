@@ -172,6 +172,34 @@ describe('scorer HTTP server', () => {
     expect(batching.largest).toBeGreaterThan(2);
   });
 
+  it('carries crop aspects through the micro-batcher: boxes inside the image; a bad aspect is a 400', async () => {
+    const job = await client(server.url).score({
+      items: [
+        { id: 'crop', image: { url: `${imagesOrigin}/c.jpg` }, crops: ['16:9', '1:1'] },
+        { id: 'plain', image: { url: `${imagesOrigin}/p.jpg` } },
+      ],
+    });
+    const [crop, plain] = job.outcomes;
+    if (!crop?.ok || !plain?.ok) throw new Error(`expected both to score: ${JSON.stringify(job.outcomes)}`);
+    expect(crop.result.crops?.map((c) => c.aspect)).toEqual(['16:9', '1:1']);
+    for (const c of crop.result.crops!) {
+      expect(c.left + c.width).toBeLessThanOrEqual(64);
+      expect(c.top + c.height).toBeLessThanOrEqual(64);
+    }
+    expect(crop.result.crops![1]).toMatchObject({ width: 64, height: 64 });
+    expect(crop.result.image.phash).toMatch(/^[0-9a-f]{16}$/);
+    expect(plain.result.crops).toBeUndefined();
+    const bad = await fetch(`${server.url}/v1/score`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        items: [{ id: 'x', image: { url: `${imagesOrigin}/x.jpg` }, crops: ['wide'] }],
+      }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('items.0.crops.0');
+  });
+
   it('refuses S3 inputs outside ALLOWED_BUCKETS, and all of them when it is unset', async () => {
     expect(readScorerConfig({}).allowedBuckets).toEqual([]);
     const service = await ScoringService.create(

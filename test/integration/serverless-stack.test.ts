@@ -135,6 +135,8 @@ beforeAll(async () => {
       URL_ALLOWED_ORIGINS: imagesOrigin,
       // Loopback is how this test serves URL images; never set on AWS.
       URL_ALLOW_PRIVATE_NETWORKS: 'true',
+      // on-upload asks for a 16:9 crop of every upload (serverless.yml's cropAspects, local stage).
+      CROP_ASPECTS: '16:9',
     },
     offlineOutput: (t) => offline.push(t),
   });
@@ -164,6 +166,14 @@ describe('S3 uploads (on-upload through the event bridge)', () => {
     });
     expect(result.idempotencyKey).toBe(`mmlq-test/${key}#${result.source.etag}@tiny@1.0.0`);
     expect(result.result.distribution).toHaveLength(10);
+    // CROP_ASPECTS=16:9: the best 16:9 box of the 96x64 image, and the near-duplicate key.
+    expect(result.result.image.phash).toMatch(/^[0-9a-f]{16}$/);
+    expect(result.result.crops).toHaveLength(1);
+    const [crop] = result.result.crops;
+    expect(crop.aspect).toBe('16:9');
+    expect(crop.left + crop.width).toBeLessThanOrEqual(96);
+    expect(crop.top + crop.height).toBeLessThanOrEqual(64);
+    expect(crop.width).toBeGreaterThanOrEqual(crop.height);
     expect(await tagsOf(key)).toEqual({
       'aesthetic-score': scoreTag(result.result.score),
       'aesthetic-tier': result.result.tier,
@@ -396,10 +406,13 @@ describe('HTTP API (score-api)', () => {
     const res = await post(
       await solid(64, 64, { r: 240, g: 240, b: 240 }),
       'application/octet-stream',
-      '?text=lovely',
+      '?text=lovely&crops=1:1',
     );
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
+    expect(body.crops).toEqual([
+      { aspect: '1:1', left: 0, top: 0, width: 64, height: 64, score: expect.any(Number) },
+    ]);
     expect(body).toMatchObject({
       ok: true,
       model: { name: 'tiny', version: '1.0.0' },

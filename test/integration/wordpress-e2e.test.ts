@@ -123,6 +123,42 @@ describe('WordPress upload → plugin webhook → wp-webhook → scorer → meta
     expect(m.meta.mmlq_key).toMatch(new RegExp(`^${wp.url.replace(/[.:/]/g, '\\$&')}#${id}#[0-9a-f]{64}#`));
     const terms = (await rest('GET', `wp/v2/mmlq_tier?post=${id}`)).json;
     expect(terms.map((t: { slug: string }) => t.slug)).toEqual([m.meta.mmlq_tier]);
+    // The default crop_aspects setting (16:9) asked for a crop: stored as JSON with the near-duplicate key.
+    expect(m.meta.mmlq_key).toMatch(/\+crops:16:9$/);
+    expect(m.meta.mmlq_phash).toMatch(/^[0-9a-f]{16}$/);
+    const crops = JSON.parse(m.meta.mmlq_crops);
+    expect(crops).toHaveLength(1);
+    const [crop] = crops;
+    expect(Object.keys(crop)).toEqual(['aspect', 'left', 'top', 'width', 'height', 'score']);
+    expect(crop.aspect).toBe('16:9');
+    // rocket.jpg is 1024x683: the box lies inside it.
+    expect(crop.left + crop.width).toBeLessThanOrEqual(1024);
+    expect(crop.top + crop.height).toBeLessThanOrEqual(683);
+    expect(Math.abs(crop.width - (crop.height * 16) / 9)).toBeLessThanOrEqual(3);
+  });
+
+  it('the crop_aspects setting: parsed, normalised, a bad value kept out, empty sends no crops', async () => {
+    const php = (code: string) => wp.php(code).then((out) => out.trim());
+    expect(await php(`echo implode('|', mmlq_edge_parse_aspects(' 16:9, 1:1,16:9 '));`)).toBe('16:9|1:1');
+    expect(await php(`var_export(mmlq_edge_parse_aspects('16x9'));`)).toBe('NULL');
+    expect(await php(`var_export(mmlq_edge_parse_aspects('1:1,2:1,3:1,4:1,5:1'));`)).toBe('NULL');
+    expect(
+      await php(
+        `update_option('mmlq_edge_settings', array_merge(get_option('mmlq_edge_settings'), array('crop_aspects' => 'wide'))); echo mmlq_edge_settings()['crop_aspects'];`,
+      ),
+    ).toBe('16:9');
+    const id = await upload('rocket-plain.jpg', jpeg);
+    const noCrops = await php(
+      `update_option('mmlq_edge_settings', array_merge(get_option('mmlq_edge_settings'), array('crop_aspects' => ''))); echo wp_json_encode(mmlq_edge_payload('attachment.upload', ${id})['attachment']['crops'] ?? null);`,
+    );
+    expect(noCrops).toBe('null');
+    const two = await php(
+      `update_option('mmlq_edge_settings', array_merge(get_option('mmlq_edge_settings'), array('crop_aspects' => '4:5, 1:1'))); echo wp_json_encode(mmlq_edge_payload('attachment.upload', ${id})['attachment']['crops']);`,
+    );
+    expect(JSON.parse(two)).toEqual(['4:5', '1:1']);
+    await php(
+      `update_option('mmlq_edge_settings', array_merge(get_option('mmlq_edge_settings'), array('crop_aspects' => '16:9'))); wp_delete_attachment(${id}, true);`,
+    );
   });
 
   it('a burst of 12 concurrent uploads while WP-cron runs ends with every image scored', {

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandInputs } from '#core/cli/inputs.ts';
 import { callerCwd } from '#core/cli/main.ts';
 import { unloadAll } from '#core/model/registry.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
-import { heicBranded, solid } from '../helpers/images.ts';
+import { halves, heicBranded, solid } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
 let root: string;
@@ -117,6 +118,67 @@ describe('mmlq-edge score', () => {
     ]);
     expect(Number(rows[1]![2])).toBeGreaterThan(Number(rows[3]![2]));
     expect(rows[4]![9]).toBe('IMAGE_UNSUPPORTED_FORMAT');
+  });
+
+  describe('--crop', () => {
+    // The tiny model prefers bright windows: every crop of this image belongs on its right (white) half.
+    const wide = () => halves(800, 200, { r: 10, g: 10, b: 10 }, { r: 250, g: 250, b: 250 });
+
+    it('adds the best crop per aspect to each JSON item, with the perceptual hash', async () => {
+      await mkdir(join(root, 'wide'), { recursive: true });
+      await writeFile(join(root, 'wide', 'halves.png'), await wide());
+      const { code, out } = await cli(['wide', '--json', '--crop', '16:9,1:1']);
+      expect(code).toBe(0);
+      const [item] = JSON.parse(out).results;
+      expect(item.image.phash).toMatch(/^[0-9a-f]{16}$/);
+      expect(item.crops.map((c: { aspect: string }) => c.aspect)).toEqual(['16:9', '1:1']);
+      for (const c of item.crops) {
+        expect(Object.keys(c)).toEqual(['aspect', 'left', 'top', 'width', 'height', 'score']);
+        expect(c.left).toBeGreaterThanOrEqual(400);
+        expect(c.left + c.width).toBeLessThanOrEqual(800);
+        expect(c.top + c.height).toBeLessThanOrEqual(200);
+      }
+    });
+
+    it('adds CSV columns per aspect and a table column, and writes the crops with --crop-out', async () => {
+      await writeFile(join(root, 'wide', 'halves.png'), await wide());
+      const csv: string[][] = parse((await cli(['wide', '--csv', '--crop', '1:1'])).out);
+      expect(csv[0]!.slice(-7)).toEqual([
+        'crop_1x1_left',
+        'crop_1x1_top',
+        'crop_1x1_width',
+        'crop_1x1_height',
+        'crop_1x1_score',
+        'error_code',
+        'error_message',
+      ]);
+      const [left, top, width, height] = csv[1]!.slice(-7, -3).map(Number);
+      expect(left).toBeGreaterThanOrEqual(400);
+      expect([top, width, height]).toEqual([0, 200, 200]);
+
+      const table = await cli(['wide', '--crop', '1:1', '--crop-out', 'crops']);
+      expect(table.code).toBe(0);
+      const lines = table.out.split('\n');
+      expect(lines[0]).toMatch(/weakest\s+crop 1:1$/);
+      expect(lines[1]).toMatch(new RegExp(`\\s200x200\\+${left}\\+0$`));
+      expect(table.err).toContain('wrote 1 crops to crops');
+      const cut = await readFile(join(root, 'crops', 'wide', 'halves.1x1.png'));
+      const meta = await sharp(cut).metadata();
+      expect([meta.width, meta.height]).toEqual([200, 200]);
+      expect((await sharp(cut).stats()).channels[0]!.mean).toBeGreaterThan(240);
+    });
+
+    it('exits 2 on a bad aspect, too many aspects, or --crop-out without --crop', async () => {
+      const bad = await cli(['wide', '--crop', '16x9']);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toContain('Expected crop aspects as W:H with positive integers');
+      expect((await cli(['wide', '--crop', '1:1,2:1,3:1,4:1,5:1'])).err).toContain(
+        'Expected at most 4 crop aspects but received 5',
+      );
+      const orphan = await cli(['wide', '--crop-out', 'crops']);
+      expect(orphan.code).toBe(2);
+      expect(orphan.err).toContain('--crop-out needs --crop');
+    });
   });
 
   it('reads text from a sidecar file and from a JSON map', async () => {

@@ -1,12 +1,13 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ImageError } from '#core/common/errors.ts';
 import {
   blockUnusedLoaders,
+  hammingDistance,
   type ImageSpec,
   inspectImage,
   prepareImage,
@@ -358,5 +359,65 @@ describe('preprocessing', () => {
     const [r, , b] = channelMeans(out.pixels, 16);
     expect(r).toBeGreaterThan(0.9);
     expect(b).toBeLessThan(0.1);
+  });
+});
+
+describe('perceptual hash (result.image.phash)', () => {
+  const SAMPLES = resolve(import.meta.dirname, '../fixtures/samples');
+  const PHOTOS = ['ladybird', 'rocket', 'storm', 'yellow-flower'];
+  /** The documented rule (docs/API.md, "Near-duplicates"): the same photo when at most this many bits differ. */
+  const SAME = 10;
+  const model = spec(448);
+  const hashOf = async (bytes: Buffer) => (await prepareImage(bytes, model, limits)).phash;
+
+  it('is 16 lowercase hex digits of the whole image, not only the centre crop the model sees', async () => {
+    const left = await halves(300, 100, { r: 250, g: 250, b: 250 }, { r: 10, g: 10, b: 10 });
+    const right = await halves(300, 100, { r: 10, g: 10, b: 10 }, { r: 250, g: 250, b: 250 });
+    const [a, b] = [await hashOf(left), await hashOf(right)];
+    expect(a).toMatch(/^[0-9a-f]{16}$/);
+    // The centre crops are nearly alike; the whole images are mirror images, far apart.
+    expect(hammingDistance(a, b)).toBeGreaterThan(SAME);
+  });
+
+  it('keeps the same photo within the rule when resized, re-encoded or turned by EXIF', async () => {
+    for (const name of PHOTOS) {
+      const photo = await readFile(join(SAMPLES, `${name}.jpg`));
+      const base = await hashOf(photo);
+      const copies = [
+        await sharp(photo).resize(300).jpeg({ quality: 70 }).toBuffer(),
+        await sharp(photo).resize(600).webp({ quality: 50 }).toBuffer(),
+        await sharp(photo).resize(2048).png().toBuffer(),
+        await sharp(photo).rotate(270).withMetadata({ orientation: 6 }).jpeg({ quality: 80 }).toBuffer(),
+      ];
+      for (const copy of copies) expect(hammingDistance(base, await hashOf(copy))).toBeLessThanOrEqual(4);
+    }
+  });
+
+  it('puts different photos beyond the rule', async () => {
+    const hashes = await Promise.all(
+      PHOTOS.map(async (n) => hashOf(await readFile(join(SAMPLES, `${n}.jpg`)))),
+    );
+    for (let i = 0; i < hashes.length; i++) {
+      for (let j = i + 1; j < hashes.length; j++)
+        expect(hammingDistance(hashes[i]!, hashes[j]!)).toBeGreaterThan(SAME + 6);
+    }
+  });
+
+  it('does not promise that an 85% crop stays within the rule (docs/API.md says so)', async () => {
+    // Measured over 61 photos: an 85% centre crop moves the hash by 16 bits (median), a corner crop by 26.
+    const photo = await readFile(join(SAMPLES, 'ladybird.jpg'));
+    const { width, height } = await sharp(photo).metadata();
+    const crop = await sharp(photo)
+      .extract({ left: 0, top: 0, width: Math.round(width! * 0.85), height: Math.round(height! * 0.85) })
+      .toBuffer();
+    expect(hammingDistance(await hashOf(photo), await hashOf(crop))).toBeGreaterThan(SAME);
+  });
+
+  it('compares only well-formed hashes', () => {
+    expect(hammingDistance('0000000000000000', 'ffffffffffffffff')).toBe(64);
+    expect(hammingDistance('8000000000000001', '0000000000000000')).toBe(2);
+    expect(() => hammingDistance('abc', '0000000000000000')).toThrow(
+      'Expected two 16-digit lowercase hex hashes',
+    );
   });
 });

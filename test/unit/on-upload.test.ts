@@ -1,7 +1,7 @@
 /** on-upload's handler logic with a fake S3 and scorer: every branch, no servers. */
 import { describe, expect, it } from 'vitest';
 import type { ItemOutcome } from '#core/clients/scorer-protocol.ts';
-import { EdgeError } from '#core/common/errors.ts';
+import { ConfigError, EdgeError } from '#core/common/errors.ts';
 import { readUploadConfig } from '#core/on-upload/config.ts';
 import { handleUploadEvent } from '#core/on-upload/uploads.ts';
 import { countingMetrics, FakeObjects, FakeScorer, MODEL, quietLogger, result } from '../helpers/fakes.ts';
@@ -21,7 +21,7 @@ function s3Event(...keys: string[]) {
   };
 }
 
-function setup(answer?: (id: string) => ItemOutcome | undefined, fail?: Error) {
+function setup(answer?: (id: string) => ItemOutcome | undefined, fail?: Error, cfg = config) {
   const objects = new FakeObjects();
   const scorer = new FakeScorer(
     answer
@@ -31,7 +31,7 @@ function setup(answer?: (id: string) => ItemOutcome | undefined, fail?: Error) {
   );
   const metrics = countingMetrics();
   const deps = {
-    config,
+    config: cfg,
     objects: objects.asStore(),
     scorer,
     logger: quietLogger(),
@@ -58,6 +58,41 @@ describe('on-upload', () => {
       source: { bucket: 'media', key: 'uploads/cat.jpg', etag: 'e1' },
       idempotencyKey: 'media/uploads/cat.jpg#e1@fake@1.0.0',
     });
+  });
+
+  it('asks for no crops by default, and for the CROP_ASPECTS crops, stored in the result JSON', async () => {
+    expect(config.cropAspects).toEqual([]);
+    const plain = setup();
+    await plain.run(s3Event('uploads/cat.jpg'));
+    expect(plain.scorer.jobs[0]!.items[0]!.crops).toBeUndefined();
+
+    const withCrops = readUploadConfig({ SCORER_FUNCTION_NAME: 'scorer', CROP_ASPECTS: '16:9, 1:1' });
+    expect(withCrops.cropAspects).toEqual(['16:9', '1:1']);
+    const box = { left: 0, top: 12, width: 640, height: 360, score: 6.2 };
+    const { run, scorer, objects } = setup(
+      (id) => ({
+        id,
+        ok: true,
+        result: { ...result(7.5), crops: [{ aspect: '16:9', ...box }] },
+        source: { etag: 'e1' },
+      }),
+      undefined,
+      withCrops,
+    );
+    await run(s3Event('uploads/cat.jpg'));
+    expect(scorer.jobs[0]!.items[0]!.crops).toEqual(['16:9', '1:1']);
+    const doc = JSON.parse(objects.objects.get('media/results/uploads/cat.jpg.json')!.body.toString());
+    expect(doc.result.crops).toEqual([{ aspect: '16:9', ...box }]);
+    expect(doc.result.image.phash).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('fails at cold start on a bad CROP_ASPECTS, naming it', () => {
+    expect(() => readUploadConfig({ SCORER_FUNCTION_NAME: 'scorer', CROP_ASPECTS: '16:9,wide' })).toThrow(
+      ConfigError,
+    );
+    expect(() =>
+      readUploadConfig({ SCORER_FUNCTION_NAME: 'scorer', CROP_ASPECTS: '1:1,2:1,3:1,4:1,5:1' }),
+    ).toThrow(/^Environment variable CROP_ASPECTS must be up to 4 comma-separated aspects W:H/);
   });
 
   it('answers duplicate for the same object version and model, without calling the scorer', async () => {

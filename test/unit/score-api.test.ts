@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { EdgeError } from '#core/common/errors.ts';
 import { handleApiRequest } from '#core/score-api/api.ts';
 import { readApiConfig } from '#core/score-api/config.ts';
-import { countingMetrics, FakeObjects, FakeScorer, httpEvent, quietLogger } from '../helpers/fakes.ts';
+import {
+  countingMetrics,
+  FakeObjects,
+  FakeScorer,
+  httpEvent,
+  quietLogger,
+  result,
+} from '../helpers/fakes.ts';
 
 const config = readApiConfig({
   BUCKET: 'media',
@@ -52,6 +59,12 @@ describe('score-api: caller mistakes are 4xx before the scorer is called', () =>
       'the body',
     ],
     ['an unknown field', { url: 'https://images.example.com/a.jpg', colour: 'red' }, 'the body'],
+    ['a crop aspect that is not W:H', { url: 'https://images.example.com/a.jpg', crops: ['16x9'] }, 'crops'],
+    [
+      'more than 4 crop aspects',
+      { url: 'https://images.example.com/a.jpg', crops: ['1:1', '2:1', '3:1', '4:1', '5:1'] },
+      'crops',
+    ],
   ])('answers 400 INVALID_ARGUMENT for %s', async (_, body, field) => {
     const { post, scorer, objects } = setup();
     const { status, body: answer } = await post(body);
@@ -177,6 +190,45 @@ describe('score-api: results', () => {
       expect(r.status).toBe(404);
       expect(r.body.error.code).toBe('RESULT_NOT_FOUND');
     }
+  });
+
+  it('forwards crop aspects per item and answers the boxes the scorer found', async () => {
+    const box = { aspect: '16:9', left: 10, top: 0, width: 320, height: 180, score: 6.1 };
+    const scorer = new FakeScorer((item) => ({
+      id: item.id,
+      ok: true,
+      result: {
+        ...result(6.5),
+        ...(item.crops ? { crops: item.crops.map((aspect) => ({ ...box, aspect })) } : {}),
+      },
+    }));
+    const { post, call } = setup(scorer);
+    const url = 'https://images.example.com/a.jpg';
+    const { status, body } = await post({ items: [{ url, crops: ['16:9', '1:1'] }, { url }] });
+    expect(status).toBe(200);
+    expect(scorer.jobs[0]!.items.map((i) => i.crops)).toEqual([['16:9', '1:1'], undefined]);
+    expect(body.items[0].crops).toEqual([box, { ...box, aspect: '1:1' }]);
+    expect(body.items[0].image.phash).toMatch(/^[0-9a-f]{16}$/);
+    expect(body.items[1].crops).toBeUndefined();
+    // Posted bytes name their aspects in the query.
+    await call(
+      httpEvent('POST', '/v1/scores', {
+        body: Buffer.from('bytes'),
+        headers: { 'content-type': 'image/jpeg' },
+        query: { crops: '4:5,3:2' },
+      }),
+    );
+    expect(scorer.jobs[1]!.items[0]!.crops).toEqual(['4:5', '3:2']);
+    const bad = await call(
+      httpEvent('POST', '/v1/scores', {
+        body: Buffer.from('bytes'),
+        headers: { 'content-type': 'image/jpeg' },
+        query: { crops: 'wide' },
+      }),
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('"crops" aspects as W:H');
+    expect(scorer.jobs).toHaveLength(2);
   });
 
   it('stages posted bytes under a key of their own per request, named by their digest', async () => {

@@ -45,7 +45,13 @@ describe('Scorer', () => {
     });
     expect(result.mode).toBe('image');
     expect(result.model).toEqual({ name: 'tiny', version: '1.0.0' });
-    expect(result.image).toEqual({ format: 'png', width: 64, height: 48, bytes: expect.any(Number) });
+    expect(result.image).toEqual({
+      format: 'png',
+      width: 64,
+      height: 48,
+      bytes: expect.any(Number),
+      phash: expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
     expect(Object.keys(result.timings)).toEqual(['readMs', 'decodeMs', 'inferenceMs']);
   });
 

@@ -117,6 +117,34 @@ describe('wp-webhook', () => {
     expect(scorer.jobs).toHaveLength(1);
   });
 
+  it('forwards the crop aspects and writes mmlq_crops (JSON) and mmlq_phash; other aspects rescore', async () => {
+    const box = { left: 0, top: 10, width: 320, height: 180, score: 6.4 };
+    const { send, site, scorer } = setup((id) => ({
+      id,
+      ok: true,
+      result: { ...result(7.5), crops: [{ aspect: '16:9', ...box }] },
+    }));
+    expect((await send(delivery(upload({ crops: ['16:9'] })))).body.status).toBe('scored');
+    expect(scorer.jobs[0]!.items[0]!.crops).toEqual(['16:9']);
+    const meta = site.writes[0]!.meta;
+    expect(JSON.parse(meta.mmlq_crops!)).toEqual([{ aspect: '16:9', ...box }]);
+    expect(meta.mmlq_phash).toBe(result(7.5).image.phash);
+    expect(meta.mmlq_key).toMatch(/@fake@1\.0\.0\+crops:16:9$/);
+    expect((await send(delivery(upload({ crops: ['16:9'] })))).body.status).toBe('duplicate');
+    // The site asks for another aspect: the stored score no longer answers it.
+    expect((await send(delivery(upload({ crops: ['16:9', '1:1'] })))).body.status).toBe('scored');
+    expect(scorer.jobs.map((j) => j.items[0]!.crops)).toEqual([['16:9'], ['16:9', '1:1']]);
+  });
+
+  it('writes empty mmlq_crops when no crops were asked, and refuses a bad aspect (400)', async () => {
+    const { send, site } = setup();
+    await send(delivery(upload()));
+    expect(site.writes[0]!.meta.mmlq_crops).toBe('');
+    const bad = await send(delivery(upload({ crops: ['16x9'] })));
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('attachment.crops.0');
+  });
+
   it('answers a replayed delivery id duplicate without scoring, even before the first one wrote', async () => {
     const { send, scorer, site } = setup();
     const event = delivery(upload({ caption: 'replayed' }), { id: 'replay-me' });

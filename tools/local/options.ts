@@ -48,6 +48,11 @@ export const ENV_VARS: readonly EnvVar[] = [
   },
   { name: 'MMLQ_SEED_DIR', fallback: 'test/fixtures/samples', help: 'the sample photos' },
   {
+    name: 'CROP_ASPECTS',
+    fallback: 'none',
+    help: 'aspects whose best crop on-upload puts in each result JSON, e.g. 16:9,1:1',
+  },
+  {
     name: 'MMLQ_API_KEY',
     fallback: 'a new key each run',
     help: 'the HTTP API key the local authorizer accepts',

@@ -2,23 +2,27 @@
  * mmlq-edge CLI.
  *
  *   mmlq-edge score <files|folders|globs...> [--top N] [--json|--csv] [--text-map map.json]
+ *                   [--crop 16:9,1:1 [--crop-out DIR]]
  *   mmlq-edge models
  *
  * Exit codes: 0 every image scored; 1 at least one image failed (the others are still reported);
  * 2 usage or model errors (nothing scored).
  */
-import { writeFile } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError as CommanderArgError, CommanderError, Option } from 'commander';
+import type { Aspect } from '../common/aspects.ts';
 import { isMmlqError } from '../common/errors.ts';
+import { cropAspects } from '../model/crop.ts';
+import { extractCrop, resolveLimits } from '../model/image.ts';
 import { readManifest } from '../model/manifest.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels } from '../model/registry.ts';
 import { PROVIDERS, type Provider } from '../model/runtime.ts';
 import { type ScoreOutcome, type ScoreRequest, Scorer } from '../model/scorer.ts';
 import { parseThresholds } from '../model/scores.ts';
 import { expandInputs, readTextMap, type TextMap, textFor, unusedTextMapKeys } from './inputs.ts';
-import { buildReport, formatCsv, formatJson, formatTable } from './output.ts';
+import { buildReport, formatCsv, formatJson, formatTable, type Report } from './output.ts';
 
 export interface Io {
   stdout: (text: string) => void;
@@ -62,11 +66,49 @@ interface ScoreFlags {
   provider: Provider;
   tiers?: string;
   progress: boolean;
+  crop?: Aspect[];
+  cropOut?: string;
+}
+
+function aspectsArg(value: string): Aspect[] {
+  try {
+    return cropAspects(value);
+  } catch (error) {
+    throw new CommanderArgError((error as Error).message);
+  }
+}
+
+/**
+ * Writes each ranked image's crops under `dir`, mirroring its path relative to the working folder (a file
+ * outside it goes to the top): `photos/a.jpg` → `<dir>/photos/a.16x9.jpg`. Returns the number written.
+ */
+async function writeCrops(report: Report, files: Map<string, string>, dir: string, io: Io): Promise<number> {
+  let written = 0;
+  for (const r of report.ranked) {
+    const file = files.get(r.file);
+    if (!file || !r.result.crops?.length) continue;
+    const rel = relative(io.cwd, file);
+    const place = rel.startsWith('..') || isAbsolute(rel) ? basename(file) : rel;
+    const stem = basename(place, extname(place));
+    const bytes = await readFile(file);
+    for (const crop of r.result.crops) {
+      const cut = await extractCrop(bytes, crop, resolveLimits());
+      const out = join(dir, dirname(place), `${stem}.${crop.aspect.replace(':', 'x')}.${cut.extension}`);
+      await mkdir(dirname(out), { recursive: true });
+      await writeFile(out, cut.data);
+      written++;
+    }
+  }
+  return written;
 }
 
 async function score(inputs: string[], flags: ScoreFlags, io: Io): Promise<number> {
   if (flags.json && flags.csv) {
     io.stderr('error: choose one of --json or --csv\n');
+    return 2;
+  }
+  if (flags.cropOut && !flags.crop?.length) {
+    io.stderr('error: --crop-out needs --crop (the aspects to cut, e.g. --crop 16:9,1:1)\n');
     return 2;
   }
   const tiers = flags.tiers ? parseThresholds(flags.tiers) : undefined;
@@ -97,6 +139,7 @@ async function score(inputs: string[], flags: ScoreFlags, io: Io): Promise<numbe
       id: relative(io.cwd, file) || file,
       image: { path: file },
       text: scorer.modelInfo.multimodal ? await textFor(file, textMap, flags.sidecar, io.cwd) : undefined,
+      crops: flags.crop?.map((a) => a.text),
     })),
   );
   const bar =
@@ -119,6 +162,11 @@ async function score(inputs: string[], flags: ScoreFlags, io: Io): Promise<numbe
     performance.now() - started,
     flags.top,
   );
+  if (flags.cropOut) {
+    const byId = new Map(requests.map((r, i) => [r.id, files[i]!]));
+    const written = await writeCrops(report, byId, resolve(io.cwd, flags.cropOut), io);
+    io.stderr(`wrote ${written} crops to ${flags.cropOut}\n`);
+  }
   const text = flags.json ? formatJson(report) : flags.csv ? formatCsv(report) : formatTable(report);
   if (flags.output) {
     await writeFile(resolve(io.cwd, flags.output), text);
@@ -181,6 +229,12 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         .default('cpu'),
     )
     .option('--tiers <spec>', 'percentile thresholds, e.g. top=90,good=60,average=25')
+    .option(
+      '--crop <aspects>',
+      'best crop per aspect, e.g. 16:9,1:1 (W:H, at most 4): boxes in JSON, CSV and the table',
+      aspectsArg,
+    )
+    .option('--crop-out <dir>', 'also write each crop as a file under <dir> (needs --crop)')
     .option('--no-progress', 'no progress bar')
     .action(async (inputs: string[], flags: ScoreFlags & { threads?: number }) => {
       exitCode = await score(inputs, { ...flags, threads: flags.threads ?? 0 }, io);

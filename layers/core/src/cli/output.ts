@@ -3,6 +3,7 @@
  * (best first); images that failed follow with their error code and message.
  */
 import { stringify } from 'csv-stringify/sync';
+import type { CropBox } from '../model/crop.ts';
 import type { ScoreOutcome, ScoreResult } from '../model/scorer.ts';
 
 /**
@@ -70,10 +71,33 @@ function pad(cells: string[][], rightAligned: Set<number>): string {
     .join('\n');
 }
 
+/** The crop aspects a report carries, in the order first seen. */
+function cropAspectsOf(report: Report): string[] {
+  return [...new Set(report.ranked.flatMap((r) => (r.result.crops ?? []).map((c) => c.aspect)))];
+}
+
+/** A crop box as WxH+left+top (ImageMagick's geometry), or nothing. */
+function geometry(crop: CropBox | undefined): string {
+  return crop ? `${crop.width}x${crop.height}+${crop.left}+${crop.top}` : '';
+}
+
+const CROP_FIELDS = ['left', 'top', 'width', 'height', 'score'] as const;
+
 export function formatTable(report: Report): string {
   const lines: string[] = [];
   if (report.ranked.length) {
-    const header = ['#', 'file', 'score', 'std', 'pct', 'tier', 'mode', 'weakest'];
+    const aspects = cropAspectsOf(report);
+    const header = [
+      '#',
+      'file',
+      'score',
+      'std',
+      'pct',
+      'tier',
+      'mode',
+      'weakest',
+      ...aspects.map((a) => `crop ${a}`),
+    ];
     const rows = report.ranked.map((r) => [
       String(r.rank),
       r.file,
@@ -83,6 +107,7 @@ export function formatTable(report: Report): string {
       r.result.tier,
       r.result.mode,
       weakest(r.result.attributes),
+      ...aspects.map((a) => geometry(r.result.crops?.find((c) => c.aspect === a))),
     ]);
     lines.push(pad([header, ...rows], new Set([0, 2, 3, 4])));
   }
@@ -118,6 +143,14 @@ export function formatJson(report: Report): string {
 
 export function formatCsv(report: Report): string {
   const labels = [...new Set(report.ranked.flatMap((r) => Object.keys(r.result.attributes ?? {})))];
+  // One column per aspect and field: crop_16x9_left, crop_16x9_top, ... crop_16x9_score.
+  const aspects = cropAspectsOf(report);
+  const cropColumns = aspects.flatMap((a) => CROP_FIELDS.map((f) => `crop_${a.replace(':', 'x')}_${f}`));
+  const cropCells = (r: Ranked) =>
+    aspects.flatMap((a) => {
+      const crop = r.result.crops?.find((c) => c.aspect === a);
+      return CROP_FIELDS.map((f) => crop?.[f] ?? '');
+    });
   const header = [
     'rank',
     'file',
@@ -127,6 +160,7 @@ export function formatCsv(report: Report): string {
     'tier',
     'mode',
     ...labels,
+    ...cropColumns,
     'error_code',
     'error_message',
   ];
@@ -139,10 +173,23 @@ export function formatCsv(report: Report): string {
     r.result.tier,
     r.result.mode,
     ...labels.map((l) => r.result.attributes?.[l] ?? ''),
+    ...cropCells(r),
     '',
     '',
   ]);
   for (const f of report.failed)
-    rows.push(['', f.file, '', '', '', '', '', ...labels.map(() => ''), f.error.code, f.error.message]);
+    rows.push([
+      '',
+      f.file,
+      '',
+      '',
+      '',
+      '',
+      '',
+      ...labels.map(() => ''),
+      ...cropColumns.map(() => ''),
+      f.error.code,
+      f.error.message,
+    ]);
   return stringify([header, ...rows]);
 }

@@ -3,6 +3,7 @@
  * References only (S3 object or URL), never image bytes. Imports no runtime code: edge functions use it.
  */
 import { z } from 'zod';
+import { isAspect, MAX_ASPECTS } from '../common/aspects.ts';
 import type { ErrorPayload } from '../common/errors.ts';
 import { parseWith } from '../common/validate.ts';
 import type { Outcome } from '../model/scorer.ts';
@@ -16,6 +17,8 @@ export interface ScoreItem {
   image: ImageRef;
   /** Caption, alt text, title, comments: used by multi-modal models. */
   text?: string | string[] | undefined;
+  /** Aspects (`16:9`, `1:1`, any `W:H`) to find the best crop for; the result carries `crops`. */
+  crops?: string[] | undefined;
 }
 
 /** A job with no items asks only which model is loaded (health checks, idempotency keys). */
@@ -59,6 +62,8 @@ export const LIMITS = Object.freeze({
   id: 1024,
   /** Characters of a URL. */
   url: 4096,
+  /** Crop aspects per item (each costs about one more full-size inference). */
+  cropAspects: MAX_ASPECTS,
   /** Bytes of one job as JSON: Lambda's synchronous invoke payload (6 MB), less room for the envelope. */
   jobBytes: 6_000_000,
 });
@@ -80,7 +85,17 @@ const s3Ref = z
   })
   .strict();
 const imageRef = z.union([z.object({ s3: s3Ref }).strict(), z.object({ url: urlField }).strict()]);
-const item = z.object({ id: idField, image: imageRef, text: textField.optional() }).strict();
+export const cropsField = z
+  .array(
+    z
+      .string()
+      .max(16)
+      .refine(isAspect, { message: 'an aspect W:H of positive integers (e.g. 16:9, 1:1, 4:5)' }),
+  )
+  .max(LIMITS.cropAspects);
+const item = z
+  .object({ id: idField, image: imageRef, text: textField.optional(), crops: cropsField.optional() })
+  .strict();
 const job = z.object({ items: z.array(item).max(LIMITS.items) }).strict();
 
 /** Validates an untrusted job; the message names the first offending field. */
@@ -88,7 +103,7 @@ export function parseJob(input: unknown): ScoreJob {
   return parseWith(
     job,
     input,
-    `a scoring job { items: [{ id, image: { s3: { bucket, key } } | { url }, text? }] } (at most ${LIMITS.items} items; none asks only which model is loaded)`,
+    `a scoring job { items: [{ id, image: { s3: { bucket, key } } | { url }, text?, crops? }] } (at most ${LIMITS.items} items, ${LIMITS.cropAspects} crop aspects each; none asks only which model is loaded)`,
     { whole: 'the job' },
   ) as ScoreJob;
 }
@@ -103,6 +118,7 @@ export const apiInput = z
     s3: s3Ref.omit({ versionId: true }).optional(),
     text: textField.optional(),
     id: idField.optional(),
+    crops: cropsField.optional(),
   })
   .strict()
   .refine((v) => (v.url === undefined) !== (v.s3 === undefined), {
@@ -111,4 +127,4 @@ export const apiInput = z
 
 export type ApiInput = z.infer<typeof apiInput>;
 
-export const API_INPUT_EXPECTED = `an input { url } | { s3: { bucket, key } } with optional text (a string, or at most ${LIMITS.texts} strings, of at most ${LIMITS.textChars} characters each) and id (at most ${LIMITS.id} characters)`;
+export const API_INPUT_EXPECTED = `an input { url } | { s3: { bucket, key } } with optional text (a string, or at most ${LIMITS.texts} strings, of at most ${LIMITS.textChars} characters each), id (at most ${LIMITS.id} characters) and crops (at most ${LIMITS.cropAspects} aspects W:H, e.g. ["16:9", "1:1"])`;

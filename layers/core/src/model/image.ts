@@ -10,7 +10,7 @@ import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { readLimited } from '../common/bytes.ts';
-import { ImageError } from '../common/errors.ts';
+import { ImageError, InvalidArgumentError } from '../common/errors.ts';
 import { IMAGE_FORMATS } from '../common/image-types.ts';
 import { positiveInteger } from '../common/validate.ts';
 
@@ -131,6 +131,8 @@ export interface PreparedImage {
   /** Normalised CHW float32 pixels (one image of the batch), length 3 * height * width. */
   pixels: Float32Array;
   info: ImageInfo;
+  /** Perceptual hash of the whole oriented image (before the centre crop): 16 lowercase hex digits. */
+  phash: string;
 }
 
 export interface ModelInput {
@@ -140,6 +142,8 @@ export interface ModelInput {
    */
   hwc: Uint8Array;
   info: ImageInfo;
+  /** Perceptual hash of the whole oriented image (before the centre crop): 16 lowercase hex digits. */
+  phash: string;
 }
 
 /** Reads a whole stream into memory, failing as soon as it passes maxBytes. */
@@ -269,8 +273,8 @@ export async function prepareImage(
   spec: ImageSpec,
   limits: ImageLimits,
 ): Promise<PreparedImage> {
-  const { hwc, info } = await decodeModelInput(bytes, spec, limits);
-  return { pixels: toNormalisedChw(hwc, spec), info };
+  const { hwc, info, phash } = await decodeModelInput(bytes, spec, limits);
+  return { pixels: toNormalisedChw(hwc, spec), info, phash };
 }
 
 /**
@@ -301,30 +305,118 @@ export async function decodeModelInput(
       const rw = Math.max(spec.width, Math.round(w * scale));
       const rh = Math.max(spec.height, Math.round(h * scale));
       pipeline = pipeline.resize({ width: rw, height: rh, fit: 'fill', kernel: 'lanczos3' });
-      if (spec.crop === 'center') {
-        pipeline = pipeline.extract({
-          left: Math.floor((rw - spec.width) / 2),
-          top: Math.floor((rh - spec.height) / 2),
-          width: spec.width,
-          height: spec.height,
-        });
-      }
     }
     raw = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (error) {
     throw decodeError(error);
   }
-  if (raw.info.channels !== 3 || raw.info.width !== spec.width || raw.info.height !== spec.height) {
+  // The centre crop is cut here rather than in sharp, so the perceptual hash sees the whole image.
+  const { width: rw, height: rh, channels } = raw.info;
+  const centre = spec.resize.mode === 'shortest-edge' && spec.crop === 'center';
+  if (
+    channels !== 3 ||
+    (centre ? rw < spec.width || rh < spec.height : rw !== spec.width || rh !== spec.height)
+  ) {
     throw new ImageError(
       'IMAGE_CORRUPT',
-      `Expected ${spec.width}x${spec.height} RGB after preprocessing but received ${raw.info.width}x${raw.info.height} with ${raw.info.channels} channels`,
+      `Expected ${spec.width}x${spec.height} RGB after preprocessing but received ${rw}x${rh} with ${channels} channels`,
     );
   }
-  return { hwc: raw.data, info };
+  const phash = perceptualHash(raw.data, rw, rh);
+  const view =
+    rw === spec.width && rh === spec.height
+      ? raw.data
+      : cropHwc(raw.data, rw, Math.floor((rw - spec.width) / 2), Math.floor((rh - spec.height) / 2), spec);
+  return { hwc: view, info, phash };
+}
+
+/** The width x height window at (left, top) of an HWC RGB buffer `stride` pixels wide. */
+function cropHwc(
+  hwc: Uint8Array,
+  stride: number,
+  left: number,
+  top: number,
+  size: { width: number; height: number },
+): Uint8Array {
+  const out = new Uint8Array(size.width * size.height * 3);
+  for (let y = 0; y < size.height; y++) {
+    const from = ((top + y) * stride + left) * 3;
+    out.set(hwc.subarray(from, from + size.width * 3), y * size.width * 3);
+  }
+  return out;
+}
+
+/** Side of the greyscale thumbnail the perceptual hash is computed from. */
+const HASH_SIDE = 32;
+const DCT_COS = Array.from({ length: 8 }, (_, k) =>
+  Float64Array.from({ length: HASH_SIDE }, (_, n) => Math.cos((Math.PI / HASH_SIDE) * (n + 0.5) * k)),
+);
+
+/**
+ * pHash (DCT hash) of an HWC RGB image: luminance, area-averaged to 32x32 (aspect ignored), the 8x8
+ * lowest DCT frequencies, one bit per coefficient: above the median of the 63 non-DC ones. 64 bits as
+ * 16 lowercase hex digits. Resizes and re-encodes move it by a few bits, other photos by about half of
+ * the 64 (docs/API.md, "Near-duplicates", has the measured rule).
+ */
+export function perceptualHash(hwc: Uint8Array, width: number, height: number): string {
+  const grid = new Float64Array(HASH_SIDE * HASH_SIDE);
+  const count = new Float64Array(HASH_SIDE * HASH_SIDE);
+  for (let y = 0; y < height; y++) {
+    const gy = Math.min(HASH_SIDE - 1, Math.floor((y * HASH_SIDE) / height));
+    for (let x = 0; x < width; x++) {
+      const gx = Math.min(HASH_SIDE - 1, Math.floor((x * HASH_SIDE) / width));
+      const i = (y * width + x) * 3;
+      grid[gy * HASH_SIDE + gx]! += 0.299 * hwc[i]! + 0.587 * hwc[i + 1]! + 0.114 * hwc[i + 2]!;
+      count[gy * HASH_SIDE + gx]! += 1;
+    }
+  }
+  for (let i = 0; i < grid.length; i++) grid[i] = grid[i]! / Math.max(1, count[i]!);
+  // Separable DCT-II, keeping the 8 lowest frequencies on each axis.
+  const rows = new Float64Array(HASH_SIDE * 8);
+  for (let y = 0; y < HASH_SIDE; y++) {
+    for (let k = 0; k < 8; k++) {
+      let sum = 0;
+      for (let n = 0; n < HASH_SIDE; n++) sum += grid[y * HASH_SIDE + n]! * DCT_COS[k]![n]!;
+      rows[y * 8 + k] = sum;
+    }
+  }
+  const coef = new Float64Array(64);
+  for (let kx = 0; kx < 8; kx++) {
+    for (let ky = 0; ky < 8; ky++) {
+      let sum = 0;
+      for (let n = 0; n < HASH_SIDE; n++) sum += rows[n * 8 + kx]! * DCT_COS[ky]![n]!;
+      coef[ky * 8 + kx] = sum;
+    }
+  }
+  const ac = Array.from(coef.subarray(1)).sort((a, b) => a - b);
+  const median = (ac[31]! + ac[32]!) / 2;
+  let hex = '';
+  for (let nibble = 0; nibble < 16; nibble++) {
+    let v = 0;
+    for (let b = 0; b < 4; b++) v = (v << 1) | (coef[nibble * 4 + b]! > median ? 1 : 0);
+    hex += v.toString(16);
+  }
+  return hex;
+}
+
+/** Bits that differ between two 16-hex-digit perceptual hashes (0-64). */
+export function hammingDistance(a: string, b: string): number {
+  if (!/^[0-9a-f]{16}$/.test(a) || !/^[0-9a-f]{16}$/.test(b)) {
+    throw new InvalidArgumentError(`Expected two 16-digit lowercase hex hashes but received ${a} and ${b}`);
+  }
+  let bits = 0;
+  for (let i = 0; i < 16; i++) {
+    let x = Number.parseInt(a[i]!, 16) ^ Number.parseInt(b[i]!, 16);
+    while (x) {
+      bits += x & 1;
+      x >>= 1;
+    }
+  }
+  return bits;
 }
 
 /** Width and height after EXIF orientation (5-8 swap the axes). */
-function orientedSize(info: ImageInfo): [number, number] {
+export function orientedSize(info: ImageInfo): [number, number] {
   return info.orientation >= 5 ? [info.height, info.width] : [info.width, info.height];
 }
 
@@ -376,4 +468,176 @@ export function toNormalisedChw(
     out[b + i] = table[512 + hwc[j + 2]!]!;
   }
   return out;
+}
+
+/** A box in pixels: integers, inside the image it refers to. */
+export interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** The whole image decoded once (oriented, sRGB, alpha on white), HWC RGB, for cutting many windows. */
+export interface DecodedImage {
+  data: Buffer;
+  width: number;
+  height: number;
+  info: ImageInfo;
+  /** Width and height after EXIF orientation, at full resolution: what crop boxes refer to. */
+  oriented: { width: number; height: number };
+}
+
+/**
+ * Decodes the image once for a crop search: oriented as prepareImage orients it, shrunk (on load for JPEG
+ * and WebP) so its shorter side is at most `maxShortSide`, never enlarged.
+ */
+export async function decodeImage(
+  bytes: Buffer,
+  limits: ImageLimits,
+  maxShortSide: number,
+): Promise<DecodedImage> {
+  const info = await inspectImage(bytes, limits);
+  const [ow, oh] = orientedSize(info);
+  const scale = Math.min(1, maxShortSide / Math.min(ow, oh));
+  const width = Math.max(1, Math.round(ow * scale));
+  const height = Math.max(1, Math.round(oh * scale));
+  try {
+    let pipeline = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1, page: 0 })
+      .autoOrient()
+      .toColourspace('srgb')
+      .flatten({ background: { r: 255, g: 255, b: 255 } });
+    if (scale < 1) pipeline = pipeline.resize({ width, height, fit: 'fill', kernel: 'lanczos3' });
+    const raw = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (raw.info.channels !== 3 || raw.info.width !== width || raw.info.height !== height) {
+      throw new ImageError(
+        'IMAGE_CORRUPT',
+        `Expected ${width}x${height} RGB after decoding but received ${raw.info.width}x${raw.info.height} with ${raw.info.channels} channels`,
+      );
+    }
+    return { data: raw.data, width, height, info, oriented: { width: ow, height: oh } };
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    throw decodeError(error);
+  }
+}
+
+/**
+ * One window of a decoded image (`box` in the decoded image's pixels) resized to `width` x `height` and
+ * normalised as `spec` says: CHW float32. Resampled here, not by sharp: an area average when shrinking,
+ * bilinear when enlarging; a few milliseconds per window, where a sharp pipeline per window cost more
+ * than the window's inference.
+ */
+export function windowPixels(
+  image: DecodedImage,
+  box: Box,
+  width: number,
+  height: number,
+  spec: Pick<ImageSpec, 'rescale' | 'mean' | 'std'>,
+): Float32Array {
+  const src = image.data;
+  const stride = image.width;
+  const plane = width * height;
+  const out = new Float32Array(3 * plane);
+  const fx = box.width / width;
+  const fy = box.height / height;
+  const scale = spec.rescale;
+  for (let y = 0; y < height; y++) {
+    const sy0 = box.top + y * fy;
+    const y0 = Math.min(image.height - 1, Math.floor(sy0));
+    const y1 = fy >= 1 ? Math.max(y0 + 1, Math.min(image.height, Math.floor(sy0 + fy))) : y0 + 1;
+    for (let x = 0; x < width; x++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      if (fx >= 1 && fy >= 1) {
+        const sx0 = box.left + x * fx;
+        const x0 = Math.min(image.width - 1, Math.floor(sx0));
+        const x1 = Math.max(x0 + 1, Math.min(image.width, Math.floor(sx0 + fx)));
+        for (let yy = y0; yy < y1; yy++) {
+          let i = (yy * stride + x0) * 3;
+          for (let xx = x0; xx < x1; xx++, i += 3) {
+            r += src[i]!;
+            g += src[i + 1]!;
+            b += src[i + 2]!;
+          }
+        }
+        const n = (y1 - y0) * (x1 - x0);
+        r /= n;
+        g /= n;
+        b /= n;
+      } else {
+        // Bilinear at the output pixel's centre, clamped to the box.
+        const sx = Math.min(box.left + box.width - 1, Math.max(box.left, box.left + (x + 0.5) * fx - 0.5));
+        const sy = Math.min(box.top + box.height - 1, Math.max(box.top, box.top + (y + 0.5) * fy - 0.5));
+        const xa = Math.floor(sx);
+        const ya = Math.floor(sy);
+        const xb = Math.min(image.width - 1, xa + 1);
+        const yb = Math.min(image.height - 1, ya + 1);
+        const wx = sx - xa;
+        const wy = sy - ya;
+        for (let c = 0; c < 3; c++) {
+          const top = src[(ya * stride + xa) * 3 + c]! * (1 - wx) + src[(ya * stride + xb) * 3 + c]! * wx;
+          const bottom = src[(yb * stride + xa) * 3 + c]! * (1 - wx) + src[(yb * stride + xb) * 3 + c]! * wx;
+          const v = top * (1 - wy) + bottom * wy;
+          if (c === 0) r = v;
+          else if (c === 1) g = v;
+          else b = v;
+        }
+      }
+      const o = y * width + x;
+      out[o] = (r * scale - spec.mean[0]) / spec.std[0];
+      out[plane + o] = (g * scale - spec.mean[1]) / spec.std[1];
+      out[2 * plane + o] = (b * scale - spec.mean[2]) / spec.std[2];
+    }
+  }
+  return out;
+}
+
+/** Encoded crop of an image: `box` in the oriented image's pixels. */
+export interface EncodedCrop {
+  data: Buffer;
+  /** File suffix of the encoding: the input's format where sharp writes it, else jpg. */
+  extension: 'jpg' | 'png' | 'webp' | 'avif' | 'tiff' | 'gif';
+}
+
+/**
+ * Cuts `box` (oriented pixels, as crops report it) out of the image at full resolution and encodes it
+ * in the input's format (JPEG quality 90). The box is checked against the oriented size first.
+ */
+export async function extractCrop(bytes: Buffer, box: Box, limits: ImageLimits): Promise<EncodedCrop> {
+  const info = await inspectImage(bytes, limits);
+  const [ow, oh] = orientedSize(info);
+  const whole = [box.left, box.top, box.width, box.height].every((v) => Number.isInteger(v) && v >= 0);
+  if (!whole || box.width < 1 || box.height < 1 || box.left + box.width > ow || box.top + box.height > oh) {
+    throw new InvalidArgumentError(
+      `Expected a crop box inside the ${ow}x${oh} image but received ${box.width}x${box.height} at (${box.left}, ${box.top})`,
+    );
+  }
+  try {
+    const pipeline = sharp(bytes, {
+      limitInputPixels: limits.maxPixels,
+      failOn: 'warning',
+      pages: 1,
+      page: 0,
+    })
+      .autoOrient()
+      .extract(box);
+    switch (info.format) {
+      case 'png':
+        return { data: await pipeline.png().toBuffer(), extension: 'png' };
+      case 'webp':
+        return { data: await pipeline.webp({ quality: 90 }).toBuffer(), extension: 'webp' };
+      case 'avif':
+        return { data: await pipeline.avif({ quality: 70 }).toBuffer(), extension: 'avif' };
+      case 'tiff':
+        return { data: await pipeline.tiff().toBuffer(), extension: 'tiff' };
+      case 'gif':
+        return { data: await pipeline.gif().toBuffer(), extension: 'gif' };
+      default:
+        return { data: await pipeline.jpeg({ quality: 90 }).toBuffer(), extension: 'jpg' };
+    }
+  } catch (error) {
+    throw decodeError(error);
+  }
 }

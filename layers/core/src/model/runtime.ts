@@ -136,6 +136,15 @@ export class ModelSession {
     return this.session.outputNames;
   }
 
+  /**
+   * The declared shape of an input: a number per fixed axis, a string per symbolic one (`N`, `H`), or
+   * undefined when the graph does not say (the crop search then assumes the manifest's size is fixed).
+   */
+  inputShape(name: string): readonly (number | string)[] | undefined {
+    const meta = this.session.inputMetadata.find((m) => m.name === name);
+    return meta?.isTensor ? meta.shape : undefined;
+  }
+
   /** Checks that the graph has every input and output the manifest names. */
   assertSignature(inputs: readonly string[], outputs: readonly string[], source: string): void {
     const missingIn = inputs.filter((n) => !this.inputNames.includes(n));

@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import { type ErrorPayload, InvalidArgumentError, MmlqError, toErrorPayload } from '../common/errors.ts';
 import { positiveInteger } from '../common/validate.ts';
+import { type Aspect, type CropBox, cropAspects, findCrops } from './crop.ts';
 import {
   decodeModelInput,
   type ImageInfo,
@@ -40,6 +41,8 @@ export interface ScoreRequest {
   image: ImageSource;
   /** Text around the image: caption, alt text, title, comments. Used by multi-modal models only. */
   text?: string | readonly string[] | undefined;
+  /** Aspects (`16:9`, `1:1`, any `W:H`) to find the best crop for: model/crop.ts. */
+  crops?: readonly string[] | undefined;
 }
 
 export interface ScoreResult {
@@ -57,8 +60,11 @@ export interface ScoreResult {
   /** Whether text took part in this score. */
   mode: 'image' | 'image+text';
   model: { name: string; version: string };
-  image: Pick<ImageInfo, 'format' | 'width' | 'height' | 'bytes'>;
-  timings: { readMs: number; decodeMs: number; inferenceMs: number };
+  /** As stored (width and height before EXIF orientation); `phash`: see image.ts perceptualHash. */
+  image: Pick<ImageInfo, 'format' | 'width' | 'height' | 'bytes'> & { phash: string };
+  /** The best crop per requested aspect, in the oriented image's pixels, when crops were asked for. */
+  crops?: CropBox[];
+  timings: { readMs: number; decodeMs: number; inferenceMs: number; cropMs?: number };
 }
 
 /**
@@ -92,8 +98,11 @@ interface Prepared {
   /** The decoded uint8 pixels until they are copied into a batch tensor, then dropped. */
   image: ModelInput | undefined;
   info: ImageInfo;
+  phash: string;
   readMs: number;
   decodeMs: number;
+  /** The bytes and aspects of a crop search, when the request asks for crops. */
+  crop?: { bytes: Buffer; aspects: Aspect[] };
 }
 
 /**
@@ -191,7 +200,7 @@ export class Scorer {
       try {
         const results = await this.infer(ready.map((r) => r.prepared));
         for (const [k, r] of ready.entries()) {
-          finish(r.index, { id: r.prepared.request.id, ok: true, result: results[k]! });
+          finish(r.index, await this.withCrops(r.prepared, results[k]!));
         }
       } catch (error) {
         for (const r of ready)
@@ -221,11 +230,42 @@ export class Scorer {
   }
 
   private async prepare(request: ScoreRequest): Promise<Prepared> {
+    const aspects = request.crops?.length ? cropAspects(request.crops) : [];
     const t0 = performance.now();
     const bytes = await this.read(request.image);
     const t1 = performance.now();
     const image = await decodeModelInput(bytes, this.model.manifest.inputs.image, this.limits);
-    return { request, image, info: image.info, readMs: t1 - t0, decodeMs: performance.now() - t1 };
+    const prepared: Prepared = {
+      request,
+      image,
+      info: image.info,
+      phash: image.phash,
+      readMs: t1 - t0,
+      decodeMs: performance.now() - t1,
+    };
+    if (aspects.length) prepared.crop = { bytes, aspects };
+    return prepared;
+  }
+
+  /** The outcome of a scored item, with its crops when it asked for them (a failed search fails the item). */
+  private async withCrops(p: Prepared, result: ScoreResult): Promise<ScoreOutcome> {
+    const id = p.request.id;
+    if (!p.crop) return { id, ok: true, result };
+    try {
+      const t0 = performance.now();
+      const crops = await findCrops(this.model, p.crop.bytes, p.crop.aspects, this.limits);
+      return {
+        id,
+        ok: true,
+        result: {
+          ...result,
+          crops,
+          timings: { ...result.timings, cropMs: round(performance.now() - t0, 2) },
+        },
+      };
+    } catch (error) {
+      return { id, ok: false, error: toErrorPayload(error) };
+    }
   }
 
   private read(source: ImageSource): Promise<Buffer> {
@@ -297,6 +337,7 @@ export class Scorer {
           width: p.info.width,
           height: p.info.height,
           bytes: p.info.bytes,
+          phash: p.phash,
         },
         timings: {
           readMs: round(p.readMs, 2),

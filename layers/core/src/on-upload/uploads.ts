@@ -72,6 +72,7 @@ async function processObject(
         {
           id: key,
           image: { s3: { bucket, key, ...(object.versionId ? { versionId: object.versionId } : {}) } },
+          ...(deps.config.cropAspects.length ? { crops: deps.config.cropAspects } : {}),
         },
       ],
     },

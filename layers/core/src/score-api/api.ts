@@ -1,8 +1,8 @@
 /**
  * score-api: the HTTP API (API Gateway HTTP API, payload 2.0).
  *   POST /v1/scores       image bytes (Content-Type image/* or application/octet-stream, optional
- *                         ?text=), or JSON { url } | { s3 } |
- *                         { items: [...] } (each with optional text and id); bytes are staged in S3 and
+ *                         ?text=, ?crops=16:9,1:1), or JSON { url } | { s3 } |
+ *                         { items: [...] } (each with optional text, id and crops); bytes are staged in S3 and
  *                         passed to the scorer by reference.
  *   POST /v1/uploads      { contentType }: a presigned PUT for an image over the body limit, then { s3 }.
  *   GET  /v1/scores/{id}  a stored result.
@@ -21,6 +21,7 @@ import {
   type ItemOutcome,
   type ScoreItem,
 } from '../clients/scorer-protocol.ts';
+import { MAX_ASPECTS, parseAspects } from '../common/aspects.ts';
 import { EdgeError, ImageError, InvalidArgumentError, statusOf } from '../common/errors.ts';
 import { bodyBytes, errorResponse, header, json, pathSegment, type Response, route } from '../common/http.ts';
 import { IMAGE_TYPES, suffixOfMime } from '../common/image-types.ts';
@@ -58,7 +59,12 @@ function parseInput(raw: unknown, at: string, config: ApiConfig): ScoreItem {
     image = { url: checkUrl(input.url!, config.url.allowedOrigins).href };
   }
   const id = input.id ?? ('s3' in image ? image.s3.key : image.url);
-  return { id, image, ...(input.text !== undefined ? { text: input.text } : {}) };
+  return {
+    id,
+    image,
+    ...(input.text !== undefined ? { text: input.text } : {}),
+    ...(input.crops?.length ? { crops: input.crops } : {}),
+  };
 }
 
 interface Parsed {
@@ -89,6 +95,11 @@ async function parseScoreRequest(event: APIGatewayProxyEventV2, deps: ApiDeps): 
         `Expected an image of at most ${config.maxImageBytes} bytes but received ${bytes.length} bytes`,
       );
     }
+    // Checked before anything is staged: a bad aspect stores nothing.
+    const cropsQuery = event.queryStringParameters?.['crops'];
+    const crops = cropsQuery
+      ? parseAspects(cropsQuery, MAX_ASPECTS, '"crops" aspects').map((a) => a.text)
+      : undefined;
     // Each request stages its own object (named by the digest, for tracing, and a random suffix): two
     // requests with the same bytes never write the same key, whatever the store's write semantics.
     // Only the reference travels to the scorer. The staging prefix expires (serverless.yml lifecycle).
@@ -99,7 +110,14 @@ async function parseScoreRequest(event: APIGatewayProxyEventV2, deps: ApiDeps): 
     return {
       batch: false,
       staged: digest,
-      items: [{ id: digest, image: { s3: { bucket: config.bucket, key } }, ...(text ? { text } : {}) }],
+      items: [
+        {
+          id: digest,
+          image: { s3: { bucket: config.bucket, key } },
+          ...(text ? { text } : {}),
+          ...(crops ? { crops } : {}),
+        },
+      ],
     };
   }
   if (contentType !== 'application/json') {

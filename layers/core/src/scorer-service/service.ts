@@ -72,7 +72,7 @@ export class ScoringService {
           const { bytes, source } = await this.read(item);
           ready.push({
             index,
-            request: { id: item.id, image: { bytes }, text: item.text },
+            request: { id: item.id, image: { bytes }, text: item.text, crops: item.crops },
             fetchMs: performance.now() - started,
             source,
           });

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { LIMITS } from '../clients/scorer-protocol.ts';
+import { cropsField, LIMITS } from '../clients/scorer-protocol.ts';
 import { InvalidArgumentError } from '../common/errors.ts';
 import { parseJsonText } from '../common/validate.ts';
 
@@ -26,6 +26,8 @@ const attachment = z.object({
     .array(z.string().max(5_000))
     .max(LIMITS.texts - 4)
     .default([]),
+  // Aspects (the plugin's crop_aspects setting) whose best crop is stored with the score (mmlq_crops).
+  crops: cropsField.optional(),
 });
 
 const common = {
@@ -78,10 +80,13 @@ export function attachmentTexts(a: AttachmentPayload): string[] {
 }
 
 /**
- * What a stored score is for: this site's attachment, these image bytes, this text and this model.
- * A delivery whose key equals the stored one is a duplicate (no rescoring, no write).
+ * What a stored score is for: this site's attachment, these image bytes, this text and this model, and
+ * the crop aspects asked for (`+crops:16:9,1:1`, only when any: keys stored before crops stay valid for
+ * deliveries without them). A delivery whose key equals the stored one is a duplicate (no rescoring,
+ * no write); one that asks for other aspects is scored again.
  */
 export function attachmentKey(site: string, a: AttachmentPayload, model: { name: string; version: string }) {
   const textHash = createHash('sha256').update(attachmentTexts(a).join('\n')).digest('hex').slice(0, 16);
-  return `${new URL(site).origin}#${a.id}#${a.sha256}#${textHash}@${model.name}@${model.version}`;
+  const crops = a.crops?.length ? `+crops:${a.crops.join(',')}` : '';
+  return `${new URL(site).origin}#${a.id}#${a.sha256}#${textHash}@${model.name}@${model.version}${crops}`;
 }

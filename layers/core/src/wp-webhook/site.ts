@@ -32,6 +32,10 @@ export interface ScoreMeta {
   mmlq_attributes?: string;
   mmlq_key: string;
   mmlq_error: string;
+  /** JSON of the crops array ([{ aspect, left, top, width, height, score }]), '' when none were asked. */
+  mmlq_crops?: string;
+  /** The near-duplicate key, 16 lowercase hex digits (docs/API.md, "Near-duplicates"). */
+  mmlq_phash?: string;
 }
 
 interface Term {

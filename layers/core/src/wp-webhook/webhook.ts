@@ -133,7 +133,16 @@ async function deliver(
   // The plugin stops waiting after its own timeout: answer (with a typed error) before it does.
   const pluginDeadline = nowMs + config.wordpress.answerWithinMs - config.reserveMs;
   const answer = await deps.scorer.score(
-    { items: [{ id: String(attachment.id), image: { url }, ...(texts.length ? { text: texts } : {}) }] },
+    {
+      items: [
+        {
+          id: String(attachment.id),
+          image: { url },
+          ...(texts.length ? { text: texts } : {}),
+          ...(attachment.crops?.length ? { crops: attachment.crops } : {}),
+        },
+      ],
+    },
     { deadline: Math.min(call.deadline ?? Number.POSITIVE_INFINITY, pluginDeadline) },
   );
   metrics.addMetric('ScorerLatency', MetricUnit.Milliseconds, performance.now() - started);
@@ -170,6 +179,8 @@ async function deliver(
     mmlq_tier: r.tier,
     mmlq_attributes: r.attributes ? JSON.stringify(r.attributes) : '',
     mmlq_error: '',
+    mmlq_crops: r.crops ? JSON.stringify(r.crops) : '',
+    mmlq_phash: r.image.phash,
   };
   await site.writeScore(attachment.id, meta, r.tier);
   metrics.addMetric('ImagesScored', MetricUnit.Count, 1);

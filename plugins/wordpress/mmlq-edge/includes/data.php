@@ -46,6 +46,8 @@ function mmlq_edge_meta_keys(): array {
 		'mmlq_attributes' => 'string',
 		'mmlq_key'        => 'string',
 		'mmlq_error'      => 'string',
+		'mmlq_crops'      => 'string',
+		'mmlq_phash'      => 'string',
 	);
 }
 
@@ -112,7 +114,8 @@ function mmlq_edge_register_data(): void {
 		 *
 		 * @param bool   $public   Whether `view` requests see the key.
 		 * @param string $meta_key The key: mmlq_score, mmlq_std, mmlq_percentile, mmlq_tier, mmlq_model,
-		 *                         mmlq_scored_at, mmlq_attributes, mmlq_key or mmlq_error.
+		 *                         mmlq_scored_at, mmlq_attributes, mmlq_key, mmlq_error, mmlq_crops or
+		 *                         mmlq_phash.
 		 */
 		$public = (bool) apply_filters( 'mmlq_edge_rest_public_meta', false, $key );
 		register_post_meta(

@@ -72,6 +72,11 @@ function mmlq_edge_payload( string $event, ?int $id = null ) {
 			array_map( static fn( $c ) => mmlq_edge_clip( $c->comment_content, 5000 ), is_array( $comments ) ? $comments : array() )
 		);
 	}
+	$crops = mmlq_edge_parse_aspects( mmlq_edge_settings()['crop_aspects'] ) ?? array();
+	if ( $crops ) {
+		// The best crop per aspect comes back with the score (meta mmlq_crops).
+		$attachment['crops'] = $crops;
+	}
 	$body['attachment'] = $attachment;
 	return $body;
 }

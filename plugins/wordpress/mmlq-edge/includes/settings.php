@@ -18,7 +18,7 @@ function mmlq_edge_register_settings(): void {
 /**
  * Defaults of every setting.
  *
- * @return array{endpoint: string, secret: string, enabled: bool, max_attempts: int, timeout: int, include_comments: bool}
+ * @return array{endpoint: string, secret: string, enabled: bool, max_attempts: int, timeout: int, include_comments: bool, crop_aspects: string}
  */
 function mmlq_edge_default_settings(): array {
 	return array(
@@ -28,13 +28,14 @@ function mmlq_edge_default_settings(): array {
 		'max_attempts'     => 6,
 		'timeout'          => 15,
 		'include_comments' => true,
+		'crop_aspects'     => '16:9',
 	);
 }
 
 /**
  * The settings, typed, with defaults for anything missing.
  *
- * @return array{endpoint: string, secret: string, enabled: bool, max_attempts: int, timeout: int, include_comments: bool}
+ * @return array{endpoint: string, secret: string, enabled: bool, max_attempts: int, timeout: int, include_comments: bool, crop_aspects: string}
  */
 function mmlq_edge_settings(): array {
 	$stored = get_option( 'mmlq_edge_settings', array() );
@@ -46,7 +47,40 @@ function mmlq_edge_settings(): array {
 		'max_attempts'     => max( 1, min( 20, (int) $s['max_attempts'] ) ),
 		'timeout'          => max( 1, min( 60, (int) $s['timeout'] ) ),
 		'include_comments' => (bool) rest_sanitize_boolean( $s['include_comments'] ),
+		'crop_aspects'     => implode( ',', mmlq_edge_parse_aspects( is_string( $s['crop_aspects'] ) ? $s['crop_aspects'] : '' ) ?? array() ),
 	);
+}
+
+/**
+ * The most crop aspects one image may ask for (the scorer's LIMITS.cropAspects).
+ */
+const MMLQ_EDGE_MAX_CROP_ASPECTS = 4;
+
+/**
+ * Parses crop aspects, e.g. "16:9, 1:1": each W:H of positive integers up to 10000, repeats dropped, at
+ * most MMLQ_EDGE_MAX_CROP_ASPECTS. An empty text is no crops.
+ *
+ * @param string $text Comma-separated aspects.
+ * @return string[]|null The aspects, normalised ("16:9"), or null when the text is not valid.
+ */
+function mmlq_edge_parse_aspects( string $text ): ?array {
+	$out = array();
+	foreach ( explode( ',', $text ) as $part ) {
+		$part = trim( $part );
+		if ( '' === $part ) {
+			continue;
+		}
+		if ( ! preg_match( '/^(\d{1,5})\s*:\s*(\d{1,5})$/', $part, $m ) ) {
+			return null;
+		}
+		$w = (int) $m[1];
+		$h = (int) $m[2];
+		if ( $w < 1 || $h < 1 || $w > 10000 || $h > 10000 ) {
+			return null;
+		}
+		$out[ "$w:$h" ] = true;
+	}
+	return count( $out ) > MMLQ_EDGE_MAX_CROP_ASPECTS ? null : array_keys( $out );
 }
 
 /**
@@ -130,6 +164,18 @@ function mmlq_edge_sanitize_settings( $input ): array {
 	}
 	if ( array_key_exists( 'timeout', $in ) ) {
 		$out['timeout'] = max( 1, min( 60, absint( $in['timeout'] ) ) );
+	}
+	if ( array_key_exists( 'crop_aspects', $in ) ) {
+		$aspects = is_string( $in['crop_aspects'] ) ? mmlq_edge_parse_aspects( $in['crop_aspects'] ) : null;
+		if ( null !== $aspects ) {
+			$out['crop_aspects'] = implode( ',', $aspects );
+		} elseif ( function_exists( 'add_settings_error' ) ) {
+			add_settings_error(
+				'mmlq_edge_settings',
+				'mmlq_edge_crop_aspects',
+				__( 'Crop aspects must be up to 4 ratios W:H separated by commas (e.g. 16:9, 1:1); the previous ones were kept.', 'mmlq-edge' )
+			);
+		}
 	}
 	// The secret never comes from the form (it has its own "regenerate" button); code may set one.
 	if ( ! $from_form && isset( $in['secret'] ) && is_string( $in['secret'] ) && preg_match( '/^[\x21-\x7e]{32,256}$/', $in['secret'] ) ) {

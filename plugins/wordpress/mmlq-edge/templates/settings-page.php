@@ -34,6 +34,13 @@ defined( 'ABSPATH' ) || exit;
 				<td><label><input type="checkbox" name="<?php echo esc_attr( $mmlq_edge_view['name'] ); ?>[include_comments]" value="1" <?php checked( $mmlq_edge_view['settings']['include_comments'] ); ?> /> <?php echo esc_html__( 'Include up to 10 approved comments on the image as context', 'mmlq-edge' ); ?></label></td>
 			</tr>
 			<tr>
+				<th scope="row"><label for="mmlq-edge-crop-aspects"><?php echo esc_html__( 'Crop aspects', 'mmlq-edge' ); ?></label></th>
+				<td>
+					<input type="text" class="regular-text" id="mmlq-edge-crop-aspects" name="<?php echo esc_attr( $mmlq_edge_view['name'] ); ?>[crop_aspects]" value="<?php echo esc_attr( $mmlq_edge_view['settings']['crop_aspects'] ); ?>" />
+					<p class="description"><?php echo esc_html__( 'Up to 4 ratios W:H, separated by commas (e.g. 16:9, 1:1): the best crop of each is stored with the score. Empty: no crops.', 'mmlq-edge' ); ?></p>
+				</td>
+			</tr>
+			<tr>
 				<th scope="row"><label for="mmlq-edge-attempts"><?php echo esc_html__( 'Attempts', 'mmlq-edge' ); ?></label></th>
 				<td>
 					<input type="number" min="1" max="20" class="small-text" id="mmlq-edge-attempts" name="<?php echo esc_attr( $mmlq_edge_view['name'] ); ?>[max_attempts]" value="<?php echo esc_attr( (string) $mmlq_edge_view['settings']['max_attempts'] ); ?>" />
