@@ -1,148 +1,425 @@
 /**
- * Scorer benchmark: model load (cold), per-image latency at batch 1 and throughput at larger batches,
- * split into decode (sharp) and inference (onnxruntime), and peak RSS. Writes docs/BENCHMARKS.md.
+ * `npm run bench`: writes docs/BENCHMARKS.md from ONE run. Every configuration runs in a fresh child
+ * process (test/bench/child.ts: cold start, peak RSS of its own), end to end and the bound interleaved.
  *
- *   npm run bench                          # default model, sample images, cpu
- *   npm run bench -- --model NAME --provider cuda --batches 1,8,32 --rounds 5 --out docs/BENCHMARKS.md
- *   npm run bench -- --models-dir models/.cache/paper --model mmlq-paper-random --text "..." \
- *     --out docs/BENCHMARKS-paper-size.md      # the paper-size export (models/mmlq/README.md)
+ * - end to end: the core Scorer from JPEG files (read, decode, infer, score), what the CLI and the
+ *   handlers run;
+ * - the bound: onnxruntime-node alone, same session, on a batch prepared once from the same files;
+ * - the peer: the same architecture in PyTorch eager (test/bench/torch-peer.py, Debian python3-torch);
+ * - 1 and 12 MP at batch 1/8/32; time against image size (1, 4, 12, 24 MP) at batch 8; decode share;
+ *   cold start; peak RSS; the CLI's cold start; the paper-size graph (random weights, built into
+ *   models/.cache/paper when absent); the smart-crop cost over a plain score when test/bench/crop-cost.ts
+ *   exists (`measureCropCost`, the hook below).
+ *
+ *   npm run bench
+ *   npm run bench -- --quick                       # fewer images and rounds: a smoke run
+ *   npm run bench -- --table-sizes 1,12 --batches 1,8,32 --sizes 1,4,12,24 --images 64 --rounds 3 \
+ *     --torch-rounds 2 --no-paper --no-torch --out /tmp/BENCH.md
  */
-
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, unloadAll } from '#core/model/registry.ts';
-import type { Provider } from '#core/model/runtime.ts';
-import { Scorer } from '#core/model/scorer.ts';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import sharp from 'sharp';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '#core/model/registry.ts';
+import type { ChildConfig, ChildResult } from './child.ts';
+import { type BenchImages, benchImages, SAMPLES } from './images.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const PAPER_DIR = join(ROOT, 'models/.cache/paper');
+const PAPER_MODEL = 'mmlq-paper-random';
+const PAPER_TEXT =
+  'Lovely soft light on the water, but the horizon is tilted and the foreground feels a little too dark.';
 
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: process.env['MMLQ_MODEL'] ?? DEFAULT_MODEL },
     'models-dir': { type: 'string', default: process.env['MODELS_DIR'] ?? DEFAULT_MODELS_DIR },
-    provider: { type: 'string', default: 'cpu' },
-    images: { type: 'string', default: resolve(import.meta.dirname, '../fixtures/samples') },
-    batches: { type: 'string', default: '1,4,8' },
+    'table-sizes': { type: 'string', default: '1,12' },
+    batches: { type: 'string', default: '1,8,32' },
+    sizes: { type: 'string', default: '1,4,12,24' },
+    'size-batch': { type: 'string', default: '8' },
+    images: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '0' },
-    text: { type: 'string' }, // the same text with every image (multi-modal models); default image-only
-    note: { type: 'string' }, // a paragraph for the report (what this model is, how it was made)
-    out: { type: 'string', default: resolve(import.meta.dirname, '../../docs/BENCHMARKS.md') },
+    'torch-rounds': { type: 'string', default: '2' },
+    torch: { type: 'boolean', default: true },
+    'no-torch': { type: 'boolean', default: false },
+    paper: { type: 'boolean', default: true },
+    'no-paper': { type: 'boolean', default: false },
+    'paper-build-timeout': { type: 'string', default: '300' },
+    crop: { type: 'boolean', default: true },
+    'no-crop': { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: join(ROOT, 'docs/BENCHMARKS.md') },
   },
 });
 
+const quick = values.quick;
+const list = (s: string) => s.split(',').map(Number);
+const tableSizes = list(values['table-sizes']);
+const batches = list(values.batches);
+const sizes = list(values.sizes);
+const sizeBatch = Number(values['size-batch']);
+const images = quick ? 16 : Number(values.images);
+const rounds = quick ? 1 : Number(values.rounds);
+const threads = Number(values.threads);
+const started = performance.now();
+const log = (m: string) =>
+  console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0)} s] ${m}`);
+
+const firstLine = (error: unknown) =>
+  ((error as { stderr?: string }).stderr
+    ?.trim()
+    .split('\n')
+    .find((l) => /Error/.test(l)) ?? String((error as Error).message).split('\n')[0]) as string;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const fmt = (x: number) => x.toFixed(1);
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const ips = (ms: number) => f1(1000 / ms);
 
-const files = (await readdir(values.images)).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort();
-const bytes = await Promise.all(files.map((f) => readFile(join(values.images, f))));
-const rounds = Number(values.rounds);
-const batchSizes = values.batches.split(',').map(Number);
-const intraOpThreads = Number(values.threads);
-let peakRss = process.memoryUsage().rss;
-const sample = () => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-};
+/** One configuration in a fresh process. */
+function child(config: ChildConfig): Promise<ChildResult> {
+  return new Promise((resolvePromise, reject) => {
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'child.ts'), '--child', JSON.stringify(config)],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      const line = out.trim().split('\n').at(-1);
+      if (code === 0 && line) resolvePromise(JSON.parse(line) as ChildResult);
+      else reject(new Error(`bench child exited ${code}: ${out.slice(-500)}`));
+    });
+  });
+}
 
-const t0 = performance.now();
-const first = await Scorer.create({
+const imageSets = new Map<number, BenchImages>();
+for (const mp of new Set([...tableSizes, ...sizes])) {
+  log(`images at ${mp} MP`);
+  imageSets.set(mp, await benchImages(mp));
+}
+
+const config = (mp: number, batch: number): ChildConfig => ({
   model: values.model,
   modelsDir: values['models-dir'],
-  provider: values.provider as Provider,
-  intraOpThreads,
-  batchSize: 1,
+  paths: imageSets.get(mp)!.paths,
+  batch,
+  n: Math.max(images, 2 * batch),
+  rounds,
+  threads,
 });
-const coldLoadMs = performance.now() - t0;
-sample();
 
-interface Row {
-  batch: number;
-  imagesPerSecond: number;
-  perImageMs: number;
-  decodeMs: number;
-  inferenceMs: number;
-}
-const rows: Row[] = [];
-// warm-up: one pass so onnxruntime has allocated its arenas
-const text = values.text;
-await first.scoreMany(files.map((f, i) => ({ id: f, image: { bytes: bytes[i]! }, text })));
-for (const batch of batchSizes) {
-  const scorer = await Scorer.create({
-    model: values.model,
-    modelsDir: values['models-dir'],
-    provider: values.provider as Provider,
-    intraOpThreads,
-    batchSize: batch,
-  });
-  const walls: number[] = [];
-  const decode: number[] = [];
-  const infer: number[] = [];
-  // enough requests to fill a few batches
-  const n = Math.max(files.length, batch * 3);
-  const requests = Array.from({ length: n }, (_, i) => ({
-    id: String(i),
-    image: { bytes: bytes[i % bytes.length]! },
-    text,
-  }));
-  for (let r = 0; r < rounds; r++) {
-    const start = performance.now();
-    const outcomes = await scorer.scoreMany(requests);
-    walls.push((performance.now() - start) / n);
-    for (const o of outcomes) {
-      if (!o.ok) throw new Error(`${o.id}: ${o.error.code} ${o.error.message}`);
-      decode.push(o.result.timings.decodeMs);
-      infer.push(o.result.timings.inferenceMs);
-    }
-    sample();
+// Main table: sizes x batches. Results are cached so the size series reuses them.
+const results = new Map<string, ChildResult>();
+const measure = async (mp: number, batch: number) => {
+  const key = `${mp}/${batch}`;
+  if (!results.has(key)) {
+    log(`${mp} MP, batch ${batch}`);
+    const r = await child(config(mp, batch));
+    log(
+      `  end to end ${f1(r.e2eMs)} ms/image, bound ${f1(r.boundMs)}, decode ${f1(r.decodeCpuMs)} ms cpu, peak ${r.peakRssMiB.toFixed(0)} MiB`,
+    );
+    results.set(key, r);
   }
-  const perImageMs = median(walls);
-  rows.push({
-    batch,
-    imagesPerSecond: 1000 / perImageMs,
-    perImageMs,
-    decodeMs: median(decode),
-    inferenceMs: median(infer),
-  });
-  console.error(
-    `batch ${batch}: ${fmt(perImageMs)} ms/image wall, decode ${fmt(median(decode))} ms, inference ${fmt(median(infer))} ms`,
-  );
+  return results.get(key)!;
+};
+for (const mp of tableSizes) for (const batch of batches) await measure(mp, batch);
+for (const mp of sizes) await measure(mp, sizeBatch);
+
+// The peer: PyTorch eager, same architecture, same batch sizes.
+interface TorchRow {
+  batch: number;
+  msPerImage: number;
+  cpuMsPerImage: number;
 }
-await unloadAll();
+let torch: { version: string; threads: number; rows: TorchRow[] } | { skipped: string };
+if (values.torch && !values['no-torch']) {
+  log('PyTorch eager peer');
+  try {
+    const { stdout } = await promisify(execFile)(
+      '/usr/bin/python3',
+      [
+        join(import.meta.dirname, 'torch-peer.py'),
+        '--batches',
+        batches.join(','),
+        '--rounds',
+        String(quick ? 1 : Number(values['torch-rounds'])),
+        '--threads',
+        String(threads || cpus().length),
+      ],
+      { cwd: ROOT, env: { ...process.env, PYTHONPATH: join(ROOT, 'models/mmlq') }, maxBuffer: 1 << 20 },
+    );
+    const parsed = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      torch: string;
+      threads: number;
+      rows: TorchRow[];
+    };
+    torch = { version: parsed.torch, threads: parsed.threads, rows: parsed.rows };
+  } catch (error) {
+    torch = { skipped: `torch-peer.py failed: ${String((error as Error).message).split('\n')[0]}` };
+  }
+} else {
+  torch = { skipped: 'not run (--no-torch)' };
+}
+const torchRow = (batch: number) => ('rows' in torch ? torch.rows.find((r) => r.batch === batch) : undefined);
 
-const info = first.modelInfo;
-const report = `# Benchmarks${info.name === DEFAULT_MODEL ? '' : `: ${info.name}`}
-${values.note ? `\n${values.note}\n` : ''}
-Written by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().slice(0, 10)}. Numbers are medians over
-${rounds} rounds after one warm-up pass; the images are the ${files.length} files in
-\`${values.images.replace(resolve(import.meta.dirname, '../..') + '/', '')}\` (${files.join(', ')}),
-decoded from JPEG at full size every time.
+// The CLI, cold: process start to the report of one 12 MP image (tsx transpiles the sources on the way).
+// A failure here (or in the sections below) is reported as skipped with its reason: the run goes on.
+log('CLI cold start');
+const cliImage = imageSets.get(tableSizes.at(-1)!)!.paths[0]!;
+const cliWalls: number[] = [];
+let cliSkipped: string | undefined;
+try {
+  for (let i = 0; i < (quick ? 1 : 3); i++) {
+    const t0 = performance.now();
+    await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'layers/core/src/cli/bin.ts'),
+        'score',
+        cliImage,
+        '--json',
+        '--no-progress',
+      ],
+      { cwd: ROOT, env: { ...process.env, MMLQ_MODEL: values.model, MODELS_DIR: values['models-dir'] } },
+    );
+    cliWalls.push(performance.now() - t0);
+  }
+} catch (error) {
+  cliSkipped = firstLine(error);
+  log(`CLI cold start failed: ${cliSkipped}`);
+}
 
-| setting | value |
+// The paper-size graph (random weights): built once into models/.cache/paper when absent.
+let paper: { rows: { batch: number; r: ChildResult }[]; buildS?: number } | { skipped: string };
+if (values.paper && !values['no-paper']) {
+  paper = await paperSize().catch((error: unknown) => ({ skipped: `failed: ${firstLine(error)}` }));
+} else {
+  paper = { skipped: 'not run (--no-paper)' };
+}
+
+async function paperSize(): Promise<typeof paper> {
+  let buildS: number | undefined;
+  if (!existsSync(join(PAPER_DIR, PAPER_MODEL, 'manifest.json'))) {
+    log(`building the paper-size graph into ${relative(ROOT, PAPER_DIR)} (models/mmlq/README.md)`);
+    const t0 = performance.now();
+    const py = { cwd: ROOT, env: { ...process.env, PYTHONPATH: join(ROOT, 'models/mmlq') } };
+    const timeout = Number(values['paper-build-timeout']) * 1000;
+    try {
+      const tokenizer = join(PAPER_DIR, 'tokenizer-30522');
+      await promisify(execFile)(
+        '/usr/bin/python3',
+        [
+          '-c',
+          `from mmlq_build.pipeline import write_bert_base_sized_tokenizer as w; w(${JSON.stringify(tokenizer)})`,
+        ],
+        py,
+      );
+      await promisify(execFile)(
+        '/usr/bin/python3',
+        [
+          '-m',
+          'mmlq_build.export_paper',
+          '--random',
+          '--tokenizer',
+          tokenizer,
+          '--reference-images',
+          SAMPLES,
+          '--name',
+          PAPER_MODEL,
+          '--out',
+          join(PAPER_DIR, PAPER_MODEL),
+        ],
+        { ...py, timeout, maxBuffer: 16 << 20 },
+      );
+    } catch (error) {
+      return {
+        skipped: `could not be built within ${timeout / 1000} s: ${String((error as Error).message).split('\n')[0]}`,
+      };
+    }
+    buildS = (performance.now() - t0) / 1000;
+  }
+  const rows: { batch: number; r: ChildResult }[] = [];
+  for (const batch of [1, 8]) {
+    log(`paper-size graph, batch ${batch}`);
+    rows.push({
+      batch,
+      r: await child({
+        model: PAPER_MODEL,
+        modelsDir: PAPER_DIR,
+        paths: imageSets.get(tableSizes[0]!)!.paths,
+        batch,
+        n: quick ? batch : Math.max(8, batch * 2),
+        rounds: quick ? 1 : 2,
+        threads,
+        text: PAPER_TEXT,
+      }),
+    });
+  }
+  return buildS === undefined ? { rows } : { rows, buildS };
+}
+
+// Hook: the smart-crop cost over a plain score. test/bench/crop-cost.ts (the smart-crop work) exports
+// measureCropCost(scorer, images, aspects, rounds); until it is in this tree the report says so.
+interface CropCost {
+  aspects: string[];
+  images: number;
+  plainMs: number;
+  cropMs: number;
+  ratio: number;
+}
+async function smartCropCost(): Promise<CropCost | { skipped: string }> {
+  const module = join(import.meta.dirname, 'crop-cost.ts');
+  if (!existsSync(module))
+    return { skipped: 'not in this tree yet (test/bench/crop-cost.ts, model/crop.ts)' };
+  const { measureCropCost } = (await import(module)) as {
+    measureCropCost: (s: unknown, images: Buffer[], aspects: string[], rounds: number) => Promise<CropCost>;
+  };
+  const { Scorer } = await import('#core/model/scorer.ts');
+  const scorer = await Scorer.create({ model: values.model, modelsDir: values['models-dir'], batchSize: 1 });
+  const bytes = await Promise.all(imageSets.get(tableSizes[0]!)!.paths.map((p) => readFile(p)));
+  return measureCropCost(scorer, bytes, ['16:9'], quick ? 1 : 3);
+}
+let crop: CropCost | { skipped: string } = { skipped: 'not run (--no-crop)' };
+if (values.crop && !values['no-crop']) {
+  log('smart-crop cost');
+  crop = await smartCropCost().catch((error: unknown) => ({ skipped: `failed: ${firstLine(error)}` }));
+}
+
+// ---------------------------------------------------------------------------------------------------
+const version = (pkg: string) =>
+  (createRequire(import.meta.url)(`${pkg}/package.json`) as { version: string }).version;
+const manifest = JSON.parse(
+  await readFile(join(values['models-dir'], values.model, 'manifest.json'), 'utf8'),
+) as { name: string; version: string };
+const totalS = (performance.now() - started) / 1000;
+const r = (mp: number, batch: number) => results.get(`${mp}/${batch}`)!;
+const bound8 = r(tableSizes[0]!, sizeBatch).boundMs;
+
+const mainRows = tableSizes.flatMap((mp) =>
+  batches.map((batch) => {
+    const x = r(mp, batch);
+    const t = torchRow(batch);
+    const dash = (v: string) => (t === undefined ? '–' : v);
+    return `| ${mp} MP | ${batch} | **${f2(x.boundMs / x.e2eMs)}×** | ${dash(`**${f1((t?.msPerImage ?? 0) / x.e2eMs)}×**`)} | ${dash(`${f1((t?.cpuMsPerImage ?? 0) / x.e2eCpuMs)}×`)} | ${ips(x.e2eMs)} | ${f1(x.e2eMs)} | ${f1(x.boundMs)} | ${dash(f1(t?.msPerImage ?? 0))} | ${f1(x.e2eCpuMs)} | ${dash(f1(t?.cpuMsPerImage ?? 0))} | ${f1(x.decodeLatencyMs)} | ${x.peakRssMiB.toFixed(0)} |`;
+  }),
+);
+const sizeRows = sizes.map((mp) => {
+  const x = r(mp, sizeBatch);
+  const img = imageSets.get(mp)!;
+  const base = r(sizes[0]!, sizeBatch);
+  return `| ${mp} MP (${img.width}×${img.height}, ${(img.meanBytes / 2 ** 20).toFixed(2)} MiB) | ${f2(x.e2eMs / base.e2eMs)}× | ${f2(x.decodeCpuMs / x.boundCpuMs)} | ${f2(x.boundMs / x.e2eMs)}× | ${ips(x.e2eMs)} | ${f1(x.e2eMs)} | ${f1(x.decodeCpuMs)} | ${f1(x.boundCpuMs)} | ${x.peakRssMiB.toFixed(0)} |`;
+});
+const batchRows = batches.map((batch) => {
+  const cells = tableSizes.map(
+    (mp) => `${f2(r(mp, batch).e2eMs / r(mp, batches[0]!).e2eMs)}× (${f1(r(mp, batch).e2eMs)} ms)`,
+  );
+  const b = `${f2(r(tableSizes[0]!, batch).boundMs / r(tableSizes[0]!, batches[0]!).boundMs)}× (${f1(r(tableSizes[0]!, batch).boundMs)} ms)`;
+  return `| ${batch} | ${cells.join(' | ')} | ${b} |`;
+});
+const cold = r(tableSizes.at(-1)!, 1).coldMs;
+const cpuInfo = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM`;
+
+const paperSection =
+  'skipped' in paper
+    ? `Skipped: ${paper.skipped}.`
+    : `${paper.buildS === undefined ? `From \`${relative(ROOT, PAPER_DIR)}/${PAPER_MODEL}\` (already built).` : `Built in this run in ${f1(paper.buildS)} s into \`${relative(ROOT, PAPER_DIR)}/${PAPER_MODEL}\`.`} CLIP-style ViT-B/16 at 224 px + BERT-base + MMLQ head (K 32, L 6), RANDOM weights, one sentence of text with each ${tableSizes[0]} MP image.
+
+| batch | bound / end to end | default model faster by | images/s | end to end ms/image | bound ms/image | cold start ms | peak RSS MiB |
+|---:|---:|---:|---:|---:|---:|---:|---:|
+${paper.rows.map(({ batch, r: x }) => `| ${batch} | ${f2(x.boundMs / x.e2eMs)}× | ${f1(x.e2eMs / (results.get(`${tableSizes[0]}/${batch}`)?.e2eMs ?? Number.NaN))}× | ${ips(x.e2eMs)} | ${f1(x.e2eMs)} | ${f1(x.boundMs)} | ${x.coldMs.toFixed(0)} | ${x.peakRssMiB.toFixed(0)} |`).join('\n')}`;
+
+const cropSection =
+  'skipped' in crop
+    ? `Not measured: ${crop.skipped}. The hook is \`smartCropCost()\` in test/bench/run.ts.`
+    : `**${f2(crop.ratio)}×** a plain score (aspects ${crop.aspects.join(', ')}; ${crop.images} images at ${tableSizes[0]} MP, batch 1, median): ${f1(crop.cropMs)} ms vs ${f1(crop.plainMs)} ms per image.`;
+
+const report = `# Benchmarks
+
+Written by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, all figures from this one run
+(${f1(totalS)} s). Model **${manifest.name}@${manifest.version}**, cpu.
+
+| machine and versions | |
 |---|---|
-| model | ${info.name}@${info.version} |
-| execution provider | ${info.provider} |
-| onnxruntime-node | ${(createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version} |
-| machine | ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version} |
-| intra-op threads | ${intraOpThreads || 'onnxruntime default (one per core)'} |
-| text with each image | ${text === undefined ? 'none (image-only)' : `"${text}"`} |
-| cold model load (read + sha256 + session) | ${fmt(coldLoadMs)} ms |
-| peak RSS | ${(peakRss / 2 ** 20).toFixed(0)} MiB |
+| machine | ${cpuInfo} |
+| Node | ${process.version} |
+| onnxruntime-node | ${version('onnxruntime-node')} (intra-op threads: ${threads || 'one per core'}, no spinning) |
+| sharp / libvips | ${sharp.versions.sharp} / ${sharp.versions.vips} (one libvips thread per image) |
+| PyTorch (peer) | ${'version' in torch ? `${torch.version}, ${torch.threads} threads` : torch.skipped} |
 
-| batch | images/s | wall ms/image | decode latency ms | inference ms/image |
-|---:|---:|---:|---:|---:|
-${rows.map((r) => `| ${r.batch} | ${fmt(r.imagesPerSecond)} | ${fmt(r.perImageMs)} | ${fmt(r.decodeMs)} | ${fmt(r.inferenceMs)} |`).join('\n')}
+Images: the ${imageSets.get(tableSizes[0]!)!.paths.length} sample photos (\`${relative(ROOT, SAMPLES)}\`) resized to each size at 4:3 and
+saved as JPEG q90 (test/bench/images.ts); end to end reads each file, decodes, scores (${images} images per pass
+at least, ${rounds} passes, medians). **Bound**: onnxruntime alone, same session, on one batch prepared
+once from the same files, run interleaved with the end-to-end passes. **Peer**: the same architecture in
+PyTorch eager (test/bench/torch-peer.py), same batch sizes. Each row is a fresh process.
 
-Decode (sharp: read header, decode with shrink-on-load, orient, resize, crop, normalise) of the next
-batch overlaps inference of the current one, so wall time per image can be below decode + inference.
-Decode latency is from the start of a batch's decoding to that image being ready: the images of a
-batch are decoded concurrently and share the cores with onnxruntime, so it grows with the batch size
-while throughput does not fall. Inference per image is the batch's onnxruntime time divided by its
-size. Peak RSS is the whole benchmark process (several scorers, onnxruntime's arenas for the largest
-batch), an upper bound for one scorer at that batch size.
+## End to end vs the bound vs the peer
+
+Ratios first: *bound / end to end* is the share of onnxruntime's own speed the whole pipeline keeps
+(1.00× = decoding costs nothing); *vs PyTorch* is how many times faster than the peer end to end (wall
+time), *vs PyTorch, CPU* the same in CPU time per image (steadier on a shared machine, where PyTorch's
+OpenMP threads lose most to other load). The PyTorch figures exclude decoding; ours include it.
+
+| image | batch | bound / end to end | vs PyTorch | vs PyTorch, CPU | images/s | end to end ms/image | bound ms/image | PyTorch ms/image | CPU ms/image | PyTorch CPU ms/image | decode latency ms | peak RSS MiB |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+${mainRows.join('\n')}
+
+CPU ms/image is the process's CPU time (all threads) per image end to end. Decode latency is from the
+start of an image's read to its pixels being ready; the next batch's decodes overlap this batch's
+inference (onnxruntime runs on the main thread; libvips decodes on libuv's pool meanwhile).
+
+## Time against image size (batch ${sizeBatch})
+
+| image | time vs ${sizes[0]} MP | decode / inference (CPU) | bound / end to end | images/s | end to end ms/image | decode CPU ms/image | inference CPU ms/image | peak RSS MiB |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+${sizeRows.join('\n')}
+
+Decode CPU: one image at a time on one libvips thread, read header + decode with shrink-on-load +
+orient + resize + crop + normalise to float32. Inference CPU: the bound's CPU time per image.
+
+## Time against batch size (end to end, and the bound on ${tableSizes[0]} MP)
+
+| batch | ${tableSizes.map((mp) => `${mp} MP`).join(' | ')} | bound |
+|---:|${tableSizes.map(() => '---:').join('|')}|---:|
+${batchRows.join('\n')}
+
+## Cold start
+
+- Process start to the first score, core Scorer in a fresh process (model read + sha256 + session +
+  one ${tableSizes.at(-1)} MP image): **${cold.toFixed(0)} ms** (median of the fresh processes: ${median([...results.values()].map((x) => x.coldMs)).toFixed(0)} ms).
+- The CLI (\`tsx layers/core/src/cli/bin.ts score <one ${tableSizes.at(-1)} MP JPEG> --json\`), process start to exit: ${
+  cliSkipped === undefined
+    ? `**${median(cliWalls).toFixed(0)} ms**
+  (median of ${cliWalls.length}; tsx transpiles the sources on the way).`
+    : `not measured (${cliSkipped}).`
+}
+
+## Smart crop
+
+${cropSection}
+
+## The paper-size graph
+
+${paperSection}
+
+## Reading these numbers
+
+The bound at batch ${sizeBatch} on this machine is ${f1(bound8)} ms/image (${ips(bound8)} images/s). The figures move
+±20% between runs on a shared machine: compare ratios from one run, not absolute numbers across runs.
 `;
 await writeFile(values.out, report);
-console.error(`wrote ${values.out}`);
+log(`wrote ${values.out} in ${f1(totalS)} s`);

@@ -239,6 +239,37 @@ describe('preprocessing', () => {
     for (const [i, v] of expected.entries()) expect(chw[i]).toBeCloseTo(v, 5);
   });
 
+  it('normalises every byte value exactly as (x * rescale - mean) / std per channel, in float32', () => {
+    const norm = {
+      height: 16,
+      width: 16,
+      rescale: 1 / 255,
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
+    } as const;
+    const hwc = new Uint8Array(3 * 256).map((_, i) => Math.floor(i / 3)); // pixel i = (i, i, i)
+    const chw = toNormalisedChw(hwc, norm);
+    for (let c = 0; c < 3; c++) {
+      for (let v = 0; v < 256; v++) {
+        const want = Math.fround(v * (norm.rescale / norm.std[c]!) - norm.mean[c]! / norm.std[c]!);
+        expect(chw[c * 256 + v]).toBe(want);
+      }
+    }
+  });
+
+  it('writes one image into its slot of a batch tensor and leaves the other slots alone', () => {
+    const norm = { height: 1, width: 2, rescale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] } as const;
+    const batch = new Float32Array(3 * 6).fill(-7);
+    toNormalisedChw(new Uint8Array([255, 0, 51, 0, 255, 102]), norm, batch, 6);
+    expect(Array.from(batch.subarray(0, 6))).toEqual([-7, -7, -7, -7, -7, -7]);
+    expect(Array.from(batch.subarray(6, 12)).map((v) => Number(v.toFixed(4)))).toEqual([
+      1, 0, 0, 1, 0.2, 0.4,
+    ]);
+    expect(Array.from(batch.subarray(12))).toEqual([-7, -7, -7, -7, -7, -7]);
+    expect(() => toNormalisedChw(new Uint8Array(5), norm, batch, 0)).toThrow(RangeError);
+    expect(() => toNormalisedChw(new Uint8Array(6), norm, batch, 13)).toThrow(RangeError);
+  });
+
   it('centre-crops after resizing the shortest edge (left/right halves of a wide image)', async () => {
     // 64x16 image: left half red, right half blue → short side 8 gives 32x8, centre 8x8 straddles the middle.
     const out = await prepareImage(

@@ -117,6 +117,33 @@ describe('Scorer', () => {
     expect(scores[2]).toBe(scores[0]);
   });
 
+  it('gives concurrent scoreMany calls on one scorer the same results as one at a time', async () => {
+    // Batch tensors are reused between runs: two calls in flight must never share one.
+    const scorer = await Scorer.create({ ...options(), batchSize: 2 });
+    const shades = [20, 60, 100, 140, 180, 220, 250];
+    const requests = await Promise.all(
+      shades.map(async (v) => ({
+        id: String(v),
+        image: { bytes: await solid(24, 24, { r: v, g: v, b: v }) },
+      })),
+    );
+    const alone: number[][] = [];
+    for (const r of requests) alone.push((await scorer.scoreOne(r)).distribution);
+    const together = await Promise.all([
+      scorer.scoreMany(requests),
+      scorer.scoreMany([...requests].reverse()),
+      scorer.scoreMany(requests.slice(2)),
+    ]);
+    const byId = (outcomes: Awaited<ReturnType<Scorer['scoreMany']>>) =>
+      Object.fromEntries(outcomes.map((o) => [o.id, o.ok ? o.result.distribution : o.error.code]));
+    const want = Object.fromEntries(requests.map((r, i) => [r.id, alone[i]]));
+    expect(byId(together[0]!)).toEqual(want);
+    expect(byId(together[1]!)).toEqual(want);
+    expect(byId(together[2]!)).toEqual(
+      Object.fromEntries(requests.slice(2).map((r, i) => [r.id, alone[i + 2]])),
+    );
+  });
+
   it('reports per-item errors in order without failing the batch', async () => {
     const scorer = await Scorer.create({ ...options(), batchSize: 2 });
     const good = await solid(32, 32, { r: 100, g: 100, b: 100 });

@@ -15,6 +15,10 @@ import { IMAGE_FORMATS } from '../common/image-types.ts';
 import { positiveInteger } from '../common/validate.ts';
 
 sharp.cache(false);
+// One libvips thread per image: images are decoded several at a time (libuv's pool) beside
+// onnxruntime's threads, so per-image threads would only oversubscribe the cores (same CPU per image,
+// measured).
+sharp.concurrency(1);
 
 /**
  * Formats accepted. libvips reads AVIF as `heif` with AV1 compression (named `avif` here); HEIF with
@@ -126,6 +130,17 @@ export interface ImageInfo {
 export interface PreparedImage {
   /** Normalised CHW float32 pixels (one image of the batch), length 3 * height * width. */
   pixels: Float32Array;
+  info: ImageInfo;
+  /** Perceptual hash of the whole oriented image (before the centre crop): 16 lowercase hex digits. */
+  phash: string;
+}
+
+export interface ModelInput {
+  /**
+   * The model's input as interleaved uint8 RGB (HWC), height x width x 3: a quarter of the float32
+   * size. `toNormalisedChw` turns it into the model's float32 planes, straight into a batch tensor.
+   */
+  hwc: Uint8Array;
   info: ImageInfo;
   /** Perceptual hash of the whole oriented image (before the centre crop): 16 lowercase hex digits. */
   phash: string;
@@ -258,6 +273,20 @@ export async function prepareImage(
   spec: ImageSpec,
   limits: ImageLimits,
 ): Promise<PreparedImage> {
+  const { hwc, info, phash } = await decodeModelInput(bytes, spec, limits);
+  return { pixels: toNormalisedChw(hwc, spec), info, phash };
+}
+
+/**
+ * Decodes, orients, converts to sRGB and resizes/crops as `spec` says, to uint8 RGB at the model's size.
+ * JPEG and WebP decode with shrink-on-load (libvips picks the largest DCT/scale-down that stays above
+ * the resize target), so a 12 MP JPEG is never decoded at full size for a 448 px model.
+ */
+export async function decodeModelInput(
+  bytes: Buffer,
+  spec: ImageSpec,
+  limits: ImageLimits,
+): Promise<ModelInput> {
   const info = await inspectImage(bytes, limits);
   let raw: { data: Buffer; info: OutputInfo };
   try {
@@ -298,7 +327,7 @@ export async function prepareImage(
     rw === spec.width && rh === spec.height
       ? raw.data
       : cropHwc(raw.data, rw, Math.floor((rw - spec.width) / 2), Math.floor((rh - spec.height) / 2), spec);
-  return { pixels: toNormalisedChw(view, spec), info, phash };
+  return { hwc: view, info, phash };
 }
 
 /** The width x height window at (left, top) of an HWC RGB buffer `stride` pixels wide. */
@@ -391,18 +420,52 @@ export function orientedSize(info: ImageInfo): [number, number] {
   return info.orientation >= 5 ? [info.height, info.width] : [info.width, info.height];
 }
 
-/** HWC uint8 RGB → CHW float32, (x * rescale - mean) / std per channel. */
-export function toNormalisedChw(
-  hwc: Uint8Array,
-  spec: Pick<ImageSpec, 'height' | 'width' | 'rescale' | 'mean' | 'std'>,
-): Float32Array {
-  const plane = spec.height * spec.width;
-  const out = new Float32Array(3 * plane);
+type NormaliseSpec = Pick<ImageSpec, 'height' | 'width' | 'rescale' | 'mean' | 'std'>;
+
+/**
+ * One float32 table per channel: `table[c * 256 + v]` = v * rescale / std[c] - mean[c] / std[c], the
+ * same double expression the planes were always computed with, rounded to float32 once.
+ */
+function normaliseTable(spec: NormaliseSpec): Float32Array {
+  const table = new Float32Array(3 * 256);
   for (let c = 0; c < 3; c++) {
     const scale = spec.rescale / spec.std[c]!;
     const shift = spec.mean[c]! / spec.std[c]!;
-    const offset = c * plane;
-    for (let i = 0; i < plane; i++) out[offset + i] = hwc[i * 3 + c]! * scale - shift;
+    for (let v = 0; v < 256; v++) table[c * 256 + v] = v * scale - shift;
+  }
+  return table;
+}
+
+const tables = new WeakMap<NormaliseSpec, Float32Array>();
+
+/**
+ * HWC uint8 RGB → CHW float32, (x * rescale - mean) / std per channel, in one pass through a lookup
+ * table. Writes into `out` at `offset` (a slot of a batch tensor) when given, else into a new array.
+ */
+export function toNormalisedChw(
+  hwc: Uint8Array,
+  spec: NormaliseSpec,
+  out: Float32Array = new Float32Array(3 * spec.height * spec.width),
+  offset = 0,
+): Float32Array {
+  const plane = spec.height * spec.width;
+  if (hwc.length !== 3 * plane || offset < 0 || offset + 3 * plane > out.length) {
+    throw new RangeError(
+      `Expected ${3 * plane} HWC bytes into a slot of ${3 * plane} floats at ${offset} of ${out.length}, got ${hwc.length} bytes`,
+    );
+  }
+  let table = tables.get(spec);
+  if (table === undefined) {
+    table = normaliseTable(spec);
+    tables.set(spec, table);
+  }
+  const r = offset;
+  const g = offset + plane;
+  const b = offset + 2 * plane;
+  for (let i = 0, j = 0; i < plane; i++, j += 3) {
+    out[r + i] = table[hwc[j]!]!;
+    out[g + i] = table[256 + hwc[j + 1]!]!;
+    out[b + i] = table[512 + hwc[j + 2]!]!;
   }
   return out;
 }
