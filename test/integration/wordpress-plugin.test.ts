@@ -904,6 +904,7 @@ describe('MMLQ Edge plugin', () => {
       timeout: 5,
       include_comments: false,
       hero_on_publish: false,
+      crop_aspects: '16:9',
     });
     const refused = await save({
       'mmlq_edge_settings[endpoint]': 'ftp://example.test/hook',

@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import { isAspect, MAX_ASPECTS } from '../common/aspects.ts';
-import type { ErrorPayload } from '../common/errors.ts';
 import { parseWith } from '../common/validate.ts';
 import type { Outcome } from '../model/scorer.ts';
 import type { ObjectRef } from './s3.ts';
