@@ -20,13 +20,16 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import sharp from 'sharp';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '#core/model/registry.ts';
 import type { ChildConfig, ChildResult } from './child.ts';
 import { type BenchImages, benchImages, SAMPLES } from './images.ts';
+
+/** The machine's load when the run began: a busy machine makes every absolute number worse. */
+const loadAtStart = loadavg()[0]!;
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PAPER_DIR = join(ROOT, 'models/.cache/paper');
@@ -356,6 +359,7 @@ Written by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().s
 | machine and versions | |
 |---|---|
 | machine | ${cpuInfo} |
+| load average (1 min) at start / end | ${loadAtStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (other work on the machine inflates every absolute figure) |
 | Node | ${process.version} |
 | onnxruntime-node | ${version('onnxruntime-node')} (intra-op threads: ${threads || 'one per core'}, no spinning) |
 | sharp / libvips | ${sharp.versions.sharp} / ${sharp.versions.vips} (one libvips thread per image) |
