@@ -516,7 +516,10 @@ describe('HTTP API (score-api)', () => {
       }),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(16).fill(200));
-    expect(new Set(answers.map((a) => a.body.score)).size).toBe(1);
+    expect(
+      new Set(answers.map((a) => a.body.score)).size,
+      JSON.stringify(answers.map((a) => [a.body.score, a.body.image, a.body.model])),
+    ).toBe(1);
     expect(new Set(answers.map((a) => a.body.resultId)).size).toBe(16);
   });
 
