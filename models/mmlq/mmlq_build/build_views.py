@@ -94,15 +94,17 @@ def frame(src: np.ndarray, kind: str = "original", *, f: float = 1.0, pos=(0.5, 
     tilt      rotated by angle degrees about the serving centre, cropped back to the largest inner square
     squeeze   one axis (x or y) shrunk by 1 / ratio, then served
     """
-    im = Image.fromarray(src)
-    if mirror:
-        im = im.transpose(Image.FLIP_LEFT_RIGHT)
-    if kind == "squeeze":
-        w, h = im.size
-        im = im.resize((max(1, round(w / ratio)), h) if axis == "x" else (w, max(1, round(h / ratio))), Image.LANCZOS)
+    if mirror:  # the mirror image's view = the mirrored geometry's view, flipped (no whole-image flip)
+        v = frame(src, kind, f=f, pos=(1 - pos[0], pos[1]), angle=-angle, ratio=ratio, axis=axis)
+        return v[:, ::-1].copy()
+    im = _pil(src)
     w, h = im.size
+    if kind == "squeeze":  # the serving box of the squeezed photo, mapped back onto the photo
+        rx, ry = (ratio, 1.0) if axis == "x" else (1.0, ratio)
+        b = serving_box(max(1, round(w / rx)), max(1, round(h / ry)))
+        return _box_view(im, (b[0] * rx, b[1] * ry, b[2] * rx, b[3] * ry))
     box = serving_box(w, h)
-    if kind in ("original", "squeeze"):
+    if kind == "original":
         return _box_view(im, box)
     side = min(box[2] - box[0], box[3] - box[1])
     if kind == "crop":
@@ -111,12 +113,26 @@ def frame(src: np.ndarray, kind: str = "original", *, f: float = 1.0, pos=(0.5, 
         L = f * side
     elif kind == "tilt":
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        im = im.rotate(angle, resample=Image.BICUBIC, center=(cx, cy))
         a = math.radians(abs(angle))
-        L = side / (math.cos(a) + math.sin(a))
+        return _rotated_window(im, cx, cy, side / (math.cos(a) + math.sin(a)), angle)
     else:
         raise KeyError(kind)
     return _box_view(im, (cx - L / 2, cy - L / 2, cx + L / 2, cy + L / 2))
+
+
+def _pil(src) -> Image.Image:
+    return src if isinstance(src, Image.Image) else Image.fromarray(src)
+
+
+def _rotated_window(im: Image.Image, cx: float, cy: float, L: float, angle: float) -> np.ndarray:
+    """The square window of side L centred at (cx, cy) of the photo rotated by angle degrees about that
+    centre.  Only a patch around the window is rotated (same pixels as rotating the whole photo)."""
+    a = math.radians(abs(angle))
+    R = int(math.ceil(L / 2 * (math.cos(a) + math.sin(a)) + 4 * L / S + 4))
+    ix, iy = int(round(cx)), int(round(cy))
+    patch = im.crop((ix - R, iy - R, ix + R, iy + R)).rotate(angle, resample=Image.BICUBIC, center=(R, R))
+    px, py = R + (cx - ix), R + (cy - iy)
+    return _box_view(patch, (px - L / 2, py - L / 2, px + L / 2, py + L / 2))
 
 
 def offcentre(px: float, py: float) -> float:
@@ -150,7 +166,7 @@ def sample_composition(src: np.ndarray, rng: np.random.Generator, s: float):
 
 
 def crop_view(src: np.ndarray, rng: np.random.Generator, full_frame: bool, centre: bool = False,
-              with_tilt: bool = False):
+              with_tilt: bool = False, src_im: Image.Image | None = None):
     """A 448 crop at a random scale and position -> (view, composition severity of its geometry)."""
     h, w, _ = src.shape
     sh = min(h, w)
@@ -160,12 +176,13 @@ def crop_view(src: np.ndarray, rng: np.random.Generator, full_frame: bool, centr
         t = int(round(S * 2.0 ** (rng.uniform(0, 1) * math.log2(sh / S))))
     f = t / sh
     nw, nh = max(S, round(w * f)), max(S, round(h * f))
-    im = Image.fromarray(src).resize((nw, nh), Image.BICUBIC if f > 1 else Image.LANCZOS)
     if centre:
         x0, y0 = (nw - S) // 2, (nh - S) // 2
     else:
         x0, y0 = int(rng.integers(0, nw - S + 1)), int(rng.integers(0, nh - S + 1))
-    v = np.asarray(im.crop((x0, y0, x0 + S, y0 + S)), dtype=np.float32) / 255.0
+    sx, sy = w / nw, h / nh  # the window in source pixels: resampled directly (no whole-image resize)
+    im = _pil(src_im if src_im is not None else src)
+    v = _box_view(im, (x0 * sx, y0 * sy, (x0 + S) * sx, (y0 + S) * sy))
     flip = not centre and rng.random() < 0.5
     if flip:
         v = v[:, ::-1].copy()
@@ -178,12 +195,9 @@ def crop_view(src: np.ndarray, rng: np.random.Generator, full_frame: bool, centr
 
     def tilted(angle: float) -> np.ndarray:
         """The same window tilted: the source rotated about its centre (full resolution), inner square."""
-        sx, sy = w / nw, h / nh
-        cx, cy = (x0 + S / 2) * sx, (y0 + S / 2) * sy
         a = math.radians(abs(angle))
-        L = S * min(sx, sy) / (math.cos(a) + math.sin(a))
-        r = Image.fromarray(src).rotate(angle, resample=Image.BICUBIC, center=(cx, cy))
-        t = _box_view(r, (cx - L / 2, cy - L / 2, cx + L / 2, cy + L / 2))
+        t = _rotated_window(im, (x0 + S / 2) * sx, (y0 + S / 2) * sy, S * min(sx, sy) / (math.cos(a) + math.sin(a)),
+                            angle)
         return t[:, ::-1].copy() if flip else t
     return v, sev, tilted
 
@@ -196,13 +210,14 @@ def _train_crop(args):
     key, path, n_crops, n_whole, seed = args
     rng = np.random.default_rng(seed)
     src = load_source(path)
+    pil = Image.fromarray(src)
     kinds = list(D.KIND_P)
     p = np.array([D.KIND_P[k] for k in kinds])
     p = p / p.sum()
     views, metas = [], []
     for c in range(n_crops):
         cid = f"{key}#{c}"
-        base, cs, tilted = crop_view(src, rng, full_frame=(c % 4 == 0), with_tilt=True)
+        base, cs, tilted = crop_view(src, rng, full_frame=(c % 4 == 0), with_tilt=True, src_im=pil)
         base_sevs = [("crop", round(cs, 4))] if cs > 0 else []
         views.append(D.to_u8(base))
         metas.append({"crop": cid, "source": key, "sevs": base_sevs, "style": None})
@@ -234,21 +249,21 @@ def _train_crop(args):
     for g in range(n_whole):  # composition: whole-photo groups
         cid = f"{key}#w{g}"
         mir = bool(rng.random() < 0.5)
-        base = frame(src, mirror=mir)
+        base = frame(pil, mirror=mir)
         views.append(D.to_u8(base))
         metas.append({"crop": cid, "source": key, "sevs": [], "style": None, "whole": True})
         views.append(D.to_u8(base[:, ::-1]))
         metas.append({"crop": cid, "source": key, "sevs": [], "style": "mirror", "whole": True})
         if rng.random() < 0.5:  # a slightly tighter centred crop: a legitimate framing choice
             fk = float(rng.uniform(D.CROP_NEUTRAL + 0.01, 0.98))
-            views.append(D.to_u8(frame(src, "crop", f=fk, mirror=mir)))
+            views.append(D.to_u8(frame(pil, "crop", f=fk, mirror=mir)))
             metas.append({"crop": cid, "source": key, "sevs": [], "style": f"tight{fk:.2f}", "whole": True})
         else:
             st = str(rng.choice(D.STYLES))
             views.append(D.to_u8(D.style(st, base, rng)))
             metas.append({"crop": cid, "source": key, "sevs": [], "style": st, "whole": True})
         for _ in range(3):
-            x, kind, s, prm = sample_composition(src, rng, _sample_sev(rng))
+            x, kind, s, prm = sample_composition(pil, rng, _sample_sev(rng))
             sevs = [(kind, round(s, 4))]
             if rng.random() < 0.2:
                 k = str(rng.choice(kinds, p=p))
@@ -264,13 +279,14 @@ def _val_crop(args):
     key, path, n_crops, _, seed = args
     rng = np.random.default_rng(seed)
     src = load_source(path)
+    pil = Image.fromarray(src)
     views, metas = [], []
     for c in range(n_crops):
         cid = f"{key}#{c}"
         if c == 0:  # the whole photo as serving prepares it
-            base, cs = frame(src), 0.0
+            base, cs = frame(pil), 0.0
         else:
-            base, cs = crop_view(src, rng, full_frame=False)
+            base, cs = crop_view(src, rng, full_frame=False, src_im=pil)
         views.append(D.to_u8(base))
         metas.append({"crop": cid, "source": key, "kind": "original", "level": "none", "sevs": [],
                       "whole": c == 0, "framing_severity": round(cs, 3)})
@@ -288,7 +304,7 @@ def _val_crop(args):
             views.append(D.to_u8(D.apply(kind, base, 0.8, rng)))
             metas.append({"crop": cid, "source": key, "kind": kind, "level": "strong", "sevs": [(kind, 0.8)]})
         if c == 0:
-            for v, m in composition_cells(src):
+            for v, m in composition_cells(pil):
                 views.append(D.to_u8(v))
                 metas.append({"crop": cid, "source": key, **m})
     return np.stack(views), metas
