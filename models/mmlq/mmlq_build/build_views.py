@@ -81,6 +81,8 @@ def serving_box(w: int, h: int):
 def _box_view(im: Image.Image, box) -> np.ndarray:
     """Resample a source box to the 448 view (as resizing the whole image and cropping would)."""
     up = (box[2] - box[0]) < S
+    W, H = im.size  # clamp rounding overshoot (a box is always meant to lie inside the image)
+    box = (max(0.0, box[0]), max(0.0, box[1]), min(float(W), box[2]), min(float(H), box[3]))
     return np.asarray(im.resize((S, S), Image.BICUBIC if up else Image.LANCZOS, box=box), dtype=np.float32) / 255.0
 
 
