@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 from multiprocessing import Pool
 
 import numpy as np
@@ -336,22 +337,55 @@ def composition_cells(src: np.ndarray):
     return out
 
 
+def _part(args):
+    """One source's views, written to parts/<job>.u8 / .json (a killed build resumes from the parts)."""
+    fn, job, pdir, i = args
+    base = os.path.join(pdir, f"{i:03d}")
+    if not (os.path.exists(base + ".json") and os.path.exists(base + ".u8")):
+        v, m = fn(job)
+        with open(base + ".u8.tmp", "wb") as f:
+            f.write(v.tobytes())
+        os.replace(base + ".u8.tmp", base + ".u8")
+        with open(base + ".json", "w") as f:
+            json.dump(m, f)
+    with open(base + ".json") as f:
+        return base, json.load(f)
+
+
 def build(out: str, which: str, keys, n_crops_fn, seed: int, workers: int = 2, n_whole_fn=lambda s: 0):
     srcs = all_sources()
     d = os.path.join(out, which)
-    os.makedirs(d, exist_ok=True)
+    pdir = os.path.join(d, "parts")
+    os.makedirs(pdir, exist_ok=True)
     jobs = [(k, srcs[k]["path"], n_crops_fn(srcs[k]), n_whole_fn(srcs[k]), seed * 1000 + i) for i, k in enumerate(keys)]
     fn = _train_crop if which == "train" else _val_crop
+    jf = os.path.join(pdir, "jobs.json")  # parts are only reused for the same jobs
+    want = [list(j) for j in jobs]
+    if os.path.exists(jf) and json.load(open(jf)) != want:
+        shutil.rmtree(pdir)
+        os.makedirs(pdir)
+    with open(jf, "w") as f:
+        json.dump(want, f)
     metas = []
     n = 0
-    with open(os.path.join(d, "views.u8"), "wb") as f, Pool(workers) as pool:
-        for v, m in pool.imap(fn, jobs):
-            f.write(v.tobytes())
+    with Pool(workers) as pool:
+        parts = []
+        for base, m in pool.imap(_part, [(fn, j, pdir, i) for i, j in enumerate(jobs)]):
+            parts.append(base)
             metas.extend(m)
-            n += len(v)
-            print(f"[{which}] {m[0]['source']}: {len(v)} views (total {n})", flush=True)
+            n += len(m)
+            print(f"[{which}] {m[0]['source']}: {len(m)} views (total {n})", flush=True)
+    with open(os.path.join(d, "views.u8"), "wb") as f:
+        for base in parts:
+            with open(base + ".u8", "rb") as g:
+                while True:
+                    b = g.read(1 << 24)
+                    if not b:
+                        break
+                    f.write(b)
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump({"size": S, "n": n, "views": metas}, f)
+    shutil.rmtree(pdir)
     return n
 
 
