@@ -17,10 +17,28 @@ that the validation levels land at roughly s ~ 0.2 (mild), 0.45 (medium), 0.8 (s
   pixelate   pixelation           box-down by 1 + 11 s, nearest up
   upscale    soft upscale         down by 1 + 5 s, bicubic up
   posterize  banding              2^(8 - 6.5 s) levels
-  tilt       rotation             2 + 13 s degrees, cropped in (weak signal: weight .3)
+
+Composition damages (attribute "composition", weight .7).  They are made from the WHOLE source photo
+(build_views.py: the original framing is the whole photo as serving prepares it, shortest edge 448 +
+centre crop), never from a 448 view that is already a crop:
+
+  crop       cut into the frame   a window of f x the serving view's side, anywhere in the photo;
+                                   severity = crop_severity(f, off) = clip((0.85 - f) / 0.35 + 0.2 off, 0, 1)
+                                   (off = 0 centred .. 1 against a corner / edge of the photo):
+                                   f = 2/3 centred -> .52, corner -> .72; f = 1/2 centred -> 1.
+                                   The boundary: a centred crop keeping >= 85% of the side is a
+                                   legitimate tighter framing (S = 0, trained as neutral); 85% pushed
+                                   into a corner is a mild damage (.2); below ~1/2 of the side is the
+                                   strongest damage.  The random zoomed training crops carry the same
+                                   severity (their geometry is known), so no undamaged-labelled view
+                                   contradicts it.
+  tilt       rotation             1 + 9 s degrees about the view centre, cropped back to the largest
+                                   inner square (3 deg -> .22, 5 -> .44, 8 -> .78)
+  squeeze    aspect ratio         one axis x 1 / (1 + 0.6 s)  (1.25 -> .42, 1.5 -> .83)
 
 Legit styles (targets unchanged, they are not defects): black-and-white, low-key, high-key,
-shallow depth of field (a sharp elliptical region, blurred surroundings).
+shallow depth of field (a sharp elliptical region, blurred surroundings); on whole photos also the
+mirror image and a centred crop keeping >= 85% of the side.
 """
 from __future__ import annotations
 
@@ -39,12 +57,18 @@ KINDS: Dict[str, Tuple[str, float]] = {
     "under": ("exposure", 1.0), "over": ("exposure", 1.0),
     "contrast": ("contrast", 0.9), "cast": ("colour", 0.8), "faded": ("colour", 0.9), "oversat": ("colour", 0.8),
     "pixelate": ("compression", 1.0), "upscale": ("sharpness", 1.0), "posterize": ("compression", 0.9),
-    "tilt": (None, 0.3),
+    "crop": ("composition", 0.7), "tilt": ("composition", 0.7), "squeeze": ("composition", 0.7),
 }
+# composition damages: made from the whole photo by build_views (not by apply())
+COMP_KINDS = ("crop", "tilt", "squeeze")
+# sampling weights of the composition damages in the whole-photo training groups
+COMP_P = {"crop": 0.45, "tilt": 0.4, "squeeze": 0.15}
+# a centred crop keeping at least this fraction of the side is a legitimate tighter framing
+CROP_NEUTRAL = 0.85
 # sampling weights of kinds in training
 KIND_P = {"gblur": 3, "defocus": 1.5, "motion": 1.5, "noise": 3, "jpeg": 3, "under": 2.5, "over": 2,
           "contrast": 1.5, "cast": 1, "faded": 1, "oversat": 0.7, "pixelate": 1, "upscale": 1.5,
-          "posterize": 0.7, "tilt": 0.5}
+          "posterize": 0.7}
 STYLES = ["bw", "lowkey", "highkey", "sdof"]
 
 
@@ -88,6 +112,15 @@ def jpeg_quality(s): return int(round(90.0 ** (1 - s) * 3.0 ** s))
 def under_factor(s): return 2.0 ** (-2.5 * s)
 
 
+def crop_severity(f: float, off: float) -> float:
+    """A window of f x the serving view's side, off = 0 (centred) .. 1 (against a corner / edge)."""
+    return float(np.clip((CROP_NEUTRAL - f) / 0.35 + 0.2 * off, 0.0, 1.0))
+
+
+def tilt_degrees(s): return 1.0 + 9.0 * s
+def squeeze_ratio(s): return 1.0 + 0.6 * s
+
+
 def sev_for(kind: str, value: float) -> float:
     """Inverse maps for the validation levels."""
     if kind == "gblur":
@@ -98,6 +131,10 @@ def sev_for(kind: str, value: float) -> float:
         return math.log(90.0 / value) / math.log(30.0)
     if kind == "under":
         return -math.log2(value) / 2.5
+    if kind == "tilt":
+        return (abs(value) - 1.0) / 9.0
+    if kind == "squeeze":
+        return (value - 1.0) / 0.6
     raise KeyError(kind)
 
 
@@ -172,15 +209,6 @@ def apply(kind: str, x: np.ndarray, s: float, rng: np.random.Generator, **kw) ->
     if kind == "posterize":
         lv = max(2, int(round(2 ** (8 - 6.5 * s))))
         return np.round(x * (lv - 1)) / (lv - 1)
-    if kind == "tilt":
-        ang = (2 + 13 * s) * (1 if rng.random() < 0.5 else -1)
-        im = Image.fromarray(to_u8(x)).rotate(ang, resample=Image.BICUBIC)
-        a = math.radians(abs(ang))
-        # largest axis-aligned crop without borders (square input)
-        c = W / (math.cos(a) + math.sin(a))
-        off = (W - c) / 2
-        im = im.crop((off, off, W - off, H - off)).resize((W, H), Image.BICUBIC)
-        return np.asarray(im, dtype=np.float32) / 255.0
     raise KeyError(kind)
 
 

@@ -4,7 +4,7 @@
       [--validation val.json] [--version 0.1.0]
 
 Writes <out>/model.onnx (opset 17; inputs pixel_values [N,3,H,W] float32 in [0,1], input_ids /
-attention_mask int64 [N,T]; outputs distribution [N,10], attributes [N,6], image_features), vocab.txt,
+attention_mask int64 [N,T]; outputs distribution [N,10], attributes [N,7], image_features), vocab.txt,
 manifest.json (docs/MODEL_FORMAT.md), parity/ fixtures (torch reference outputs at 224x224) and
 parity/tokenizer.json.
 
@@ -175,8 +175,9 @@ def calibration_points(model_head, data: str) -> dict:
     n_crop = len({m["crop"] for m in metas})
     return {"reference": (f"held-out synthetic reference set: {len(metas)} image-only views of {n_crop} crops of {n_src} "
                           "free-licence photos never trained on (per crop: the original, blur/exposure/JPEG/noise at "
-                          "3 levels, 4 legit styles, 11 other damage kinds at s=0.8); percentiles of the mean score. "
-                          "An undamaged photo therefore lands high; this ranks technical condition, not taste."),
+                          "3 levels, 4 legit styles, 10 other damage kinds at s=0.8; per whole photo also 18 crops, 6 tilts, "
+                          "4 squeezes and 3 neutral reframings); percentiles of the mean score. An undamaged, "
+                          "uncropped photo therefore lands high; this ranks technical condition and framing, not taste."),
             "points": pts}
 
 
@@ -208,7 +209,8 @@ def main():
         "name": name,
         "version": a.version,
         "description": "MMLQ head (learnable queries, image + optional text) on frozen MobileNetV2-1.4 (nsfwjs) and "
-                       "GloVe-100d; trained on synthetic degradations only: scores technical condition.",
+                       "GloVe-100d; trained on synthetic degradations only: scores technical condition and framing "
+                       "(crops, tilt, squeeze), not taste.",
         "architecture": "mmlq",
         "license": {"spdx": "MIT",
                     "attribution": "Backbone weights: nsfwjs MobileNetV2 (MIT, Infinite Red, Inc.). Word vectors: GloVe "

@@ -19,6 +19,49 @@ KIND_LEVELS = {"gblur": ("Gaussian blur σ (px)", [1.2, 3, 6]), "under": ("under
                "jpeg": ("JPEG quality", [25, 10, 4]), "noise": ("Gaussian noise σ (of 255)", [15, 35, 70])}
 
 
+def composition_table(v: dict) -> str:
+    c = v["composition"]
+    n = c["n_photos"]
+    L = [f"Composition, on the {n} WHOLE held-out photos (the original framing = the whole photo as serving prepares it; "
+         "every damaged view made from the whole source photo). Pairwise accuracy, original scored above:\n",
+         "| damage | cells | pairs | original above |", "|---|---|---|---|"]
+    cr, t, sq = c["crop"], c["tilt"], c["squeeze"]
+    L.append(f"| crop to 2/3 of the side | centre + 8 edge / corner positions | {9 * n} | {cr['2/3']:.3f} |")
+    L.append(f"| crop to 1/2 of the side | centre + 8 edge / corner positions | {9 * n} | {cr['1/2']:.3f} |")
+    L.append(f"| crops, centred / off-centre | | {2 * n} / {16 * n} | {cr['centred']:.3f} / {cr['off_centre']:.3f} |")
+    L.append(f"| **all crops** | | **{cr['n_pairs']}** | **{cr['all']:.3f}** (target ≥ 0.90) |")
+    for lv in ("mild", "medium", "strong"):
+        L.append(f"| tilt {t['degrees'][lv]}° | both directions | {2 * n} | {t[lv]:.3f} |")
+    L.append(f"| **all tilts** | | **{t['n_pairs']}** | **{t['all']:.3f}** (target ≥ 0.90) |")
+    for lv in ("mild", "strong"):
+        L.append(f"| squeeze {sq['ratio'][lv]}× | either axis | {2 * n} | {sq[lv]:.3f} |")
+    L.append("")
+    L.append("Neutral reframings and styles of the whole photos (should not move the score). Δ = view − original:\n")
+    L.append("| view | mean Δ | mean abs Δ | largest abs Δ |")
+    L.append("|---|---|---|---|")
+    names = {"mirror": "mirror image (target mean abs Δ ≤ 0.15)", "tight90": "centred crop keeping 90% of the side",
+             "tight85": "centred crop keeping 85% of the side (the neutral boundary)",
+             "bw": "black-and-white (target mean abs Δ ≤ 0.15)", "lowkey": "low-key", "highkey": "high-key",
+             "sdof": "shallow depth of field"}
+    for k, name in names.items():
+        x = c["neutral"][k]
+        L.append(f"| {name} | {x['mean_delta']:+.3f} | {x['mean_abs_delta']:.3f} | {x['max_abs_delta']:.3f} |")
+    b = c["neutral"]["bw_all_crops"]
+    L.append(f"| black-and-white, all {b['n']} crops (not only whole photos) | {b['mean_delta']:+.3f} | "
+             f"{b['mean_abs_delta']:.3f} | {b['max_abs_delta']:.3f} |")
+    L.append("")
+    a = c["attribute_composition_mean"]
+    L.append("Composition attribute (mean output; 1 = framing intact): " +
+             "; ".join(f"{k} {x:.2f}" for k, x in a.items()) + ". Mean score: whole originals "
+             f"{c['score_mean']['whole_originals']:.2f}, their crops {c['score_mean']['crops']:.2f}, their tilts "
+             f"{c['score_mean']['tilts']:.2f}.")
+    L.append("")
+    L.append("Gates (the build refuses to write a model that fails one; `mmlq_build/validate.py` GATES): " +
+             "; ".join(f"{g['name']} {g['value']} ({g['target']}: {'pass' if g['pass'] else 'FAIL'})"
+                       for g in v["gates"]) + ".")
+    return "\n".join(L)
+
+
 def table(v: dict) -> str:
     L = []
     L.append("Pairwise accuracy, original scored above its degraded version (36 crops per cell):\n")
@@ -32,7 +75,7 @@ def table(v: dict) -> str:
     L.append(f"| **all four** | **{b['mild']:.3f}** | **{b['medium']:.3f}** | **{b['strong']:.3f}** | |")
     L.append("")
     L.append(f"- Ordered-pair accuracy original > mild > medium > strong (all 6 pairs per crop and kind): "
-             f"**{v['ordered_pair_accuracy']:.3f}** (target ≥ 0.90); mild alone **{v['mild_accuracy']:.3f}** (target ≥ 0.85).")
+             f"**{v['ordered_pair_accuracy']:.3f}** (target ≥ 0.95); mild alone **{v['mild_accuracy']:.3f}** (target ≥ 0.90).")
     o = v["other_kinds_strong_s0.8"]
     L.append("- Other damage kinds at s = 0.8, original above damaged: " +
              ", ".join(f"{k} {x:.2f}" for k, x in sorted(o.items())) + ".")
@@ -56,6 +99,8 @@ def table(v: dict) -> str:
             continue
         L.append(f"| {k.replace('_', ' ')} | {x['mean_delta']:+.3f} | {x['right_direction']:.2f} | “{x['example']}” |")
     L.append("(neutral: right direction = |Δ| < 0.25)")
+    L.append("")
+    L.append(composition_table(v))
     L.append("")
     L.append("Attributes (mean output; 1 = no defect), originals vs strong damage of the matching kind: " +
              "; ".join(f"{k} → {x['attribute']} {x['original']:.2f} vs {x['damaged_strong']:.2f}"

@@ -14,7 +14,9 @@ as working directory and models/mmlq on PYTHONPATH:
   4. encoder      features export        frozen cache encoder (ONNX)
   5. features     tools/extract_features.mjs (onnxruntime-node) -> frozen token features
   6. train        train                  MMLQ head on the cached features
-  7. validate     validate               held-out metrics (JSON)
+  7. validate     validate               held-out metrics (JSON); a full build stops here when a gate
+                                         fails (validate.GATES), so no model that misses its own figures
+                                         is written
   8. export       export                 model.onnx + manifest + vocab + parity fixtures
   9. check        tools/check_onnx.mjs   onnxruntime-node vs torch parity, tokenizer, latency
 Smoke only, paper-size MMLQ (export_paper): re-export the committed tiny servable fixture
@@ -100,7 +102,9 @@ def main():
     ap.add_argument("--work", default=None, help="work dir (default models/.cache/mmlq-build; smoke: a temp dir)")
     ap.add_argument("--out", default=None, help="model folder (default models/mmlq-mnv2-synth; smoke: temp)")
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--version", default="0.2.0")
+    ap.add_argument("--version", default="0.3.0")
+    ap.add_argument("--no-gates", action="store_true",
+                    help="export even when the validation gates fail (never for the committed model)")
     ap.add_argument("--force", action="store_true", help="redo every step")
     ap.add_argument("--keep", action="store_true", help="smoke: keep the temp dir")
     ap.add_argument("--paper-onnx", action="store_true",
@@ -143,6 +147,13 @@ def main():
             ["--epochs", str(a.epochs)]
         run(PYM + ["mmlq_build.train", "--data", data, "--vocab", vocab, "--out", ckpt] + extra)
     run(PYM + ["mmlq_build.validate", "--data", data, "--vocab", vocab, "--ckpt", ckpt, "--json", val_json])
+    with open(val_json) as f:
+        failed = [g for g in json.load(f)["gates"] if not g["pass"]]
+    if failed and not a.smoke:  # a smoke model is tiny: its figures mean nothing
+        msg = "; ".join(f"{g['name']} = {g['value']} (target {g['target']})" for g in failed)
+        if not a.no_gates or os.path.realpath(out) == committed:
+            sys.exit(f"validation gates failed, model not exported to {out}: {msg}")
+        print(f"WARNING validation gates failed (--no-gates): {msg}", flush=True)
     if a.smoke:
         shutil.rmtree(out, ignore_errors=True)
     run(PYM + ["mmlq_build.export", "--ckpt", ckpt, "--data", data, "--vocab", vocab, "--out", out,

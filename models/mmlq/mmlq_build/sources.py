@@ -63,3 +63,17 @@ def split() -> Dict[str, List[str]]:
     val = [k for k in HOLDOUT if k in s]
     train = [k for k in s if k not in val]
     return {"train": train, "val": val}
+
+
+# Debian packages that carry the source photos (the full build refuses to run without them)
+SOURCE_PACKAGES = "plasma-workspace-wallpapers mate-backgrounds python3-skimage"
+
+
+def require_all_sources() -> None:
+    """A full build needs every listed source: a silently smaller set would train a different model."""
+    s = all_sources()
+    missing = [n for n in [f"kde:{k}" for k in KDE_PHOTOS + KDE_ART] + [f"mate:{k}" for k in MATE_NATURE]
+               + [f"ski:{k}" for k in SKI_PHOTOS] if n not in s]
+    if missing:
+        raise SystemExit(f"{len(missing)} source images missing ({', '.join(missing[:6])}...): "
+                         f"apt-get install {SOURCE_PACKAGES}")

@@ -11,7 +11,12 @@ Prints and writes (JSON):
 * legit styles (b/w, low-key, high-key, shallow DoF): mean score change vs the original;
 * text effect: mean score change vs no text for positive / negative / neutral comments with seen
   words and with unseen synonyms, and how often the change has the right sign;
-* attributes: mean of the matching attribute on originals vs damaged views.
+* attributes: mean of the matching attribute on originals vs damaged views;
+* composition, on the WHOLE held-out photos (the original framing = the whole photo as serving
+  prepares it): original above crops to 2/3 and 1/2 of the side at 9 positions, above tilts of
+  +-3 / 5 / 8 degrees and above squeezes 1.25x / 1.5x; neutral views (mirror, centred 90% / 85% crops,
+  black-and-white): mean and mean absolute score change; the composition attribute;
+* gates: the figures the model must reach to be shipped (GATES), each with its value and pass / fail.
 Image-only unless stated.  Scores are the distribution means (1..10).
 """
 from __future__ import annotations
@@ -36,6 +41,15 @@ ATTR_OF = {"gblur": "sharpness", "defocus": "sharpness", "motion": "sharpness", 
            "under": "exposure", "over": "exposure", "jpeg": "compression", "pixelate": "compression",
            "posterize": "compression", "noise": "noise", "contrast": "contrast", "cast": "colour",
            "faded": "colour", "oversat": "colour"}
+
+
+# (name, key in R["gate_values"], comparison, threshold): the build refuses to ship a model that fails one
+GATES = [("ordered-pair accuracy (technical damage)", "ordered", ">=", 0.95),
+         ("mild damage pairwise accuracy", "mild", ">=", 0.90),
+         ("whole photo above its crops (pairs)", "crop", ">=", 0.90),
+         ("whole photo above its tilts (pairs)", "tilt", ">=", 0.90),
+         ("mirror image mean |delta| (whole photos)", "mirror", "<=", 0.15),
+         ("black-and-white mean |delta| (whole photos)", "bw", "<=", 0.15)]
 
 
 def _index(metas):
@@ -119,6 +133,13 @@ def evaluate(head, groups, metas, tok, seed=0):
         attr[k] = {"attribute": lab, "original": round(float(att[orig, li.index(lab)].mean()), 3),
                    "damaged_strong": round(float(att[idx, li.index(lab)].mean()), 3)}
     R["attributes_mean"] = attr
+    R["composition"] = composition(sc, att, by)
+    c = R["composition"]
+    gv = {"ordered": R["ordered_pair_accuracy"], "mild": R["mild_accuracy"], "crop": c["crop"]["all"],
+          "tilt": c["tilt"]["all"], "mirror": c["neutral"]["mirror"]["mean_abs_delta"],
+          "bw": c["neutral"]["bw"]["mean_abs_delta"]}
+    R["gates"] = [{"name": n, "value": gv[k], "target": f"{op} {t}",
+                   "pass": bool(gv[k] >= t if op == ">=" else gv[k] <= t)} for n, k, op, t in GATES]
     # text effect on originals and on medium-damaged views
     rng = np.random.default_rng(seed)
     base_idx = np.concatenate([orig, np.array([d[(k, "medium")] for d in by.values() for k in MAIN_KINDS])])
@@ -151,6 +172,64 @@ def evaluate(head, groups, metas, tok, seed=0):
     return R
 
 
+def composition(sc, att, by):
+    """Composition cells on the whole held-out photos (crops that carry them)."""
+    whole = [d for d in by.values() if ("neutral:mirror", "none") in d]
+    ci = list(ATTRIBUTE_LABELS).index("composition")
+    C = {"n_photos": len(whole)}
+
+    def pairs(kind, pred):
+        ok = [sc[d[("original", "none")]] > sc[i] for d in whole for (k, lv), i in d.items()
+              if k == kind and pred(lv)]
+        return round(float(np.mean(ok)), 3) if ok else float("nan"), len(ok)
+
+    crop = {}
+    for f in ("2/3", "1/2"):
+        crop[f], _ = pairs("crop", lambda lv, f=f: lv.startswith(f + ":"))
+    crop["centred"], _ = pairs("crop", lambda lv: lv.endswith(":c"))
+    crop["off_centre"], _ = pairs("crop", lambda lv: not lv.endswith(":c"))
+    crop["all"], crop["n_pairs"] = pairs("crop", lambda lv: True)
+    C["crop"] = crop
+    tilt = {}
+    for lv in ("mild", "medium", "strong"):
+        tilt[lv], _ = pairs("tilt", lambda x, lv=lv: x.startswith(lv))
+    tilt["all"], tilt["n_pairs"] = pairs("tilt", lambda lv: True)
+    tilt["degrees"] = {"mild": 3, "medium": 5, "strong": 8}
+    C["tilt"] = tilt
+    sq = {}
+    for lv in ("mild", "strong"):
+        sq[lv], _ = pairs("squeeze", lambda x, lv=lv: x.startswith(lv))
+    sq["all"], sq["n_pairs"] = pairs("squeeze", lambda lv: True)
+    sq["ratio"] = {"mild": 1.25, "strong": 1.5}
+    C["squeeze"] = sq
+    neu = {}
+    for k in ("mirror", "tight90", "tight85", "bw", "lowkey", "highkey", "sdof"):
+        key = ("neutral:" + k if k in ("mirror", "tight90", "tight85") else "style:" + k, "none")
+        d = np.array([sc[w[key]] - sc[w[("original", "none")]] for w in whole])
+        neu[k] = {"mean_delta": round(float(d.mean()), 3), "mean_abs_delta": round(float(np.abs(d).mean()), 3),
+                  "max_abs_delta": round(float(np.abs(d).max()), 3)}
+    allbw = np.array([sc[d[("style:bw", "none")]] - sc[d[("original", "none")]] for d in by.values()])
+    neu["bw_all_crops"] = {"mean_delta": round(float(allbw.mean()), 3),
+                           "mean_abs_delta": round(float(np.abs(allbw).mean()), 3),
+                           "max_abs_delta": round(float(np.abs(allbw).max()), 3), "n": int(len(allbw))}
+    C["neutral"] = neu
+    orig = [w[("original", "none")] for w in whole]
+    at = {"original": round(float(att[orig, ci].mean()), 3)}
+    for name, kind, pred in (("crop 1/2", "crop", lambda lv: lv.startswith("1/2")),
+                             ("crop 2/3", "crop", lambda lv: lv.startswith("2/3")),
+                             ("tilt 8 deg", "tilt", lambda lv: lv.startswith("strong")),
+                             ("squeeze 1.5x", "squeeze", lambda lv: lv.startswith("strong")),
+                             ("mirror", "neutral:mirror", lambda lv: True)):
+        idx = [i for w in whole for (k, lv), i in w.items() if k == kind and pred(lv)]
+        at[name] = round(float(att[idx, ci].mean()), 3)
+    C["attribute_composition_mean"] = at
+    sc_o = np.array([sc[i] for i in orig])
+    C["score_mean"] = {"whole_originals": round(float(sc_o.mean()), 3),
+                       "crops": round(float(np.mean([sc[i] for w in whole for (k, _), i in w.items() if k == "crop"])), 3),
+                       "tilts": round(float(np.mean([sc[i] for w in whole for (k, _), i in w.items() if k == "tilt"])), 3)}
+    return C
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
@@ -170,6 +249,8 @@ def main():
         round_fp16_(head)  # as exported
     R = evaluate(head, groups, metas, tok)
     print(json.dumps(R, indent=2))
+    for g in R["gates"]:
+        print(f"gate {'PASS' if g['pass'] else 'FAIL'}: {g['name']} = {g['value']} (target {g['target']})")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(R, f, indent=2)

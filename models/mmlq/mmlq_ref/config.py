@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence, Tuple
 
-ATTRIBUTE_LABELS = ("sharpness", "exposure", "contrast", "noise", "compression", "colour")
+ATTRIBUTE_LABELS = ("sharpness", "exposure", "contrast", "noise", "compression", "colour", "composition")
 N_BINS = 10
 
 

@@ -21,10 +21,22 @@ const sess = await ort.InferenceSession.create(modelPath, {
   graphOptimizationLevel: 'all',
 });
 const fd = fs.openSync(file, 'r');
-const out = fs.openSync(path.join(dir, 'feats.f32.part'), 'w');
+// resumable: a killed run leaves feats.f32.part (+ .json with the feature width); whole batches are kept
+const partFile = path.join(dir, 'feats.f32.part');
+const partMeta = `${partFile}.json`;
+let start = 0;
+if (fs.existsSync(partFile) && fs.existsSync(partMeta)) {
+  const { F, batch, views } = JSON.parse(fs.readFileSync(partMeta, 'utf8'));
+  if (batch === B && views === n) {
+    start = Math.floor(fs.statSync(partFile).size / (F * 4) / B) * B;
+    fs.truncateSync(partFile, start * F * 4);
+    console.log(`resuming at view ${start}/${n}`);
+  }
+}
+const out = fs.openSync(partFile, start > 0 ? 'a' : 'w');
 const buf = Buffer.alloc(per * B);
 const t0 = performance.now();
-for (let i = 0; i < n; i += B) {
+for (let i = start; i < n; i += B) {
   const b = Math.min(B, n - i);
   fs.readSync(fd, buf, 0, per * b, per * i);
   const x = new Float32Array(b * 3 * S * S);
@@ -39,12 +51,18 @@ for (let i = 0; i < n; i += B) {
   }
   const r = await sess.run({ pixel_values: new ort.Tensor('float32', x, [b, 3, S, S]) });
   const f = r.feats.data;
+  if (i === start && start === 0) {
+    fs.writeFileSync(partMeta, JSON.stringify({ F: f.length / b, batch: B, views: n }));
+  }
   fs.writeSync(out, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
   if ((i / B) % 50 === 0) {
     const el = (performance.now() - t0) / 1000;
-    console.log(`${i + b}/${n} views, ${el.toFixed(0)} s, ${((el * 1000) / (i + b)).toFixed(1)} ms/view`);
+    console.log(
+      `${i + b}/${n} views, ${el.toFixed(0)} s, ${((el * 1000) / (i + b - start)).toFixed(1)} ms/view`,
+    );
   }
 }
 fs.closeSync(out);
-fs.renameSync(path.join(dir, 'feats.f32.part'), path.join(dir, 'feats.f32'));
+fs.renameSync(partFile, path.join(dir, 'feats.f32'));
+fs.rmSync(partMeta, { force: true });
 console.log(`done: ${n} views in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
