@@ -13,18 +13,18 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { Command, InvalidArgumentError as CommanderArgError, CommanderError, Option } from 'commander';
+import { Command, InvalidArgumentError as CommanderArgError, CommanderError } from 'commander';
 import type { Aspect } from '../common/aspects.ts';
 import { isMmlqError } from '../common/errors.ts';
 import { cropAspects } from '../model/crop.ts';
 import { extractCrop, resolveLimits } from '../model/image.ts';
 import { readManifest } from '../model/manifest.ts';
-import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels } from '../model/registry.ts';
-import { PROVIDERS, type Provider } from '../model/runtime.ts';
-import { type ScoreOutcome, type ScoreRequest, Scorer } from '../model/scorer.ts';
+import { DEFAULT_MODELS_DIR, listModels } from '../model/registry.ts';
+import type { ScoreOutcome, ScoreRequest } from '../model/scorer.ts';
 import { parseThresholds } from '../model/scores.ts';
 import { bucketCommand } from './bucket.ts';
 import { expandInputs, readTextMap, type TextMap, textFor, unusedTextMapKeys } from './inputs.ts';
+import { addModelOptions, createScorer, intArg, type ModelFlags } from './model-flags.ts';
 import { buildReport, formatCsv, formatJson, formatTable, type Report } from './output.ts';
 import { type BackfillFlags, backfill } from './wordpress.ts';
 
@@ -73,28 +73,13 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-function intArg(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0)
-      throw new CommanderArgError(`Expected positive integer for ${name} but received ${value}`);
-    return n;
-  };
-}
-
-interface ScoreFlags {
-  model: string;
-  modelsDir: string;
+interface ScoreFlags extends ModelFlags {
   top?: number;
   json?: boolean;
   csv?: boolean;
   output?: string;
   textMap?: string;
   sidecar: boolean;
-  batchSize: number;
-  threads: number;
-  provider: Provider;
-  tiers?: string;
   progress: boolean;
   crop?: Aspect[];
   cropOut?: string;
@@ -155,15 +140,7 @@ async function score(inputs: string[], flags: ScoreFlags, io: Io): Promise<numbe
   if (unusedKeys.length)
     io.stderr(`warning: --text-map keys that match no image: ${unusedKeys.join(', ')}\n`);
   const started = performance.now();
-  const scorer = await Scorer.create({
-    model: flags.model,
-    modelsDir: resolve(io.cwd, flags.modelsDir),
-    batchSize: flags.batchSize,
-    intraOpThreads: flags.threads,
-    provider: flags.provider,
-    ...(tiers ? { tiers } : {}),
-    log: (m) => io.stderr(`${m}\n`),
-  });
+  const scorer = await createScorer(flags, tiers, io);
   const requests: ScoreRequest[] = await Promise.all(
     files.map(async (file) => ({
       id: relative(io.cwd, file) || file,
@@ -232,16 +209,13 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
 
-  program
-    .command('score')
-    .description('score images (files, folders, globs) and print them ranked, best first')
-    .argument('<inputs...>', 'image files, folders (searched recursively) or glob patterns')
-    .option(
-      '-m, --model <name>',
-      'model name (a folder under --models-dir)',
-      io.env['MMLQ_MODEL'] ?? DEFAULT_MODEL,
-    )
-    .option('--models-dir <dir>', 'where models live', io.env['MODELS_DIR'] ?? DEFAULT_MODELS_DIR)
+  addModelOptions(
+    program
+      .command('score')
+      .description('score images (files, folders, globs) and print them ranked, best first')
+      .argument('<inputs...>', 'image files, folders (searched recursively) or glob patterns'),
+    io.env,
+  )
     .option('-n, --top <n>', 'only the N best images (hero picks)', intArg('--top'))
     .option('--json', 'print JSON')
     .option('--csv', 'print CSV')
@@ -251,14 +225,6 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       'JSON object mapping image paths or file names to their text (caption, alt, comments)',
     )
     .option('--no-sidecar', 'do not read photo.txt / photo.jpg.txt beside each image as its text')
-    .option('--batch-size <n>', 'images per inference run', intArg('--batch-size'), 8)
-    .option('--threads <n>', 'onnxruntime threads per operator (default: one per core)', intArg('--threads'))
-    .addOption(
-      new Option('--provider <name>', 'execution provider (falls back to cpu)')
-        .choices(PROVIDERS)
-        .default('cpu'),
-    )
-    .option('--tiers <spec>', 'percentile thresholds, e.g. top=90,good=60,average=25')
     .option(
       '--crop <aspects>',
       'best crop per aspect, e.g. 16:9,1:1 (W:H, at most 4): boxes in JSON, CSV and the table',
@@ -266,8 +232,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     )
     .option('--crop-out <dir>', 'also write each crop as a file under <dir> (needs --crop)')
     .option('--no-progress', 'no progress bar')
-    .action(async (inputs: string[], flags: ScoreFlags & { threads?: number }) => {
-      exitCode = await score(inputs, { ...flags, threads: flags.threads ?? 0 }, io);
+    .action(async (inputs: string[], flags: ScoreFlags) => {
+      exitCode = await score(inputs, flags, io);
     });
 
   program
@@ -281,11 +247,14 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   const wordpress = program
     .command('wordpress')
     .description('work with a WordPress site that has the MMLQ Edge plugin, over its REST API');
-  wordpress
-    .command('backfill')
-    .description(
-      "score the images of a WordPress media library from here and store the results on the site, as the plugin's webhook does",
-    )
+  addModelOptions(
+    wordpress
+      .command('backfill')
+      .description(
+        "score the images of a WordPress media library from here and store the results on the site, as the plugin's webhook does",
+      ),
+    io.env,
+  )
     .requiredOption('--site <url>', 'the site, e.g. https://example.com/ (https:// required)')
     .requiredOption(
       '--user <name>',
@@ -318,20 +287,6 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       'allow an http:// --site on this machine (localhost, 127.0.0.1, [::1]) and fetch its images from loopback',
     )
     .option(
-      '-m, --model <name>',
-      'model name (a folder under --models-dir)',
-      io.env['MMLQ_MODEL'] ?? DEFAULT_MODEL,
-    )
-    .option('--models-dir <dir>', 'where models live', io.env['MODELS_DIR'] ?? DEFAULT_MODELS_DIR)
-    .option('--batch-size <n>', 'images per inference run', intArg('--batch-size'), 8)
-    .option('--threads <n>', 'onnxruntime threads per operator (default: one per core)', intArg('--threads'))
-    .addOption(
-      new Option('--provider <name>', 'execution provider (falls back to cpu)')
-        .choices(PROVIDERS)
-        .default('cpu'),
-    )
-    .option('--tiers <spec>', 'percentile thresholds, e.g. top=90,good=60,average=25')
-    .option(
       '--crop <aspects>',
       "best crop per aspect stored with each score (mmlq_crops), as the plugin's crop_aspects setting asks (default 16:9; 'none' for no crops)",
       (value: string) => (value.trim() === 'none' ? [] : aspectsArg(value)),
@@ -355,8 +310,8 @@ Example:
   mmlq-edge wordpress backfill --site https://example.com/ --user mmlq-scorer \\
     --app-password-file ~/.config/mmlq-edge/example.com.password --rate 2`,
     )
-    .action(async (flags: BackfillFlags & { threads?: number }) => {
-      exitCode = await backfill({ ...flags, threads: flags.threads ?? 0 }, io);
+    .action(async (flags: BackfillFlags) => {
+      exitCode = await backfill(flags, io);
     });
 
   program.addCommand(

@@ -19,8 +19,6 @@ import { EdgeError, InvalidArgumentError } from '../common/errors.ts';
 import { sleep } from '../common/time.ts';
 import { parseJsonText } from '../common/validate.ts';
 import { DEFAULT_LIMITS } from '../model/image.ts';
-import type { Provider } from '../model/runtime.ts';
-import { Scorer } from '../model/scorer.ts';
 import { parseThresholds } from '../model/scores.ts';
 import {
   type BackfillMode,
@@ -31,6 +29,7 @@ import {
   runBackfill,
   type StateStore,
 } from './backfill.ts';
+import { createScorer, type ModelFlags } from './model-flags.ts';
 
 /** The plugin's capability that writes scores (plugins/wordpress/mmlq-edge/includes/roles.php). */
 export const SCORE_CAPABILITY = 'mmlq_edge_write_scores';
@@ -39,7 +38,7 @@ const PLUGIN_NAMESPACE = 'mmlq-edge/v1';
 const REST_TIMEOUT_MS = 30_000;
 const IMAGE_TIMEOUT_MS = 30_000;
 
-export interface BackfillFlags {
+export interface BackfillFlags extends ModelFlags {
   site: string;
   user: string;
   appPasswordFile: string;
@@ -53,12 +52,6 @@ export interface BackfillFlags {
   pageSize: number;
   imageOrigin?: string[];
   allowInsecureLocal?: boolean;
-  model: string;
-  modelsDir: string;
-  batchSize: number;
-  threads: number;
-  provider: Provider;
-  tiers?: string;
   progress: boolean;
   json?: boolean;
   /** Aspects whose best crop is stored with each score (the plugin's crop_aspects). */
@@ -302,15 +295,7 @@ export async function backfill(flags: BackfillFlags, io: BackfillIo): Promise<nu
   }
 
   const started = performance.now();
-  const scorer = await Scorer.create({
-    model: flags.model,
-    modelsDir: resolve(io.cwd, flags.modelsDir),
-    batchSize: flags.batchSize,
-    intraOpThreads: flags.threads,
-    provider: flags.provider,
-    ...(tiers ? { tiers } : {}),
-    log: (m) => io.stderr(`${m}\n`),
-  });
+  const scorer = await createScorer(flags, tiers, io);
   const info = scorer.modelInfo;
   const model = `${info.name}@${info.version}`;
   const statePath = flags.state
