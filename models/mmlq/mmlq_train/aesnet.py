@@ -190,7 +190,7 @@ def make_batch(imgs: List[np.ndarray], size: int, batch: int, rng: np.random.Gen
             if rng.random() < p_damage:
                 k = AES_KINDS[int(rng.integers(len(AES_KINDS)))]
                 s = float(rng.uniform(0.0, 0.95))
-                v = np.clip(D.apply(k, v, s, rng), 0, 1).astype(np.float32)
+                v = np.clip(P.apply(k, v, s, rng), 0, 1).astype(np.float32)
                 dmg = (k, s)
             views.append(v)
             for a, i in labels_for(dmg).items():

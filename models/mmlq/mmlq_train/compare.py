@@ -79,7 +79,7 @@ def probe_set(imgs: List[np.ndarray], n: int, size: int, rng) -> tuple:
         if rng.random() < 0.8:
             k = RANDOM_KINDS[int(rng.integers(len(RANDOM_KINDS)))]
             s = float(rng.uniform(0.0, 0.95))
-            v = np.clip(D.apply(k, v, s, rng), 0, 1).astype(np.float32)
+            v = np.clip(P.apply(k, v, s, rng), 0, 1).astype(np.float32)
             sev = [(k, s)]
         views.append(v)
         ys.append(7.0 - 5.0 * D.combined_severity(sev))
@@ -95,7 +95,7 @@ def chain_set(imgs: List[np.ndarray], crops: int, size: int, rng) -> tuple:
             meta.append((pi, c, "original", "none"))
             for k in CHAIN_KINDS:
                 for lv, s in LEVELS.items():
-                    views.append(np.clip(D.apply(k, v0, s, np.random.default_rng(zlib.crc32(f"{pi}:{c}:{k}".encode()))), 0, 1)
+                    views.append(np.clip(P.apply(k, v0, s, np.random.default_rng(zlib.crc32(f"{pi}:{c}:{k}".encode()))), 0, 1)
                                  .astype(np.float32))
                     meta.append((pi, c, k, lv))
     return views, meta
@@ -185,7 +185,7 @@ def main(argv=None) -> int:
         if rng.random() < 0.8:
             k = AE.AES_KINDS[int(rng.integers(len(AE.AES_KINDS)))]
             s = float(rng.uniform(0.0, 0.95))
-            v = np.clip(D.apply(k, v, s, rng), 0, 1).astype(np.float32)
+            v = np.clip(P.apply(k, v, s, rng), 0, 1).astype(np.float32)
             d = (k, s)
         lv.append(v)
         ll.append(AE.labels_for(d))

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from mmlq_build import degrade as D
+from mmlq_train import photos as P
 from mmlq_build import sources as S
 from mmlq_build import text as T
 
@@ -68,7 +69,7 @@ def damage(x: np.ndarray, rng: np.random.Generator, p_clean: float = 0.2, p_two:
         kinds = rng.choice(FIXTURE_KINDS, size=n, replace=False, p=KIND_W / KIND_W.sum())
         for k in kinds:
             s = float(rng.uniform(0.05, 0.95))
-            x = np.clip(D.apply(str(k), x, s, rng), 0, 1).astype(np.float32)
+            x = np.clip(P.apply(str(k), x, s, rng), 0, 1).astype(np.float32)
             sevs.append((str(k), round(s, 4)))
     return x, sevs
 

@@ -3,6 +3,7 @@ proofs, QPT V2-style curation (high resolution, high foreground coverage, no nea
 degraded views both pretrainers draw."""
 from __future__ import annotations
 
+import math
 import os
 from typing import Dict, List, Optional, Tuple
 
@@ -125,6 +126,22 @@ def multiscale_crop(x: np.ndarray, size: int, rng: np.random.Generator, scale=(0
     return D.resize(x[y0:y0 + c, x0:x0 + c], size, size)
 
 
+def apply(kind: str, x: np.ndarray, s: float, rng: np.random.Generator, **kw) -> np.ndarray:
+    """degrade.apply, plus "tilt" at the view level: the default-model build makes its tilts from the
+    whole source photo (build_views), but these recipes damage square views they already hold, so a
+    tilt here is the view rotated by degrade.tilt_degrees(s) and cropped back to its largest square."""
+    if kind != "tilt":
+        return D.apply(kind, x, s, rng, **kw)
+    h, w = x.shape[:2]
+    ang = D.tilt_degrees(s) * (1 if rng.random() < 0.5 else -1)
+    im = Image.fromarray(D.to_u8(x)).rotate(ang, resample=Image.BICUBIC)
+    a = math.radians(abs(ang))
+    c = min(h, w) / (math.cos(a) + math.sin(a))
+    ox, oy = (w - c) / 2, (h - c) / 2
+    im = im.crop((ox, oy, w - ox, h - oy)).resize((w, h), Image.BICUBIC)
+    return np.asarray(im, dtype=np.float32) / 255.0
+
+
 QPT_KINDS = ["gblur", "defocus", "motion", "noise", "jpeg", "upscale", "sharpen", "under", "over", "contrast",
              "cast", "faded", "oversat"]
 
@@ -135,5 +152,5 @@ def degrade_view(x: np.ndarray, rng: np.random.Generator, p: float, kinds=QPT_KI
         return x, None
     k = str(kinds[int(rng.integers(len(kinds)))])
     s = float(rng.uniform(*s_range))
-    y = sharpen(x, s) if k == "sharpen" else np.clip(D.apply(k, x, s, rng), 0, 1).astype(np.float32)
+    y = sharpen(x, s) if k == "sharpen" else np.clip(apply(k, x, s, rng), 0, 1).astype(np.float32)
     return y, (k, s)
