@@ -27,7 +27,7 @@ import { createS3Client } from '../clients/s3.ts';
 import { isMmlqError } from '../common/errors.ts';
 import { IMAGE_SUFFIXES } from '../common/image-types.ts';
 import { sleep } from '../common/time.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 
 interface AwsFlags {
   accountId?: string;

@@ -24,20 +24,12 @@ import type { ScoreOutcome, ScoreRequest } from '../model/scorer.ts';
 import { parseThresholds } from '../model/scores.ts';
 import { bucketCommand } from './bucket.ts';
 import { expandInputs, readTextMap, type TextMap, textFor, unusedTextMapKeys } from './inputs.ts';
+import type { Io } from './io.ts';
 import { addModelOptions, createScorer, intArg, type ModelFlags } from './model-flags.ts';
 import { buildReport, formatCsv, formatJson, formatTable, type Report } from './output.ts';
 import { type BackfillFlags, backfill } from './wordpress.ts';
 
-export interface Io {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  /** Whether stderr is an interactive terminal (progress bar). */
-  interactive: boolean;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  /** Ctrl-C for commands that stop cleanly (wordpress backfill): aborts the signal on the first one. */
-  interrupts?: () => { signal: AbortSignal; dispose: () => void };
-}
+export type { Io } from './io.ts';
 
 /**
  * The directory the user typed the command in. `npm run score` runs the CLI in the package root

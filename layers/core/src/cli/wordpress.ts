@@ -29,6 +29,7 @@ import {
   runBackfill,
   type StateStore,
 } from './backfill.ts';
+import type { Io } from './io.ts';
 import { createScorer, type ModelFlags } from './model-flags.ts';
 
 /** The plugin's capability that writes scores (plugins/wordpress/mmlq-edge/includes/roles.php). */
@@ -58,15 +59,7 @@ export interface BackfillFlags extends ModelFlags {
   crop?: Aspect[];
 }
 
-export interface BackfillIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  interactive: boolean;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  /** Ctrl-C: the signal aborts on the first one (the caller decides what a second one does). */
-  interrupts?: () => { signal: AbortSignal; dispose: () => void };
-}
+export type BackfillIo = Io;
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
