@@ -9,7 +9,8 @@
  * - 1 and 12 MP at batch 1/8/32; time against image size (1, 4, 12, 24 MP) at batch 8; decode share;
  *   cold start; peak RSS; the CLI's cold start; the paper-size graph (random weights, built into
  *   models/.cache/paper when absent); the smart-crop cost over a plain score when test/bench/crop-cost.ts
- *   exists (`measureCropCost`, the hook below).
+ *   exists (`measureCropCost`, the hook below); the int8-backbone candidate of the default model when
+ *   `npm run model:int8` has written it (models/.cache/mmlq-build/int8), end to end and bound beside fp32.
  *
  *   npm run bench
  *   npm run bench -- --quick                       # fewer images and rounds: a smoke run
@@ -17,10 +18,11 @@
  *     --torch-rounds 2 --no-paper --no-torch --out /tmp/BENCH.md
  */
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import sharp from 'sharp';
@@ -33,6 +35,7 @@ const loadAtStart = loadavg()[0]!;
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PAPER_DIR = join(ROOT, 'models/.cache/paper');
+const INT8_DIR = join(ROOT, 'models/.cache/mmlq-build/int8');
 const PAPER_MODEL = 'mmlq-paper-random';
 const PAPER_TEXT =
   'Lovely soft light on the water, but the horizon is tilted and the foreground feels a little too dark.';
@@ -56,6 +59,7 @@ const { values } = parseArgs({
     'paper-build-timeout': { type: 'string', default: '300' },
     crop: { type: 'boolean', default: true },
     'no-crop': { type: 'boolean', default: false },
+    int8: { type: 'string', default: INT8_DIR },
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, 'docs/BENCHMARKS.md') },
   },
@@ -303,6 +307,39 @@ if (values.crop && !values['no-crop']) {
   crop = await smartCropCost().catch((error: unknown) => ({ skipped: `failed: ${firstLine(error)}` }));
 }
 
+// The int8-backbone candidate (npm run model:int8): the default model's folder with model.int8.onnx as
+// its graph, in a temporary models dir, timed like the main table's batch-8 rows.
+interface Int8Row {
+  mp: number;
+  r: ChildResult;
+}
+async function int8Candidate(): Promise<{ rows: Int8Row[]; report: string } | { skipped: string }> {
+  const graph = join(values.int8, 'model.int8.onnx');
+  if (!existsSync(graph)) return { skipped: `no ${relative(ROOT, graph)} (npm run model:int8 writes it)` };
+  const source = join(values['models-dir'], values.model);
+  const manifest = JSON.parse(await readFile(join(source, 'manifest.json'), 'utf8'));
+  const name = `${manifest.name}-int8`;
+  const dir = join(await mkdtemp(join(tmpdir(), 'mmlq-bench-int8-')), name);
+  await mkdir(dir);
+  const bytes = await readFile(graph);
+  await writeFile(join(dir, 'model.onnx'), bytes);
+  for (const [key, file] of Object.entries(manifest.files as Record<string, { path: string }>))
+    if (key !== 'graph') await copyFile(join(source, file.path), join(dir, file.path));
+  manifest.name = name;
+  manifest.files.graph = { path: 'model.onnx', sha256: createHash('sha256').update(bytes).digest('hex') };
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  const rows: Int8Row[] = [];
+  for (const mp of tableSizes) {
+    log(`int8 candidate, ${mp} MP, batch ${sizeBatch}`);
+    rows.push({ mp, r: await child({ ...config(mp, sizeBatch), model: name, modelsDir: join(dir, '..') }) });
+  }
+  const report = await readFile(join(values.int8, 'report.md'), 'utf8').catch(
+    () => '(no report.md beside it: run `npm run model:int8` for the held-out figures)',
+  );
+  return { rows, report };
+}
+const int8 = await int8Candidate().catch((error: unknown) => ({ skipped: `failed: ${firstLine(error)}` }));
+
 // ---------------------------------------------------------------------------------------------------
 const version = (pkg: string) =>
   (createRequire(import.meta.url)(`${pkg}/package.json`) as { version: string }).version;
@@ -350,6 +387,23 @@ const cropSection =
   'skipped' in crop
     ? `Not measured: ${crop.skipped}. The hook is \`smartCropCost()\` in test/bench/run.ts.`
     : `**${f2(crop.ratio)}×** a plain score (aspects ${crop.aspects.join(', ')}; ${crop.images} images at ${tableSizes[0]} MP, batch 1, median): ${f1(crop.cropMs)} ms vs ${f1(crop.plainMs)} ms per image.`;
+
+const int8Section =
+  'skipped' in int8
+    ? `Not measured: ${int8.skipped}.`
+    : `The default model's graph with its frozen backbone quantized to int8 (\`npm run model:int8\`:
+models/mmlq/mmlq_build/quantize.py; static QDQ, per-channel int8 weights, uint8 activations calibrated on
+training views; head, pixel statistics and the stem in float), measured here beside the fp32 rows above
+(batch ${sizeBatch}, same images, fresh processes).
+
+| image | int8 faster (bound) | int8 faster (end to end) | int8 images/s | int8 end to end ms/image | int8 bound ms/image | fp32 bound ms/image | int8 peak RSS MiB |
+|---|---:|---:|---:|---:|---:|---:|---:|
+${int8.rows.map(({ mp, r: x }) => `| ${mp} MP | **${f2(r(mp, sizeBatch).boundMs / x.boundMs)}×** | **${f2(r(mp, sizeBatch).e2eMs / x.e2eMs)}×** | ${ips(x.e2eMs)} | ${f1(x.e2eMs)} | ${f1(x.boundMs)} | ${f1(r(mp, sizeBatch).boundMs)} | ${x.peakRssMiB.toFixed(0)} |`).join('\n')}
+
+What \`npm run model:int8\` reported (held-out figures of both graphs, onnxruntime 1.30 in Python, rounds
+interleaved; models/.cache/mmlq-build/int8/report.md):
+
+${int8.report.trim()}`;
 
 const report = `# Benchmarks
 
@@ -415,6 +469,10 @@ ${batchRows.join('\n')}
 ## Smart crop
 
 ${cropSection}
+
+## The int8 backbone (candidate)
+
+${int8Section}
 
 ## The paper-size graph
 

@@ -63,9 +63,16 @@ function node(
   return { opType, input, output, attribute, name: output[0]! };
 }
 
-export function buildGraph(options: { text: boolean; features?: boolean; fixedSize?: number }): Uint8Array {
+export function buildGraph(options: {
+  text: boolean;
+  features?: boolean;
+  fixedSize?: number;
+  /** The image term's slope (default SLOPE): another value makes a different graph, e.g. a variant. */
+  slope?: number;
+}): Uint8Array {
+  const slope = options.slope ?? SLOPE;
   const W: number[] = [];
-  for (let c = 0; c < 3; c++) for (let k = 0; k < BINS; k++) W.push((k - 4.5) * SLOPE);
+  for (let c = 0; c < 3; c++) for (let k = 0; k < BINS; k++) W.push((k - 4.5) * slope);
   const nodes: OnnxTypes.INodeProto[] = [
     node(
       'ReduceMean',
@@ -145,12 +152,13 @@ export function expected(
   channelMeans: [number, number, number],
   ids: number[] = [],
   mask: number[] = [],
+  slope = SLOPE,
 ): { distribution: number[]; attributes: number[] } {
   const s = channelMeans[0] + channelMeans[1] + channelMeans[2];
   const textSum = ids.reduce((acc, id, i) => acc + WORD_WEIGHTS[id]! * (mask[i] ?? 0), 0);
   const logits = Array.from(
     { length: BINS },
-    (_, k) => (k - 4.5) * SLOPE * s + (k - 4.5) * TEXT_SLOPE * textSum,
+    (_, k) => (k - 4.5) * slope * s + (k - 4.5) * TEXT_SLOPE * textSum,
   );
   const max = Math.max(...logits);
   const exps = logits.map((l) => Math.exp(l - max));

@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { hashKey, newApiKey } from '#core/api-auth/keys.ts';
 import { buildReport, formatTable, type Outcome } from '#core/cli/output.ts';
-import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels } from '#core/model/registry.ts';
+import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels, splitModelName } from '#core/model/registry.ts';
 import { type DropWatcher, watchDrop } from './drop.ts';
 import { busyPorts, type LocalConfig, parseStartArgs, readLocalConfig, usage } from './options.ts';
 import { awaitResult } from './results.ts';
@@ -85,7 +85,7 @@ setInterval(() => {
 }, 1000).unref();
 
 const available = await listModels(modelsDir);
-if (!available.includes(model)) {
+if (!available.includes(splitModelName(model)[0])) {
   console.error(
     `Model "${model}" is not in ${modelsDir} (no ${model}/manifest.json). Available: ${available.join(', ') || 'none'}.\n` +
       'Set MODEL and/or MODELS_DIR to a model folder (see docs/MODEL_FORMAT.md).',

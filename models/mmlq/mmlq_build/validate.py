@@ -70,10 +70,19 @@ def quick_pairwise(head, groups, metas):
     return res
 
 
-def evaluate(head, groups, metas, tok, seed=0):
+def head_scorer(head, groups):
+    """score(idx, ids=None, mask=None) -> (scores, attributes) of the torch head on cached features."""
     head.eval()
+    return lambda idx, ids=None, mask=None: run_head(head, groups, idx, ids, mask)
+
+
+def evaluate(score, metas, tok=None, seed=0):
+    """All figures from score(idx, ids=None, mask=None) -> (scores [n], attributes [n, 7]).
+
+    Without a tokenizer (scores computed elsewhere, e.g. by an ONNX graph: validate --scores) the
+    text-effect section is left out; every gate is image-only."""
     n = len(metas)
-    sc, att = run_head(head, groups, np.arange(n))
+    sc, att = score(np.arange(n))
     by = _index(metas)
     R = {"n_crops": len(by), "n_sources": len({m["source"] for m in metas})}
     # per kind / level
@@ -140,10 +149,16 @@ def evaluate(head, groups, metas, tok, seed=0):
           "bw": c["neutral"]["bw"]["mean_abs_delta"]}
     R["gates"] = [{"name": n, "value": gv[k], "target": f"{op} {t}",
                    "pass": bool(gv[k] >= t if op == ">=" else gv[k] <= t)} for n, k, op, t in GATES]
-    # text effect on originals and on medium-damaged views
+    if tok is not None:
+        R["text_effect"] = text_effect(score, metas, by, orig, tok, seed)
+    return R
+
+
+def text_effect(score, metas, by, orig, tok, seed):
+    """Text effect on originals and on medium-damaged views."""
     rng = np.random.default_rng(seed)
     base_idx = np.concatenate([orig, np.array([d[(k, "medium")] for d in by.values() for k in MAIN_KINDS])])
-    base, _ = run_head(head, groups, base_idx)
+    base, _ = score(base_idx)
     te = {}
     for name, pol, words in [("positive_seen", 1, T.SEEN), ("negative_seen", -1, T.SEEN), ("neutral_caption", 0, T.SEEN),
                              ("positive_unseen", 1, {**T.SEEN, **T.UNSEEN, "light": T.SEEN["light"]}),
@@ -161,15 +176,14 @@ def evaluate(head, groups, metas, tok, seed=0):
                 key = "neg"
             texts.append(T.comment(rng, pol, key if pol < 0 else None, words))
         ids, mask = tok.batch(texts)
-        s, _ = run_head(head, groups, base_idx, ids, mask)
+        s, _ = score(base_idx, ids, mask)
         d = s - base
         right = (d > 0) if pol > 0 else (d < 0) if pol < 0 else (np.abs(d) < 0.25)
         te[name] = {"mean_delta": round(float(d.mean()), 3), "right_direction": round(float(right.mean()), 3),
                     "example": texts[0]}
     te["note"] = ("delta = score with text - score image-only, over held-out originals and medium-damaged views; "
                   "neutral: right_direction = |delta| < 0.25")
-    R["text_effect"] = te
-    return R
+    return te
 
 
 def composition(sc, att, by):
@@ -233,21 +247,33 @@ def composition(sc, att, by):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
-    ap.add_argument("--vocab", required=True)
-    ap.add_argument("--ckpt", required=True)
+    ap.add_argument("--vocab", help="with --ckpt")
+    ap.add_argument("--ckpt", help="the trained head (scored here in torch on the cached features)")
+    ap.add_argument("--scores", help="instead of --ckpt: scores and attributes of every held-out view computed "
+                                     "elsewhere (.npz with 'scores' [n], 'attributes' [n, 7]: quantize score); "
+                                     "image-only figures, no text section")
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-round", action="store_true", help="do not round the head to float16 values (as exported)")
     a = ap.parse_args()
-    ck = torch.load(a.ckpt)
-    groups = load_groups(a.data, "val")
     metas = json.load(open(os.path.join(a.data, "val", "meta.json")))["views"]
-    tok = WordVocabTokenizer.load(os.path.join(a.vocab, "vocab.txt"), max_tokens=ck["max_tokens"])
-    glove = np.load(os.path.join(a.vocab, "glove.npy"))
-    head = build_head(groups, ck["vocab_size"], glove)
-    head.load_state_dict(ck["state_dict"])
-    if not a.no_round:
-        round_fp16_(head)  # as exported
-    R = evaluate(head, groups, metas, tok)
+    if a.scores:
+        z = np.load(a.scores)
+        sc_all, att_all = z["scores"], z["attributes"]
+        if len(sc_all) != len(metas):
+            raise SystemExit(f"{a.scores}: {len(sc_all)} scores for {len(metas)} held-out views")
+        R = evaluate(lambda idx, ids=None, mask=None: (sc_all[idx], att_all[idx]), metas)
+    else:
+        if not (a.ckpt and a.vocab):
+            ap.error("--ckpt and --vocab (or --scores)")
+        ck = torch.load(a.ckpt)
+        groups = load_groups(a.data, "val")
+        tok = WordVocabTokenizer.load(os.path.join(a.vocab, "vocab.txt"), max_tokens=ck["max_tokens"])
+        glove = np.load(os.path.join(a.vocab, "glove.npy"))
+        head = build_head(groups, ck["vocab_size"], glove)
+        head.load_state_dict(ck["state_dict"])
+        if not a.no_round:
+            round_fp16_(head)  # as exported
+        R = evaluate(head_scorer(head, groups), metas, tok)
     print(json.dumps(R, indent=2))
     for g in R["gates"]:
         print(f"gate {'PASS' if g['pass'] else 'FAIL'}: {g['name']} = {g['value']} (target {g['target']})")

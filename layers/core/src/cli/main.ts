@@ -186,6 +186,8 @@ async function models(modelsDir: string, io: Io): Promise<number> {
     try {
       const m = await readManifest(`${modelsDir}/${name}`);
       io.stdout(`${name}@${m.version}  ${m.inputs.text ? 'image+text' : 'image'}  ${m.description}\n`);
+      for (const [variant, v] of Object.entries(m.variants ?? {}))
+        io.stdout(`${name}+${variant}@${m.version}+${variant}  ${v.description}\n`);
     } catch (error) {
       io.stdout(`${name}  (invalid: ${(error as Error).message})\n`);
     }

@@ -80,7 +80,21 @@ const textInput = z
   })
   .strict();
 
-export const manifestSchema = z
+export /** Score -> percentile over a reference set (strictly increasing points). */
+const calibration = z
+  .object({
+    reference: z.string().min(1),
+    points: z
+      .array(z.tuple([z.number(), z.number().min(0).max(100)]))
+      .min(2)
+      .refine(
+        (pts) => pts.every((p, i) => i === 0 || (p[0] > pts[i - 1]![0] && p[1] > pts[i - 1]![1])),
+        'points must be strictly increasing in score and percentile',
+      ),
+  })
+  .strict();
+
+const manifestSchema = z
   .object({
     schemaVersion: z.literal(1),
     name,
@@ -117,18 +131,19 @@ export const manifestSchema = z
       })
       .strict()
       .refine((s) => s.max > s.min, 'max must be greater than min'),
-    calibration: z
-      .object({
-        reference: z.string().min(1),
-        points: z
-          .array(z.tuple([z.number(), z.number().min(0).max(100)]))
-          .min(2)
-          .refine(
-            (pts) => pts.every((p, i) => i === 0 || (p[0] > pts[i - 1]![0] && p[1] > pts[i - 1]![1])),
-            'points must be strictly increasing in score and percentile',
-          ),
-      })
-      .strict(),
+    calibration,
+    variants: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits or "-"'),
+        z
+          .object({
+            graph: z.string().min(1),
+            description: z.string().min(1),
+            calibration: calibration.optional(),
+          })
+          .strict(),
+      )
+      .optional(),
     training: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
@@ -139,6 +154,14 @@ export const manifestSchema = z
         path: ['files', 'graph'],
         message: 'a "graph" file (the ONNX model) is required',
       });
+    for (const [variant, v] of Object.entries(m.variants ?? {})) {
+      if (!m.files[v.graph])
+        ctx.addIssue({
+          code: 'custom',
+          path: ['variants', variant, 'graph'],
+          message: `"${v.graph}" is not a key of files`,
+        });
+    }
     const tokenizer = m.inputs.text?.tokenizer;
     if (tokenizer) {
       const fields =

@@ -65,6 +65,12 @@ export async function listModels(modelsDir: string): Promise<string[]> {
   return names;
 }
 
+/** `name` or `name+variant` → [name, variant]. */
+export function splitModelName(name: string): [string, string | undefined] {
+  const plus = name.indexOf('+');
+  return plus < 0 ? [name, undefined] : [name.slice(0, plus), name.slice(plus + 1)];
+}
+
 export async function resolveModelDir(name: string, modelsDir: string): Promise<string> {
   const names = await listModels(modelsDir);
   if (!names.includes(name)) {
@@ -74,16 +80,45 @@ export async function resolveModelDir(name: string, modelsDir: string): Promise<
   return join(modelsDir, name);
 }
 
-async function load(name: string, options: LoadOptions): Promise<LoadedModel> {
-  const started = performance.now();
-  const dir = await resolveModelDir(name, options.modelsDir);
-  const manifest = await readManifest(dir);
-  if (manifest.name !== name) {
+/**
+ * The manifest as served for `variant` (the part of a model name after "+", e.g.
+ * `mmlq-mnv2-synth+int8`): its graph in place of files.graph, its calibration when it has one, and
+ * `+variant` appended to the version, so every result, key and tag tells the graphs apart. Other
+ * variants' graphs are dropped (never read). Without a variant: the default graph alone.
+ */
+export function servedManifest(manifest: Manifest, variant: string | undefined, source: string): Manifest {
+  const variants = manifest.variants ?? {};
+  const files = { ...manifest.files };
+  for (const v of Object.values(variants)) if (v.graph !== 'graph') delete files[v.graph];
+  if (variant === undefined) return { ...manifest, files };
+  const chosen = variants[variant];
+  if (!chosen) {
+    const valid = Object.keys(variants);
     throw new ModelError(
-      'MANIFEST_INVALID',
-      `Invalid manifest ${join(dir, 'manifest.json')}: name "${manifest.name}" must equal its folder name "${name}"`,
+      'MODEL_NOT_FOUND',
+      `Unknown variant "${variant}" of model ${manifest.name} (${source}); valid variants: ${valid.length ? valid.join(', ') : 'none'}`,
     );
   }
+  return {
+    ...manifest,
+    version: `${manifest.version}+${variant}`,
+    files: { ...files, graph: manifest.files[chosen.graph]! },
+    calibration: chosen.calibration ?? manifest.calibration,
+  };
+}
+
+async function load(name: string, options: LoadOptions): Promise<LoadedModel> {
+  const started = performance.now();
+  const [base, variant] = splitModelName(name);
+  const dir = await resolveModelDir(base, options.modelsDir);
+  const read = await readManifest(dir);
+  if (read.name !== base) {
+    throw new ModelError(
+      'MANIFEST_INVALID',
+      `Invalid manifest ${join(dir, 'manifest.json')}: name "${read.name}" must equal its folder name "${base}"`,
+    );
+  }
+  const manifest = servedManifest(read, variant, join(dir, 'manifest.json'));
   const files = await readModelFiles(dir, manifest, options.verify);
   const session = await ModelSession.create(
     files.get('graph')!,

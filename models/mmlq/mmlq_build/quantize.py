@@ -1,0 +1,272 @@
+"""An int8 backbone for the default model: static QDQ quantization, its validation and its speed.
+
+Runs in its own virtual environment with onnxruntime's quantization tool (pip's onnxruntime, onnx,
+ml_dtypes; Debian has no onnxruntime), made by `bash models/mmlq/tools/quant-venv.sh`, which prints
+the interpreter to use.  Never needs torch.
+
+  PY=$(bash models/mmlq/tools/quant-venv.sh)
+  PYTHONPATH=models/mmlq $PY -m mmlq_build.quantize quantize --model DIR/model.onnx --data DATA --out int8.onnx
+  PYTHONPATH=models/mmlq $PY -m mmlq_build.quantize score --model G.onnx --data DATA --out scores.npz
+  PYTHONPATH=models/mmlq $PY -m mmlq_build.quantize bench --model A.onnx --model B.onnx [--batch 8]
+
+What `quantize` does to the fp32 graph:
+1. folds each zero `Pad` that feeds only a `Conv` into the Conv's own pads (the TF-converted MobileNetV2
+   pads explicitly before its stride-2 convolutions; onnxruntime fuses that at load time in fp32, but
+   between quantize/dequantize pairs the Pad stays and runs in float on the largest activations);
+2. quantizes the frozen backbone only (`/encoder/backbone/` Conv, Clip and Add nodes): weights int8
+   per output channel (symmetric), activations uint8 per tensor from calibration on training views
+   (never the held-out ones).  The head, the pixel statistics and the pooled statistics the head reads
+   from the backbone's stages stay float: the taps are dequantized where they leave the backbone.
+
+`score` writes every held-out view's score (distribution mean, 1..10) and attributes for
+`validate --scores`, so an int8 graph is judged by the same figures and gates as the trained head.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+BACKBONE = "/encoder/backbone/"
+QUANT_OPS = ("Conv", "Clip", "Add")
+KEEP_FLOAT = ("/encoder/backbone/stem/",)  # the first convolution sees the 8-bit pixels themselves
+SIZE = 448
+MAX_TOKENS = 48
+
+
+def _const(model: onnx.ModelProto, name: str):
+    for init in model.graph.initializer:
+        if init.name == name:
+            return numpy_helper.to_array(init)
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.output[0] == name:
+            return numpy_helper.to_array(node.attribute[0].t)
+    return None
+
+
+def fold_pads(model: onnx.ModelProto) -> int:
+    """Fold constant-zero spatial Pads that feed exactly one Conv into that Conv; returns how many."""
+    consumers: dict[str, list] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    folded = []
+    for node in model.graph.node:
+        if node.op_type != "Pad":
+            continue
+        mode = next((a.s.decode() for a in node.attribute if a.name == "mode"), "constant")
+        pads = _const(model, node.input[1]) if len(node.input) > 1 else None
+        value = _const(model, node.input[2]) if len(node.input) > 2 and node.input[2] else np.array(0.0)
+        users = consumers.get(node.output[0], [])
+        if mode != "constant" or pads is None or value is None or float(value) != 0.0:
+            continue
+        if len(users) != 1 or users[0].op_type != "Conv" or node.output[0] in {o.name for o in model.graph.output}:
+            continue
+        conv = users[0]
+        rank = len(pads) // 2
+        if any(int(pads[i]) or int(pads[i + rank]) for i in (0, 1)):  # batch or channel padding
+            continue
+        if any(a.name == "auto_pad" and a.s not in (b"", b"NOTSET") for a in conv.attribute):
+            continue
+        spatial = rank - 2
+        old = next((list(a.ints) for a in conv.attribute if a.name == "pads"), [0] * (2 * spatial))
+        new = [old[i] + int(pads[2 + i]) for i in range(spatial)] + \
+              [old[spatial + i] + int(pads[rank + 2 + i]) for i in range(spatial)]
+        for a in [a for a in conv.attribute if a.name == "pads"]:
+            conv.attribute.remove(a)
+        conv.attribute.append(helper.make_attribute("pads", new))
+        conv.input[0] = node.input[0]
+        folded.append(node)
+    for node in folded:
+        model.graph.node.remove(node)
+    return len(folded)
+
+
+def views(data: str, split: str) -> np.ndarray:
+    """N x 448 x 448 x 3 uint8 views written by build_views."""
+    return np.memmap(os.path.join(data, split, "views.u8"), dtype=np.uint8, mode="r").reshape(-1, SIZE, SIZE, 3)
+
+
+def feeds(batch_u8: np.ndarray) -> dict:
+    """The graph's inputs for image-only scoring: pixels in [0, 1] (the manifest's rescale, mean 0, std 1)."""
+    n = len(batch_u8)
+    x = np.ascontiguousarray(batch_u8.transpose(0, 3, 1, 2), dtype=np.float32) * np.float32(1 / 255)
+    zeros = np.zeros((n, MAX_TOKENS), np.int64)
+    return {"pixel_values": x, "input_ids": zeros, "attention_mask": zeros}
+
+
+def session(path: str, threads: int = 2):
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.enable_mem_pattern = False
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
+def quantize(model_path: str, data: str, out: str, n_calib: int = 64, method: str = "MinMax", seed: int = 0,
+             keep_float: tuple = KEEP_FLOAT) -> dict:
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    model = onnx.load(model_path)
+    folded = fold_pads(model)
+    work = out + ".work"
+    os.makedirs(work, exist_ok=True)
+    fp32 = os.path.join(work, "folded.onnx")
+    onnx.save(model, fp32)
+    pre = os.path.join(work, "pre.onnx")
+    quant_pre_process(fp32, pre, skip_symbolic_shape=True)
+    nodes = [n.name for n in onnx.load(pre).graph.node if n.name.startswith(BACKBONE) and n.op_type in QUANT_OPS
+             and not n.name.startswith(keep_float)]
+    train = views(data, "train")
+    idx = np.sort(np.random.default_rng(seed).choice(len(train), n_calib, replace=False))
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter(range(0, len(idx), 8))
+
+        def get_next(self):
+            i = next(self.batches, None)
+            return None if i is None else feeds(train[idx[i:i + 8]])
+
+    t = time.time()
+    quantize_static(pre, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    op_types_to_quantize=list(QUANT_OPS), nodes_to_quantize=nodes,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=getattr(CalibrationMethod, method),
+                    extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+    info = {"source": os.path.basename(model_path), "pads_folded": folded, "quantized_nodes": len(nodes),
+            "ops": list(QUANT_OPS), "kept_float": list(keep_float), "calibration": {"views": n_calib, "split": "train", "method": method,
+                                                     "seed": seed},
+            "seconds": round(time.time() - t, 1)}
+    for f in os.listdir(work):
+        os.remove(os.path.join(work, f))
+    os.rmdir(work)
+    return info
+
+
+def score(model_path: str, data: str, out: str, batch: int = 8) -> None:
+    s = session(model_path)
+    v = views(data, "val")
+    bins = np.arange(1, 11, dtype=np.float64)
+    sc, att = [], []
+    t = time.time()
+    for i in range(0, len(v), batch):
+        dist, attributes = s.run(["distribution", "attributes"], feeds(v[i:i + batch]))[:2]
+        sc.append(dist.astype(np.float64) @ bins)
+        att.append(attributes)
+    np.savez(out, scores=np.concatenate(sc), attributes=np.concatenate(att))
+    print(f"{model_path}: {len(v)} held-out views scored in {time.time() - t:.0f} s -> {out}", flush=True)
+
+
+def bench(paths: list[str], data: str, batch: int = 8, rounds: int = 7) -> dict:
+    """Median ms per image of each graph at one batch size, rounds interleaved (same load for each)."""
+    sessions = [session(p) for p in paths]
+    x = feeds(views(data, "val")[:batch])
+    for s in sessions:
+        s.run(None, x)
+    times: list[list[float]] = [[] for _ in paths]
+    for _ in range(rounds):
+        for s, t in zip(sessions, times):
+            t0 = time.perf_counter()
+            s.run(None, x)
+            t.append((time.perf_counter() - t0) * 1000 / batch)
+    load = os.getloadavg()[0]
+    res = {"batch": batch, "rounds": rounds, "load_average_1m": round(load, 2),
+           "ms_per_image": {os.path.basename(p): round(statistics.median(t), 2) for p, t in zip(paths, times)}}
+    print(json.dumps(res), flush=True)
+    return res
+
+
+STYLE_TOLERANCE = 0.02  # |mean delta| of a legit style may grow this much (the figures are rounded to 0.001)
+SPEED_TARGET = 1.7  # issue 11: the faster graph's goal at batch 8
+
+
+def report(d: str) -> str:
+    """Markdown: fp32 vs int8 on the held-out figures and speed, and whether int8 may ship."""
+    f = {v: json.load(open(os.path.join(d, f"{v}.json"))) for v in ("fp32", "int8")}
+    q = json.load(open(os.path.join(d, "quantize.json")))
+    b = json.load(open(os.path.join(d, "bench.json")))
+    rows = [("ordered-pair accuracy", lambda r: r["ordered_pair_accuracy"]),
+            ("mild damage pairwise", lambda r: r["mild_accuracy"]),
+            ("medium / strong pairwise", lambda r: f"{r['pairwise_by_level']['medium']} / {r['pairwise_by_level']['strong']}")]
+    rows += [(f"{s} mean delta", lambda r, s=s: r["legit_styles"][s]["mean_delta"]) for s in ("bw", "lowkey", "highkey", "sdof")]
+    rows += [(g["name"], lambda r, i=i: r["gates"][i]["value"]) for i, g in enumerate(f["fp32"]["gates"])]
+    out = [f"int8 backbone ({q['quantized_nodes']} nodes quantized, {q['pads_folded']} Pads folded, float kept: "
+           f"{', '.join(q['kept_float']) or 'none'}; calibration {q['calibration']['views']} training views, "
+           f"{q['calibration']['method']})", "", "| held-out figure | fp32 graph | int8 graph |", "|---|---|---|"]
+    out += [f"| {n} | {get(f['fp32'])} | {get(f['int8'])} |" for n, get in rows]
+    out += ["", "| batch | fp32 ms/image | int8 ms/image | speed-up | load (1 min) |", "|---|---|---|---|---|"]
+    speed = {}
+    for r in b:
+        ms = list(r["ms_per_image"].values())
+        speed[r["batch"]] = ms[0] / ms[1]
+        out.append(f"| {r['batch']} | {ms[0]} | {ms[1]} | {ms[0] / ms[1]:.2f}x | {r['load_average_1m']} |")
+    why = []
+    failed = [g["name"] for g in f["int8"]["gates"] if not g["pass"]]
+    if failed:
+        why.append("gates failed: " + "; ".join(failed))
+    for s, v in f["int8"]["legit_styles"].items():
+        was = f["fp32"]["legit_styles"][s]["mean_delta"]
+        if abs(v["mean_delta"]) > abs(was) + STYLE_TOLERANCE:
+            why.append(f"legit style {s} worsens: mean delta {was} -> {v['mean_delta']}")
+    s8 = speed.get(8)
+    if s8 is not None and s8 < SPEED_TARGET:
+        why.append(f"{s8:.2f}x at batch 8 is under the {SPEED_TARGET}x goal")
+    out += ["", "verdict: " + ("int8 may ship" if not why else "int8 not shipped: " + "; ".join(why))]
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    q = sub.add_parser("quantize")
+    q.add_argument("--model", required=True)
+    q.add_argument("--data", required=True)
+    q.add_argument("--out", required=True)
+    q.add_argument("--calibration-views", type=int, default=64)
+    q.add_argument("--method", default="MinMax", choices=["MinMax", "Entropy", "Percentile"])
+    q.add_argument("--keep-float", action="append", metavar="PREFIX",
+                   help=f"node-name prefix left in float (repeatable; default {KEEP_FLOAT[0]}; '' for none)")
+    q.add_argument("--json", help="write what was done here")
+    s = sub.add_parser("score")
+    s.add_argument("--model", required=True)
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True)
+    b = sub.add_parser("bench")
+    b.add_argument("--model", action="append", required=True)
+    b.add_argument("--data", required=True)
+    b.add_argument("--batch", type=int, action="append")
+    b.add_argument("--rounds", type=int, default=7)
+    b.add_argument("--json")
+    r = sub.add_parser("report")
+    r.add_argument("--dir", required=True)
+    a = ap.parse_args()
+    if a.cmd == "quantize":
+        info = quantize(a.model, a.data, a.out, a.calibration_views, a.method,
+                        keep_float=tuple(a.keep_float) if a.keep_float is not None else KEEP_FLOAT)
+        print(json.dumps(info), flush=True)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(info, f, indent=2)
+    elif a.cmd == "report":
+        print(report(a.dir))
+    elif a.cmd == "score":
+        score(a.model, a.data, a.out)
+    else:
+        res = [bench(a.model, a.data, n, a.rounds) for n in (a.batch or [1, 8])]
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(res, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
