@@ -19,6 +19,10 @@ as working directory and models/mmlq on PYTHONPATH:
                                          is written
   8. export       export                 model.onnx + manifest + vocab + parity fixtures
   9. check        tools/check_onnx.mjs   onnxruntime-node vs torch parity, tokenizer, latency
+ 10. int8         tools/int8.sh, attach_int8   the int8-backbone graph (quantize.py, its own venv with pip's
+                                         onnxruntime), validated on the held-out views like the head; attached
+                                         as the opt-in variant `+int8` when it passes every gate
+                                         (full build only; --no-int8 skips it)
 Smoke only, paper-size MMLQ (export_paper): re-export the committed tiny servable fixture
 test/fixtures/models/mmlq-paper-tiny and require the same model.onnx sha256; export a tiny folder from
 given head / HF-style encoder state dicts and check it carries them (check_paper_export); the training
@@ -55,10 +59,10 @@ PAPER_TINY_ARGS = ["--tiny", "--random", "--tokenizer", "test/fixtures/tokenizer
                    "test/fixtures/samples", "--name", "mmlq-paper-tiny", "--version", "0.0.1", "--max-tokens", "16"]
 
 
-def run(cmd, log=None):
+def run(cmd, env=None):
     t = time.time()
     print("+", " ".join(cmd), flush=True)
-    r = subprocess.run(cmd, cwd=REPO, env=ENV)
+    r = subprocess.run(cmd, cwd=REPO, env=env or ENV)
     if r.returncode:
         sys.exit(f"step failed ({r.returncode}): {' '.join(cmd)}")
     print(f"  ({time.time() - t:.0f} s)", flush=True)
@@ -106,6 +110,7 @@ def main():
     ap.add_argument("--no-gates", action="store_true",
                     help="export even when the validation gates fail (never for the committed model)")
     ap.add_argument("--force", action="store_true", help="redo every step")
+    ap.add_argument("--no-int8", action="store_true", help="full build: no int8 variant (step 10)")
     ap.add_argument("--keep", action="store_true", help="smoke: keep the temp dir")
     ap.add_argument("--paper-onnx", action="store_true",
                     help="smoke: also export the paper-size random folder (~1.1 GB, ~55 s, ~5.5 GB RAM)")
@@ -175,6 +180,14 @@ def main():
     if not a.smoke:
         run(PYM + ["mmlq_build.model_card", "--out", out, "--validation", val_json, "--check",
              os.path.join(work, "check.json"), "--ckpt", ckpt])
+    if not a.smoke and not a.no_int8:
+        int8 = os.path.join(work, "int8")
+        run(["bash", os.path.join(TOOLS, "int8.sh"), out], env=dict(ENV, MMLQ_BUILD_WORK=work))
+        with open(os.path.join(int8, "int8.json")) as f:
+            if all(g["pass"] for g in json.load(f)["gates"]):
+                run(PYM + ["mmlq_build.attach_int8", "--out", out, "--int8", int8])
+            else:
+                print(f"int8 variant not attached (its gates fail): {int8}/report.md", flush=True)
     print(f"model folder: {out}  (total {time.time() - t0:.0f} s)")
     if a.smoke and not a.keep and not a.work:
         shutil.rmtree(work, ignore_errors=True)

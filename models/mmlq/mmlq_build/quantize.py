@@ -217,11 +217,14 @@ def report(d: str) -> str:
     for s, v in f["int8"]["legit_styles"].items():
         was = f["fp32"]["legit_styles"][s]["mean_delta"]
         if abs(v["mean_delta"]) > abs(was) + STYLE_TOLERANCE:
-            why.append(f"legit style {s} worsens: mean delta {was} -> {v['mean_delta']}")
+            why.append(f"legit style {s} moves further: mean delta {was} -> {v['mean_delta']}")
     s8 = speed.get(8)
     if s8 is not None and s8 < SPEED_TARGET:
         why.append(f"{s8:.2f}x at batch 8 is under the {SPEED_TARGET}x goal")
-    out += ["", "verdict: " + ("int8 may ship" if not why else "int8 not shipped: " + "; ".join(why))]
+    out += ["", "As the default graph (every gate, no legit style moving more than "
+            f"{STYLE_TOLERANCE} further, at least {SPEED_TARGET}x at batch 8): "
+            + ("yes" if not why else "no: " + "; ".join(why)) + ".",
+            "As the opt-in variant `+int8` (every gate): " + ("yes" if not failed else "no") + "."]
     return "\n".join(out)
 
 
