@@ -17,6 +17,7 @@ import { Scorer } from '#core/model/scorer.ts';
 import { attachmentKey, attachmentTexts, parseWebhookPayload } from '#core/wp-webhook/payload.ts';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
+import { type Rest, restClient, uploadMedia } from '../helpers/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SAMPLES = join(ROOT, 'test/fixtures/samples');
@@ -30,29 +31,12 @@ let scorer: Scorer;
 /** Uploaded images: id → the bytes WordPress stores. */
 const uploaded = new Map<number, Buffer>();
 
-const adminAuth = () => `Basic ${Buffer.from(`${wp.admin.user}:${wp.admin.appPassword}`).toString('base64')}`;
-
-async function rest(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const init: RequestInit = { method, headers: { authorization: adminAuth(), ...headers } };
-  if (Buffer.isBuffer(body)) init.body = new Uint8Array(body);
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(wp.rest(path), init);
-  return { status: res.status, json: (await res.json()) as any };
-}
+let rest: Rest;
 
 async function upload(name: string, bytes: Buffer, fields: Record<string, string> = {}) {
-  const res = await rest('POST', 'wp/v2/media', bytes, {
-    'content-type': 'image/jpeg',
-    'content-disposition': `attachment; filename=${name}`,
-  });
-  expect(res.status, JSON.stringify(res.json)).toBe(201);
-  if (Object.keys(fields).length)
-    expect((await rest('POST', `wp/v2/media/${res.json.id}`, fields)).status).toBe(200);
-  uploaded.set(res.json.id, bytes);
-  return res.json.id as number;
+  const { id } = await uploadMedia(rest, name, bytes, { fields });
+  uploaded.set(id, bytes);
+  return id;
 }
 
 const media = async (id: number) => (await rest('GET', `wp/v2/media/${id}?context=edit`)).json;
@@ -176,6 +160,7 @@ beforeAll(async () => {
       mmlq_edge_tiers: { basis: 'model' },
     },
   });
+  rest = restClient(wp);
   scorerPassword = await userWithAppPassword('backfill-scorer', 'mmlq_edge_scorer');
   scorerPasswordFile = join(dir, 'scorer.password');
   await writeFile(scorerPasswordFile, `  ${scorerPassword}\n`, { mode: 0o600 });
