@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
 import { launchBrowser, logIn, screenshotDir } from '../helpers/browser.ts';
+import { adminSession, basicAuth, type Rest, restClient, uploadMedia } from '../helpers/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PLUGIN = join(ROOT, 'plugins/wordpress/mmlq-edge');
@@ -18,66 +19,13 @@ const SECRET = 'b4e2d1f0'.repeat(8);
 let wp: WordPress;
 let jpeg: Buffer;
 
-const basic = () => `Basic ${Buffer.from(`${wp.admin.user}:${wp.admin.appPassword}`).toString('base64')}`;
+let api: Rest;
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const headers: Record<string, string> = { authorization: basic() };
-  const init: RequestInit = { method, headers };
-  if (Buffer.isBuffer(body)) init.body = new Uint8Array(body);
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(wp.rest(path), init);
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
-
-async function upload(name: string): Promise<number> {
-  const res = await fetch(wp.rest('wp/v2/media'), {
-    method: 'POST',
-    headers: {
-      authorization: basic(),
-      'content-type': 'image/jpeg',
-      'content-disposition': `attachment; filename=${name}`,
-    },
-    body: new Uint8Array(jpeg),
-  });
-  const json = (await res.json()) as { id: number };
-  expect(res.status, JSON.stringify(json)).toBe(201);
-  return json.id;
-}
+const upload = async (name: string): Promise<number> => (await uploadMedia(api, name, jpeg)).id;
 
 /** A wp-admin session of `user` (cookies) for server-rendered pages. */
-async function session(user: { user: string; password: string }) {
-  const res = await fetch(`${wp.url}/wp-login.php`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      cookie: 'wordpress_test_cookie=WP%20Cookie%20check',
-    },
-    body: new URLSearchParams({ log: user.user, pwd: user.password, 'wp-submit': 'Log In', testcookie: '1' }),
-  });
-  expect(res.status).toBe(302);
-  const cookie = res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  return async (path: string, form?: Record<string, string>) => {
-    const r = await fetch(`${wp.url}${path}`, {
-      redirect: 'manual',
-      method: form ? 'POST' : 'GET',
-      headers: {
-        cookie,
-        referer: `${wp.url}/wp-admin/upload.php?mode=list`,
-        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      ...(form ? { body: new URLSearchParams(form) } : {}),
-    });
-    return { status: r.status, html: await r.text(), location: r.headers.get('location') ?? '' };
-  };
-}
+const session = (user: { user: string; password: string }) =>
+  adminSession(wp, { user, referer: '/wp-admin/upload.php?mode=list' });
 
 /** A user of `role` with a known password and an application password. */
 async function user(role: string): Promise<{ user: string; password: string; basic: string }> {
@@ -91,24 +39,13 @@ async function user(role: string): Promise<{ user: string; password: string; bas
   return {
     user: `lib-${role}`,
     password,
-    basic: `Basic ${Buffer.from(`lib-${role}:${app}`).toString('base64')}`,
+    basic: basicAuth(`lib-${role}`, app),
   };
 }
 
-async function apiAs(
-  auth: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: any }> {
-  const res = await fetch(wp.rest(path), {
-    method,
-    headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+/** A REST request as `auth`. */
+const apiAs = (auth: string, method: string, path: string, body?: unknown) =>
+  restClient(wp, { auth })(method, path, body);
 
 const status = async (id: number) =>
   (
@@ -135,6 +72,7 @@ beforeAll(async () => {
     },
     log: (line) => console.log(line),
   });
+  api = restClient(wp);
 });
 
 afterAll(async () => {
