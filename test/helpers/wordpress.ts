@@ -4,6 +4,7 @@
  * webhook to a local stack (wp-webhook and the scorer under serverless-offline) that writes back to it.
  * The WordPress is tools/local/wordpress.ts's, the stack tools/local/stack.ts's.
  */
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
 import { freePort, type Stack, type StackOptions, startStack } from '#tools/local/stack.ts';
@@ -18,6 +19,41 @@ export const basicAuth = (user: string, password: string): string =>
 
 /** The header for the harness's administrator and its application password. */
 export const adminAuth = (wp: WordPress): string => basicAuth(wp.admin.user, wp.admin.appPassword);
+
+export interface WordPressUser {
+  id: number;
+  /** Login name. */
+  user: string;
+  /** Login password (for wp-login.php, adminSession, logIn). */
+  password: string;
+  /** An application password of the user (for REST). */
+  appPassword: string;
+  /** The Basic authorization header of `appPassword`. */
+  auth: string;
+}
+
+/**
+ * A new user `login` of `role` (e.g. 'editor', 'mmlq_edge_scorer') with an application password.
+ * `password`: the login password, random by default. All three go into PHP as they are: letters,
+ * digits, '_' and '-' only.
+ */
+export async function createUser(
+  wp: WordPress,
+  login: string,
+  role: string,
+  { password = randomBytes(12).toString('hex') }: { password?: string } = {},
+): Promise<WordPressUser> {
+  for (const [what, value] of Object.entries({ login, role, password }))
+    if (!/^[\w-]+$/.test(value))
+      throw new Error(`createUser: ${what} ${JSON.stringify(value)} is not [\\w-]+`);
+  const out = await wp.php(`
+    $id = wp_insert_user(['user_login' => '${login}', 'user_pass' => '${password}', 'role' => '${role}', 'user_email' => '${login}@example.test']);
+    if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
+    $app = WP_Application_Passwords::create_new_application_password($id, ['name' => 'test']);
+    echo $id, ' ', $app[0];`);
+  const [id, appPassword] = out.trim().split(' ') as [string, string];
+  return { id: Number(id), user: login, password, appPassword, auth: basicAuth(login, appPassword) };
+}
 
 export interface RestResponse {
   status: number;

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
-import { adminAuth, basicAuth, restClient, uploadMedia } from '../helpers/wordpress.ts';
+import { adminAuth, createUser, restClient, uploadMedia } from '../helpers/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PLUGIN = join(ROOT, 'plugins/wordpress/mmlq-edge');
@@ -46,16 +46,7 @@ async function newPost(fields: Record<string, unknown> = {}, auth = basic()): Pr
 }
 
 let users = 0;
-async function userWithAppPassword(role: string): Promise<{ id: number; auth: string }> {
-  const login = `hero-${role}-${++users}`;
-  const out = await wp.php(`
-    $id = wp_insert_user(['user_login' => '${login}', 'user_pass' => wp_generate_password(24), 'role' => '${role}', 'user_email' => '${login}@example.test']);
-    if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
-    $app = WP_Application_Passwords::create_new_application_password($id, ['name' => 'test']);
-    echo $id, ' ', $app[0];`);
-  const [id, password] = out.trim().split(' ');
-  return { id: Number(id), auth: basicAuth(login, password!) };
-}
+const userWithAppPassword = (role: string) => createUser(wp, `hero-${role}-${++users}`, role);
 
 /** Sets keys of the plugin's option; `raw` skips its sanitiser (for `crop_aspects`, which this plugin
  * version reads but whose form field and sanitising come with the crop settings). */

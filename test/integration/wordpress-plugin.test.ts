@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
-import { adminSession, basicAuth, restClient, uploadMedia } from '../helpers/wordpress.ts';
+import { adminSession, createUser, restClient, uploadMedia } from '../helpers/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PLUGIN = join(ROOT, 'plugins/wordpress/mmlq-edge');
@@ -92,14 +92,7 @@ const advanceCron = () =>
     }`);
 
 /** A new user of the role with an application password: the Basic authorization header. */
-async function userWithAppPassword(role: string): Promise<string> {
-  const out = await wp.php(`
-    $id = wp_insert_user(['user_login' => 'test-${role}', 'user_pass' => wp_generate_password(24), 'role' => '${role}', 'user_email' => 'test-${role}@example.test']);
-    if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
-    $app = WP_Application_Passwords::create_new_application_password($id, ['name' => 'test']);
-    echo $app[0];`);
-  return basicAuth(`test-${role}`, out.trim());
-}
+const userWithAppPassword = async (role: string) => (await createUser(wp, `test-${role}`, role)).auth;
 
 const webhookDeliveries = (attachment?: number) =>
   deliveries.filter(
