@@ -17,6 +17,7 @@ import { Scorer } from '#core/model/scorer.ts';
 import { attachmentKey, attachmentTexts, parseWebhookPayload } from '#core/wp-webhook/payload.ts';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
+import { createUser, type Rest, restClient, uploadMedia } from '../helpers/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SAMPLES = join(ROOT, 'test/fixtures/samples');
@@ -30,43 +31,17 @@ let scorer: Scorer;
 /** Uploaded images: id → the bytes WordPress stores. */
 const uploaded = new Map<number, Buffer>();
 
-const adminAuth = () => `Basic ${Buffer.from(`${wp.admin.user}:${wp.admin.appPassword}`).toString('base64')}`;
-
-async function rest(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const init: RequestInit = { method, headers: { authorization: adminAuth(), ...headers } };
-  if (Buffer.isBuffer(body)) init.body = new Uint8Array(body);
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(wp.rest(path), init);
-  return { status: res.status, json: (await res.json()) as any };
-}
+let rest: Rest;
 
 async function upload(name: string, bytes: Buffer, fields: Record<string, string> = {}) {
-  const res = await rest('POST', 'wp/v2/media', bytes, {
-    'content-type': 'image/jpeg',
-    'content-disposition': `attachment; filename=${name}`,
-  });
-  expect(res.status, JSON.stringify(res.json)).toBe(201);
-  if (Object.keys(fields).length)
-    expect((await rest('POST', `wp/v2/media/${res.json.id}`, fields)).status).toBe(200);
-  uploaded.set(res.json.id, bytes);
-  return res.json.id as number;
+  const { id } = await uploadMedia(rest, name, bytes, { fields });
+  uploaded.set(id, bytes);
+  return id;
 }
 
 const media = async (id: number) => (await rest('GET', `wp/v2/media/${id}?context=edit`)).json;
 const tierTerms = async (id: number) =>
   ((await rest('GET', `wp/v2/mmlq_tier?post=${id}`)).json as { slug: string }[]).map((t) => t.slug);
-
-async function userWithAppPassword(login: string, role: string): Promise<string> {
-  const out = await wp.php(`
-    $id = wp_insert_user(['user_login' => '${login}', 'user_pass' => wp_generate_password(24), 'role' => '${role}', 'user_email' => '${login}@example.test']);
-    if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
-    $app = WP_Application_Passwords::create_new_application_password($id, ['name' => 'backfill']);
-    echo $app[0];`);
-  return out.trim();
-}
 
 interface Run {
   code: number;
@@ -176,7 +151,8 @@ beforeAll(async () => {
       mmlq_edge_tiers: { basis: 'model' },
     },
   });
-  scorerPassword = await userWithAppPassword('backfill-scorer', 'mmlq_edge_scorer');
+  rest = restClient(wp);
+  scorerPassword = (await createUser(wp, 'backfill-scorer', 'mmlq_edge_scorer')).appPassword;
   scorerPasswordFile = join(dir, 'scorer.password');
   await writeFile(scorerPasswordFile, `  ${scorerPassword}\n`, { mode: 0o600 });
 }, 240_000);
@@ -390,7 +366,7 @@ add_filter('rest_pre_dispatch', function ($result, $server, $request) {
   it('refuses, before scoring anything, a user without the capability and a wrong password', {
     timeout: 120_000,
   }, async () => {
-    const authorPassword = await userWithAppPassword('backfill-author', 'author');
+    const authorPassword = (await createUser(wp, 'backfill-author', 'author')).appPassword;
     const authorFile = join(dir, 'author.password');
     await writeFile(authorFile, authorPassword);
     const author = await backfill(['--user', 'backfill-author', '--app-password-file', authorFile]);

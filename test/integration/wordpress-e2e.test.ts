@@ -9,9 +9,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type Stack, startStack } from '#tools/local/stack.ts';
-import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
+import type { Stack } from '#tools/local/stack.ts';
+import type { WordPress } from '#tools/local/wordpress.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
+import { type Rest, restClient, startWordPressWithStack, uploadMedia } from '../helpers/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SECRET = randomBytes(32).toString('hex');
@@ -21,31 +22,10 @@ let wp: WordPress;
 let stack: Stack;
 let jpeg: Buffer;
 
-const basic = () => `Basic ${Buffer.from(`${wp.admin.user}:${wp.admin.appPassword}`).toString('base64')}`;
+let rest: Rest;
 
-async function rest(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const init: RequestInit = { method, headers: { authorization: basic(), ...headers } };
-  if (Buffer.isBuffer(body)) init.body = new Uint8Array(body);
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(wp.rest(path), init);
-  return { status: res.status, json: (await res.json()) as any };
-}
-
-async function upload(name: string, bytes: Buffer, fields: Record<string, string> = {}) {
-  const res = await rest('POST', 'wp/v2/media', bytes, {
-    'content-type': 'image/jpeg',
-    'content-disposition': `attachment; filename=${name}`,
-  });
-  expect(res.status, JSON.stringify(res.json)).toBe(201);
-  if (Object.keys(fields).length) {
-    const updated = await rest('POST', `wp/v2/media/${res.json.id}`, fields);
-    expect(updated.status).toBe(200);
-  }
-  return res.json.id as number;
-}
+const upload = async (name: string, bytes: Buffer, fields: Record<string, string> = {}) =>
+  (await uploadMedia(rest, name, bytes, { fields })).id;
 
 const media = async (id: number) => (await rest('GET', `wp/v2/media/${id}?context=edit`)).json;
 /** The plugin's delivery state and what wp-webhook last answered ("scored", "duplicate", …). */
@@ -66,36 +46,12 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mmlq-wp-e2e-'));
   await writeTinyModel(join(dir, 'models'), { name: 'tiny', text: true });
   jpeg = await readFile(join(ROOT, 'test/fixtures/samples/rocket.jpg'));
-  const httpPort = await freePort();
-  wp = await startWordPress({
-    plugins: [join(ROOT, 'plugins/wordpress/mmlq-edge')],
-    options: {
-      mmlq_edge_settings: {
-        endpoint: `http://127.0.0.1:${httpPort}/v1/wordpress/webhook`,
-        secret: SECRET,
-        enabled: true,
-        max_attempts: 3,
-        timeout: 30,
-        include_comments: true,
-      },
-    },
-  });
-  stack = await startStack({
-    root: ROOT,
-    dataDir: join(dir, 's3'),
-    httpPort,
-    model: 'tiny',
-    modelsDir: join(dir, 'models'),
-    env: {
-      WP_SITE_URL: `${wp.url}/`,
-      WP_USER: wp.admin.user,
-      WP_WEBHOOK_SECRET: SECRET,
-      WP_APP_PASSWORD: wp.admin.appPassword,
-      // The scorer fetches the image from WordPress, which runs on loopback here.
-      URL_ALLOWED_ORIGINS: wp.url,
-      URL_ALLOW_PRIVATE_NETWORKS: 'true',
-    },
-  });
+  ({ wp, stack } = await startWordPressWithStack({
+    dir,
+    secret: SECRET,
+    stack: { model: 'tiny', modelsDir: join(dir, 'models') },
+  }));
+  rest = restClient(wp);
 }, 240_000);
 
 afterAll(async () => {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
+import { adminAuth, createUser, restClient, uploadMedia } from '../helpers/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PLUGIN = join(ROOT, 'plugins/wordpress/mmlq-edge');
@@ -18,34 +19,14 @@ let rocket: Buffer;
 let rocketSmall: Buffer;
 let storm: Buffer;
 
-const basic = () => `Basic ${Buffer.from(`${wp.admin.user}:${wp.admin.appPassword}`).toString('base64')}`;
+const basic = () => adminAuth(wp);
 
-async function api(method: string, path: string, body?: unknown, auth: string | null = basic()) {
-  const headers: Record<string, string> = auth ? { authorization: auth } : {};
-  const init: RequestInit = { method, headers };
-  if (Buffer.isBuffer(body)) init.body = new Uint8Array(body);
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(wp.rest(path), init);
-  return { status: res.status, json: (await res.json()) as any };
-}
+/** A REST request as `auth` (default: the administrator; null: anonymous). */
+const api = (method: string, path: string, body?: unknown, auth: string | null = basic()) =>
+  restClient(wp, { auth })(method, path, body);
 
-async function upload(name: string, bytes: Buffer, post?: number, auth = basic()): Promise<number> {
-  const res = await fetch(wp.rest(`wp/v2/media${post ? `?post=${post}` : ''}`), {
-    method: 'POST',
-    headers: {
-      authorization: auth,
-      'content-type': 'image/jpeg',
-      'content-disposition': `attachment; filename=${name}`,
-    },
-    body: new Uint8Array(bytes),
-  });
-  const json = (await res.json()) as any;
-  expect(res.status, JSON.stringify(json)).toBe(201);
-  return json.id as number;
-}
+const upload = async (name: string, bytes: Buffer, post?: number, auth = basic()): Promise<number> =>
+  (await uploadMedia(restClient(wp, { auth }), name, bytes, { query: post ? { post } : {} })).id;
 
 /** Writes meta as wp-webhook does (JSON values as JSON text). */
 async function scoreMeta(id: number, meta: Record<string, unknown>): Promise<void> {
@@ -65,16 +46,7 @@ async function newPost(fields: Record<string, unknown> = {}, auth = basic()): Pr
 }
 
 let users = 0;
-async function userWithAppPassword(role: string): Promise<{ id: number; auth: string }> {
-  const login = `hero-${role}-${++users}`;
-  const out = await wp.php(`
-    $id = wp_insert_user(['user_login' => '${login}', 'user_pass' => wp_generate_password(24), 'role' => '${role}', 'user_email' => '${login}@example.test']);
-    if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
-    $app = WP_Application_Passwords::create_new_application_password($id, ['name' => 'test']);
-    echo $id, ' ', $app[0];`);
-  const [id, password] = out.trim().split(' ');
-  return { id: Number(id), auth: `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}` };
-}
+const userWithAppPassword = (role: string) => createUser(wp, `hero-${role}-${++users}`, role);
 
 /** Sets keys of the plugin's option; `raw` skips its sanitiser (for `crop_aspects`, which this plugin
  * version reads but whose form field and sanitising come with the crop settings). */

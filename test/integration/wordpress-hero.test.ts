@@ -17,10 +17,11 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type Stack, startStack } from '#tools/local/stack.ts';
-import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
+import type { Stack } from '#tools/local/stack.ts';
+import type { WordPress } from '#tools/local/wordpress.ts';
 import { launchBrowser, logIn, screenshotDir } from '../helpers/browser.ts';
 import { eventually } from '../helpers/poll.ts';
+import { restClient, startWordPressWithStack } from '../helpers/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SAMPLES = join(ROOT, 'test/fixtures/samples');
@@ -34,11 +35,11 @@ let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
-const basic = () => `Basic ${Buffer.from(`${wp.admin.user}:${wp.admin.appPassword}`).toString('base64')}`;
+/** GET of a REST path as the administrator: its JSON (expects 200). */
 async function rest(path: string): Promise<any> {
-  const res = await fetch(wp.rest(path), { headers: { authorization: basic() } });
+  const res = await restClient(wp)('GET', path);
   expect(res.status, path).toBe(200);
-  return res.json();
+  return res.json;
 }
 
 function hamming(a: string, b: string): number {
@@ -127,33 +128,7 @@ const panelItems = () =>
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mmlq-wp-hero-'));
-  const httpPort = await freePort();
-  wp = await startWordPress({
-    plugins: [join(ROOT, 'plugins/wordpress/mmlq-edge')],
-    options: {
-      mmlq_edge_settings: {
-        endpoint: `http://127.0.0.1:${httpPort}/v1/wordpress/webhook`,
-        secret: SECRET,
-        enabled: true,
-        max_attempts: 3,
-        timeout: 30,
-        include_comments: true,
-      },
-    },
-  });
-  stack = await startStack({
-    root: ROOT,
-    dataDir: join(dir, 's3'),
-    httpPort,
-    env: {
-      WP_SITE_URL: `${wp.url}/`,
-      WP_USER: wp.admin.user,
-      WP_WEBHOOK_SECRET: SECRET,
-      WP_APP_PASSWORD: wp.admin.appPassword,
-      URL_ALLOWED_ORIGINS: wp.url,
-      URL_ALLOW_PRIVATE_NETWORKS: 'true',
-    },
-  });
+  ({ wp, stack } = await startWordPressWithStack({ dir, secret: SECRET }));
   browser = await launchBrowser();
   // Tall enough for the whole sidebar: the panel's screenshots are of the element, which must be in view.
   page = await browser.newPage({ viewport: { width: 1400, height: 2000 } });

@@ -10,6 +10,14 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
 import { launchBrowser, logIn, screenshotDir } from '../helpers/browser.ts';
+import {
+  adminSession,
+  createUser,
+  type Rest,
+  restClient,
+  uploadMedia,
+  type WordPressUser,
+} from '../helpers/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PLUGIN = join(ROOT, 'plugins/wordpress/mmlq-edge');
@@ -18,97 +26,20 @@ const SECRET = 'b4e2d1f0'.repeat(8);
 let wp: WordPress;
 let jpeg: Buffer;
 
-const basic = () => `Basic ${Buffer.from(`${wp.admin.user}:${wp.admin.appPassword}`).toString('base64')}`;
+let api: Rest;
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const headers: Record<string, string> = { authorization: basic() };
-  const init: RequestInit = { method, headers };
-  if (Buffer.isBuffer(body)) init.body = new Uint8Array(body);
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(wp.rest(path), init);
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
-
-async function upload(name: string): Promise<number> {
-  const res = await fetch(wp.rest('wp/v2/media'), {
-    method: 'POST',
-    headers: {
-      authorization: basic(),
-      'content-type': 'image/jpeg',
-      'content-disposition': `attachment; filename=${name}`,
-    },
-    body: new Uint8Array(jpeg),
-  });
-  const json = (await res.json()) as { id: number };
-  expect(res.status, JSON.stringify(json)).toBe(201);
-  return json.id;
-}
+const upload = async (name: string): Promise<number> => (await uploadMedia(api, name, jpeg)).id;
 
 /** A wp-admin session of `user` (cookies) for server-rendered pages. */
-async function session(user: { user: string; password: string }) {
-  const res = await fetch(`${wp.url}/wp-login.php`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      cookie: 'wordpress_test_cookie=WP%20Cookie%20check',
-    },
-    body: new URLSearchParams({ log: user.user, pwd: user.password, 'wp-submit': 'Log In', testcookie: '1' }),
-  });
-  expect(res.status).toBe(302);
-  const cookie = res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  return async (path: string, form?: Record<string, string>) => {
-    const r = await fetch(`${wp.url}${path}`, {
-      redirect: 'manual',
-      method: form ? 'POST' : 'GET',
-      headers: {
-        cookie,
-        referer: `${wp.url}/wp-admin/upload.php?mode=list`,
-        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      ...(form ? { body: new URLSearchParams(form) } : {}),
-    });
-    return { status: r.status, html: await r.text(), location: r.headers.get('location') ?? '' };
-  };
-}
+const session = (user: { user: string; password: string }) =>
+  adminSession(wp, { user, referer: '/wp-admin/upload.php?mode=list' });
 
 /** A user of `role` with a known password and an application password. */
-async function user(role: string): Promise<{ user: string; password: string; basic: string }> {
-  const password = `pw-${role}-${Date.now()}`;
-  const app = (
-    await wp.php(`
-      $id = wp_insert_user(['user_login' => 'lib-${role}', 'user_pass' => '${password}', 'role' => '${role}', 'user_email' => 'lib-${role}@example.test']);
-      if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
-      echo WP_Application_Passwords::create_new_application_password($id, ['name' => 'test'])[0];`)
-  ).trim();
-  return {
-    user: `lib-${role}`,
-    password,
-    basic: `Basic ${Buffer.from(`lib-${role}:${app}`).toString('base64')}`,
-  };
-}
+const user = (role: string) => createUser(wp, `lib-${role}`, role, { password: `pw-${role}-${Date.now()}` });
 
-async function apiAs(
-  auth: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: any }> {
-  const res = await fetch(wp.rest(path), {
-    method,
-    headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+/** A REST request as `auth`. */
+const apiAs = (auth: string, method: string, path: string, body?: unknown) =>
+  restClient(wp, { auth })(method, path, body);
 
 const status = async (id: number) =>
   (
@@ -135,6 +66,7 @@ beforeAll(async () => {
     },
     log: (line) => console.log(line),
   });
+  api = restClient(wp);
 });
 
 afterAll(async () => {
@@ -323,7 +255,7 @@ describe('media list (server-rendered)', () => {
   });
 });
 
-let author: { user: string; password: string; basic: string };
+let author: WordPressUser;
 
 describe('editors in the media library (server-rendered and REST)', () => {
   it("filters the list by tier, and the grid's attachments query by its mmlq_tier arg", async () => {
@@ -399,30 +331,30 @@ describe('editors in the media library (server-rendered and REST)', () => {
     expect(rest.json).toEqual({ attachment: photos[5]!.id, event: 'attachment.rescore', status: 'pending' });
     author = await user('author');
     expect(
-      (await apiAs(author.basic, 'POST', `mmlq-edge/v1/attachments/${photos[5]!.id}/rescore`)).status,
+      (await apiAs(author.auth, 'POST', `mmlq-edge/v1/attachments/${photos[5]!.id}/rescore`)).status,
     ).toBe(403);
   });
 
   it('editors may run the backfill and read its progress; authors may not', async () => {
     const editor = await user('editor');
-    const idle = await apiAs(editor.basic, 'GET', 'mmlq-edge/v1/backfill');
+    const idle = await apiAs(editor.auth, 'GET', 'mmlq-edge/v1/backfill');
     expect(idle.status).toBe(200);
     expect(idle.json.state).toBe('idle');
     const unscored = idle.json.unscored as number;
     expect(unscored).toBeGreaterThanOrEqual(1);
-    const start = await apiAs(editor.basic, 'POST', 'mmlq-edge/v1/backfill');
+    const start = await apiAs(editor.auth, 'POST', 'mmlq-edge/v1/backfill');
     expect(start.status).toBe(202);
     expect(start.json).toMatchObject({ state: 'running', queued: 0, total: unscored });
     await wp.runCron();
-    const done = await apiAs(editor.basic, 'GET', 'mmlq-edge/v1/backfill');
+    const done = await apiAs(editor.auth, 'GET', 'mmlq-edge/v1/backfill');
     expect(done.json).toMatchObject({ state: 'done', queued: unscored, total: unscored });
     expect(done.json.finished).toMatch(/^[A-Z][a-z]+ \d{1,2}, \d{4} at \d{1,2}:\d{2} [ap]m$/);
     expect(done.json.message).toContain(
       unscored === 1 ? 'Last "score all": 1 image queued' : `Last "score all": ${unscored} images queued`,
     );
     // Authors upload but may not edit others' posts: no backfill.
-    expect((await apiAs(author.basic, 'GET', 'mmlq-edge/v1/backfill')).status).toBe(403);
-    expect((await apiAs(author.basic, 'POST', 'mmlq-edge/v1/backfill')).status).toBe(403);
+    expect((await apiAs(author.auth, 'GET', 'mmlq-edge/v1/backfill')).status).toBe(403);
+    expect((await apiAs(author.auth, 'POST', 'mmlq-edge/v1/backfill')).status).toBe(403);
     const authorPage = await (await session(author))('/wp-admin/upload.php?page=mmlq-edge-library');
     expect(authorPage.status).toBe(403);
     // The page under Media, for editors.
@@ -584,10 +516,7 @@ describe('what editors see in chromium', { timeout: 180_000 }, () => {
   });
 
   it('an editor runs the backfill from Media → Aesthetic scores and sees its progress move to done', async () => {
-    const editor = { user: 'lib-editor2', password: `pw-${Date.now()}` };
-    await wp.php(
-      `$id = wp_insert_user(['user_login' => '${editor.user}', 'user_pass' => '${editor.password}', 'role' => 'editor', 'user_email' => 'e2@example.test']); if (is_wp_error($id)) exit(1);`,
-    );
+    const editor = await createUser(wp, 'lib-editor2', 'editor', { password: `pw-${Date.now()}` });
     const fresh = [await upload('old-1.jpg'), await upload('old-2.jpg')];
     const page = await pageAs(editor);
     await page.goto(`${wp.url}/wp-admin/upload.php?page=mmlq-edge-library`);

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWordPress, type WordPress } from '#tools/local/wordpress.ts';
+import { adminSession, createUser, restClient, uploadMedia } from '../helpers/wordpress.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PLUGIN = join(ROOT, 'plugins/wordpress/mmlq-edge');
@@ -37,40 +38,19 @@ let reply: { status: number; body: unknown; headers?: Record<string, string>; de
   body: { status: 'scored' },
 };
 
-const basic = () => `Basic ${Buffer.from(`${wp.admin.user}:${wp.admin.appPassword}`).toString('base64')}`;
-
-async function api(
+/** A REST request as the administrator, or with `auth` false as `headers` alone say (anonymous unless
+ * they carry an authorization). */
+const api = (
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
   auth = true,
-): Promise<{ status: number; json: any; type: string }> {
-  const init: RequestInit = { method, headers: { ...(auth ? { authorization: basic() } : {}), ...headers } };
-  if (Buffer.isBuffer(body)) init.body = new Uint8Array(body);
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(wp.rest(path), init);
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = { raw: text };
-  }
-  return { status: res.status, json, type: res.headers.get('content-type') ?? '' };
-}
+) => restClient(wp, auth ? {} : { auth: null })(method, path, body, headers);
 
-async function upload(name: string, bytes: Buffer, query = ''): Promise<any> {
-  const res = await api('POST', `wp/v2/media${query}`, bytes, {
-    'content-type': 'image/jpeg',
-    'content-disposition': `attachment; filename=${name}`,
-  });
-  expect(res.status, JSON.stringify(res.json)).toBe(201);
-  return res.json;
-}
+/** Uploads a JPEG as the administrator, `query` in the upload request itself; the new attachment. */
+const upload = (name: string, bytes: Buffer, query: Record<string, string> = {}) =>
+  uploadMedia(restClient(wp), name, bytes, { query });
 
 /** The private delivery state, read in PHP. */
 async function state(
@@ -112,62 +92,15 @@ const advanceCron = () =>
     }`);
 
 /** A new user of the role with an application password: the Basic authorization header. */
-async function userWithAppPassword(role: string): Promise<string> {
-  const out = await wp.php(`
-    $id = wp_insert_user(['user_login' => 'test-${role}', 'user_pass' => wp_generate_password(24), 'role' => '${role}', 'user_email' => 'test-${role}@example.test']);
-    if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
-    $app = WP_Application_Passwords::create_new_application_password($id, ['name' => 'test']);
-    echo $app[0];`);
-  return `Basic ${Buffer.from(`test-${role}:${out.trim()}`).toString('base64')}`;
-}
+const userWithAppPassword = async (role: string) => (await createUser(wp, `test-${role}`, role)).auth;
 
 const webhookDeliveries = (attachment?: number) =>
   deliveries.filter(
     (d) => d.path === HOOK_PATH && (attachment === undefined || d.body?.attachment?.id === attachment),
   );
 
-type AdminFetch = (
-  path: string,
-  form?: Record<string, string>,
-) => Promise<{ status: number; html: string; location: string }>;
-
 /** A logged-in wp-admin session (cookies), for the media list, the settings page and the Retry link. */
-async function adminSession(): Promise<AdminFetch> {
-  const res = await fetch(`${wp.url}/wp-login.php`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      cookie: 'wordpress_test_cookie=WP%20Cookie%20check',
-    },
-    body: new URLSearchParams({
-      log: wp.admin.user,
-      pwd: wp.admin.password,
-      'wp-submit': 'Log In',
-      testcookie: '1',
-      redirect_to: `${wp.url}/wp-admin/`,
-    }),
-  });
-  expect(res.status).toBe(302);
-  const cookie = res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  expect(cookie).toContain('wordpress_logged_in_');
-  return async (path, form) => {
-    const r = await fetch(`${wp.url}${path.replace(wp.url, '')}`, {
-      redirect: 'manual',
-      method: form ? 'POST' : 'GET',
-      headers: {
-        cookie,
-        referer: `${wp.url}/wp-admin/options-general.php?page=mmlq-edge`,
-        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      ...(form ? { body: new URLSearchParams(form) } : {}),
-    });
-    return { status: r.status, html: await r.text(), location: r.headers.get('location') ?? '' };
-  };
-}
+const session = () => adminSession(wp, { referer: '/wp-admin/options-general.php?page=mmlq-edge' });
 
 /** The hidden inputs of the form that posts `action` (nonce and friends). */
 function formFields(html: string, action: string): Record<string, string> {
@@ -266,11 +199,12 @@ describe('MMLQ Edge plugin', () => {
     await wp.runCron();
     deliveries.length = 0;
 
-    const up = await upload(
-      'rocket-launch.jpg',
-      rocket,
-      `?${new URLSearchParams({ caption: 'Lift-off at dawn', alt_text: 'A rocket launching', title: 'Launch', description: 'Over the sea' })}`,
-    );
+    const up = await upload('rocket-launch.jpg', rocket, {
+      caption: 'Lift-off at dawn',
+      alt_text: 'A rocket launching',
+      title: 'Launch',
+      description: 'Over the sea',
+    });
     scoredId = up.id;
     await wp.php(`
       wp_insert_comment(['comment_post_ID' => ${up.id}, 'comment_content' => 'What a shot', 'comment_approved' => 1]);
@@ -428,7 +362,7 @@ describe('MMLQ Edge plugin', () => {
     ).toBe(401);
 
     // wp-admin: the column, the tier filter, sorting by score, the attachment screen.
-    const admin = await adminSession();
+    const admin = await session();
     const list = await admin('/wp-admin/upload.php?mode=list&mmlq_tier=top');
     expect(list.status).toBe(200);
     expect(list.html).toContain(`id="post-${scoredId}"`);
@@ -683,7 +617,7 @@ describe('MMLQ Edge plugin', () => {
     expect(webhookDeliveries(bad.id)).toHaveLength(1);
 
     // Visible in the media library, with a Retry link that queues it again.
-    const admin = await adminSession();
+    const admin = await session();
     const list = await admin('/wp-admin/upload.php?mode=list');
     expect(list.html).toContain('failed: HTTP 400 X: bad');
     expect(list.html).toContain('images could not be sent for scoring');
@@ -752,7 +686,7 @@ describe('MMLQ Edge plugin', () => {
     }
     const missing = () => burst.filter((id) => webhookDeliveries(id).length === 0);
     // Every row of the media list says where its image is.
-    const admin = await adminSession();
+    const admin = await session();
     const list = await admin('/wp-admin/upload.php?mode=list&posts_per_page=50');
     for (const id of burst) {
       const row = new RegExp(`<tr id="post-${id}"[\\s\\S]*?</tr>`).exec(list.html)?.[0] ?? '';
@@ -792,7 +726,7 @@ describe('MMLQ Edge plugin', () => {
     await wp.runCron();
     reply = { status: 200, body: { status: 'scored' } };
     await wp.php(`wp_clear_scheduled_hook('mmlq_edge_send', [${up.id}]);`); // lost from the cron option
-    const admin = await adminSession();
+    const admin = await session();
     const list = await admin('/wp-admin/upload.php?mode=list');
     const row = new RegExp(`<tr id="post-${up.id}"[\\s\\S]*?</tr>`).exec(list.html)?.[0] ?? '';
     expect(row).toContain('queued');
@@ -854,7 +788,7 @@ describe('MMLQ Edge plugin', () => {
   });
 
   it('settings page: test ping, saving keeps the secret and refuses non-http endpoints', async () => {
-    const admin = await adminSession();
+    const admin = await session();
     // The secret generated on activation is shown on the first visit only.
     const first = await admin('/wp-admin/options-general.php?page=mmlq-edge');
     expect(first.status).toBe(200);
