@@ -393,7 +393,7 @@ const int8Section =
     ? `Not measured: ${int8.skipped}.`
     : `The default model's graph with its frozen backbone quantized to int8 (\`npm run model:int8\`:
 models/mmlq/mmlq_build/quantize.py; static QDQ, per-channel int8 weights, uint8 activations calibrated on
-training views; head, pixel statistics and the stem in float), measured here beside the fp32 rows above
+training views; head and pixel statistics in float), measured here beside the fp32 rows above
 (batch ${sizeBatch}, same images, fresh processes).
 
 | image | int8 faster (bound) | int8 faster (end to end) | int8 images/s | int8 end to end ms/image | int8 bound ms/image | fp32 bound ms/image | int8 peak RSS MiB |

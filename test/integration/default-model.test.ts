@@ -84,3 +84,33 @@ describe('default model mmlq-mnv2-synth on held-out photos', () => {
     expect(blank.score).toBe(none.score);
   });
 });
+
+describe('the int8 variant mmlq-mnv2-synth+int8 (opt-in, docs/MODEL_FORMAT.md "Graph variants")', () => {
+  let int8: Scorer;
+  beforeAll(async () => {
+    int8 = await Scorer.create({ model: 'mmlq-mnv2-synth+int8' });
+  });
+
+  it('serves its own graph under version +int8, beside the fp32 default', async () => {
+    const a = await score('rocket.jpg');
+    const b = await int8.scoreOne({ id: 'rocket', image: { path: join(samples, 'rocket.jpg') } });
+    expect(b.model).toEqual({ name: 'mmlq-mnv2-synth', version: `${a.model.version}+int8` });
+    expect(int8.model.session).not.toBe(scorer.model.session);
+    expect(b.score).not.toBe(a.score);
+    // the same photo, the same judgement within a fraction of a point
+    expect(Math.abs(b.score - a.score)).toBeLessThan(0.5);
+  });
+
+  for (const { photo, damage, attribute } of pairs) {
+    it(`ranks ${photo} above its ${damage} copy and blames ${attribute}, as fp32 does`, async () => {
+      const one = (file: string) => int8.scoreOne({ id: file, image: { path: join(samples, file) } });
+      const original = await one(`${photo}.jpg`);
+      const damaged = await one(`${photo}-${damage}.jpg`);
+      expect(original.score).toBeGreaterThan(damaged.score);
+      expect(original.percentile).toBeGreaterThan(damaged.percentile);
+      const drop = (label: string) => original.attributes![label]! - damaged.attributes![label]!;
+      const labels = Object.keys(original.attributes!);
+      expect(labels.reduce((worst, l) => (drop(l) > drop(worst) ? l : worst))).toBe(attribute);
+    });
+  }
+});

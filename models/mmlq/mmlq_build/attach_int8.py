@@ -1,12 +1,12 @@
 """Attach the int8-backbone graph (npm run model:int8) to a built model folder as the opt-in variant `int8`.
 
   PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build.attach_int8 --out models/mmlq-mnv2-synth \
-      --int8 models/.cache/mmlq-build/int8
+      --int8 models/.cache/mmlq-build/int8 --data models/.cache/mmlq-build/data
 
-Only when the int8 graph passes every validation gate of the build (validate.GATES on its own held-out
-scores); the fp32 graph stays `files.graph`, the default. Writes <out>/model.int8.onnx,
-files["graph-int8"], variants.int8 (its own calibration: percentiles of its held-out scores, as the
-fp32 graph's), validation.int8.json, and the comparison (int8/report.md) as a section of MODEL_CARD.md.
+Only when the int8 graph keeps ordered >= 0.95, mild >= 0.90 and every validation gate the fp32 graph
+passes (quantize.variant_failures, on each graph's own held-out scores); the fp32 graph stays
+`files.graph`, the default. Writes <out>/model.int8.onnx,
+files["graph-int8"], variants.int8 (its own calibration, rank-matched to the fp32 graph's), validation.int8.json, and the comparison (int8/report.md) as a section of MODEL_CARD.md.
 Served as `<name>+int8` (docs/MODEL_FORMAT.md, "Graph variants").
 """
 from __future__ import annotations
@@ -18,32 +18,59 @@ import shutil
 
 import numpy as np
 
-from mmlq_ref.folder import percentile_points, sha256, write_manifest
+from mmlq_build.quantize import variant_failures
+from mmlq_ref.folder import CALIBRATION_PERCENTILES, sha256, write_manifest
+
+FRAMING_KINDS = ("crop", "tilt", "squeeze")
 
 CARD_HEADING = "## The int8 variant"
+
+
+def rank_matched_calibration(fp32_calibration: dict, int8_dir: str, data: str) -> dict:
+    """The int8 graph's score -> percentile, matched by rank to the fp32 graph's own calibration.
+
+    On the build's held-out views without framing changes (the kinds the fp32 reference set has), the
+    int8 score at each quantile gets the percentile the fp32 calibration gives the fp32 score at the
+    same quantile: an image ranked alike by both graphs gets the same percentile and tier."""
+    metas = json.load(open(os.path.join(data, "val", "meta.json")))["views"]
+    keep = np.array([m["kind"] not in FRAMING_KINDS and not m["kind"].startswith("neutral:") for m in metas])
+    f32 = np.load(os.path.join(int8_dir, "fp32.npz"))["scores"][keep]
+    i8 = np.load(os.path.join(int8_dir, "int8.npz"))["scores"][keep]
+    xs, ps = zip(*fp32_calibration["points"])
+    points = []
+    for q in CALIBRATION_PERCENTILES:
+        s8 = round(float(np.percentile(i8, q)), 4)
+        p = round(float(np.interp(np.percentile(f32, q), xs, ps)), 2)
+        if not points or (s8 > points[-1][0] and p > points[-1][1]):
+            points.append([s8, p])
+    return {"reference": (f"rank-matched to the fp32 graph's calibration on {int(keep.sum())} held-out views without "
+                          "framing changes (the kinds of its reference set): the int8 score at each quantile takes "
+                          "the percentile the fp32 calibration gives the fp32 score at that quantile."),
+            "points": points}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="the built model folder")
     ap.add_argument("--int8", required=True, help="what npm run model:int8 wrote")
+    ap.add_argument("--data", required=True, help="the build's data dir (held-out views' meta.json)")
     a = ap.parse_args()
+    fp32 = json.load(open(os.path.join(a.int8, "fp32.json")))
     val = json.load(open(os.path.join(a.int8, "int8.json")))
-    failed = [f"{g['name']} = {g['value']} (target {g['target']})" for g in val["gates"] if not g["pass"]]
+    failed = variant_failures(fp32, val)
     if failed:
-        raise SystemExit("int8 graph not attached, validation gates failed: " + "; ".join(failed))
+        raise SystemExit("int8 graph not attached: " + "; ".join(failed))
     with open(os.path.join(a.out, "manifest.json")) as f:
         manifest = json.load(f)
     shutil.copyfile(os.path.join(a.int8, "model.int8.onnx"), os.path.join(a.out, "model.int8.onnx"))
     shutil.copyfile(os.path.join(a.int8, "int8.json"), os.path.join(a.out, "validation.int8.json"))
-    scores = np.load(os.path.join(a.int8, "int8.npz"))["scores"]
+    calibration = rank_matched_calibration(manifest["calibration"], a.int8, a.data)
     manifest["files"]["graph-int8"] = {"path": "model.int8.onnx", "sha256": sha256(os.path.join(a.out, "model.int8.onnx"))}
     manifest["variants"] = {"int8": {
         "graph": "graph-int8",
         "description": "the frozen backbone in int8 (static QDQ, calibrated on training views): faster on CPU, "
                        "held-out figures beside fp32 in MODEL_CARD.md",
-        "calibration": {"reference": manifest["calibration"]["reference"] + " Scored by the int8 graph.",
-                        "points": percentile_points(scores)}}}
+        "calibration": calibration}}
     write_manifest(a.out, manifest)
     card = os.path.join(a.out, "MODEL_CARD.md")
     text = open(card).read() if os.path.exists(card) else ""

@@ -183,11 +183,13 @@ def main():
     if not a.smoke and not a.no_int8:
         int8 = os.path.join(work, "int8")
         run(["bash", os.path.join(TOOLS, "int8.sh"), out], env=dict(ENV, MMLQ_BUILD_WORK=work))
-        with open(os.path.join(int8, "int8.json")) as f:
-            if all(g["pass"] for g in json.load(f)["gates"]):
-                run(PYM + ["mmlq_build.attach_int8", "--out", out, "--int8", int8])
-            else:
-                print(f"int8 variant not attached (its gates fail): {int8}/report.md", flush=True)
+        from mmlq_build.quantize import variant_failures
+        with open(os.path.join(int8, "fp32.json")) as f32, open(os.path.join(int8, "int8.json")) as f8:
+            failed = variant_failures(json.load(f32), json.load(f8))
+        if failed:
+            print(f"int8 variant not attached: {'; '.join(failed)} ({int8}/report.md)", flush=True)
+        else:
+            run(PYM + ["mmlq_build.attach_int8", "--out", out, "--int8", int8, "--data", data])
     print(f"model folder: {out}  (total {time.time() - t0:.0f} s)")
     if a.smoke and not a.keep and not a.work:
         shutil.rmtree(work, ignore_errors=True)

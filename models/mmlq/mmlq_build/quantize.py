@@ -13,7 +13,7 @@ What `quantize` does to the fp32 graph:
 1. folds each zero `Pad` that feeds only a `Conv` into the Conv's own pads (the TF-converted MobileNetV2
    pads explicitly before its stride-2 convolutions; onnxruntime fuses that at load time in fp32, but
    between quantize/dequantize pairs the Pad stays and runs in float on the largest activations);
-2. quantizes the frozen backbone only (`/encoder/backbone/` Conv, Clip and Add nodes): weights int8
+2. quantizes the frozen backbone only (`/encoder/backbone/` Conv, Clip and Add nodes, the stem included): weights int8
    per output channel (symmetric), activations uint8 per tensor from calibration on training views
    (never the held-out ones).  The head, the pixel statistics and the pooled statistics the head reads
    from the backbone's stages stay float: the taps are dequantized where they leave the backbone.
@@ -35,7 +35,10 @@ from onnx import helper, numpy_helper
 
 BACKBONE = "/encoder/backbone/"
 QUANT_OPS = ("Conv", "Clip", "Add")
-KEEP_FLOAT = ("/encoder/backbone/stem/",)  # the first convolution sees the 8-bit pixels themselves
+# Node-name prefixes left in float. None by default: keeping the stem in float (it sees the 8-bit pixels
+# themselves) kept no held-out figure better and cost its float conv plus a layout reorder of its
+# 48 x 224 x 224 output (1.52x instead of 1.59x at batch 8, interleaved, load 1.7).
+KEEP_FLOAT: tuple = ()
 SIZE = 448
 MAX_TOKENS = 48
 
@@ -88,6 +91,22 @@ def fold_pads(model: onnx.ModelProto) -> int:
     return len(folded)
 
 
+def prune_unused(model: onnx.ModelProto) -> int:
+    """Drop initializers and Constant nodes nothing reads (the folded Pads' pads); returns how many."""
+    removed = 0
+    while True:
+        used = {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
+        dead_nodes = [n for n in model.graph.node if n.op_type == "Constant" and n.output[0] not in used]
+        dead_inits = [i for i in model.graph.initializer if i.name not in used]
+        if not dead_nodes and not dead_inits:
+            return removed
+        for n in dead_nodes:
+            model.graph.node.remove(n)
+        for i in dead_inits:
+            model.graph.initializer.remove(i)
+        removed += len(dead_nodes) + len(dead_inits)
+
+
 def views(data: str, split: str) -> np.ndarray:
     """N x 448 x 448 x 3 uint8 views written by build_views."""
     return np.memmap(os.path.join(data, split, "views.u8"), dtype=np.uint8, mode="r").reshape(-1, SIZE, SIZE, 3)
@@ -125,7 +144,9 @@ def quantize(model_path: str, data: str, out: str, n_calib: int = 64, method: st
     pre = os.path.join(work, "pre.onnx")
     quant_pre_process(fp32, pre, skip_symbolic_shape=True)
     nodes = [n.name for n in onnx.load(pre).graph.node if n.name.startswith(BACKBONE) and n.op_type in QUANT_OPS
-             and not n.name.startswith(keep_float)]
+             and not (keep_float and n.name.startswith(keep_float))]
+    if not nodes:  # quantize_static reads an empty list as "every node"
+        raise SystemExit(f"no {'/'.join(QUANT_OPS)} node under {BACKBONE} left to quantize")
     train = views(data, "train")
     idx = np.sort(np.random.default_rng(seed).choice(len(train), n_calib, replace=False))
 
@@ -143,7 +164,10 @@ def quantize(model_path: str, data: str, out: str, n_calib: int = 64, method: st
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     calibrate_method=getattr(CalibrationMethod, method),
                     extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
-    info = {"source": os.path.basename(model_path), "pads_folded": folded, "quantized_nodes": len(nodes),
+    quantized = onnx.load(out)
+    pruned = prune_unused(quantized)
+    onnx.save(quantized, out)
+    info = {"source": os.path.basename(model_path), "pads_folded": folded, "unused_pruned": pruned, "quantized_nodes": len(nodes),
             "ops": list(QUANT_OPS), "kept_float": list(keep_float), "calibration": {"views": n_calib, "split": "train", "method": method,
                                                      "seed": seed},
             "seconds": round(time.time() - t, 1)}
@@ -190,6 +214,22 @@ STYLE_TOLERANCE = 0.02  # |mean delta| of a legit style may grow this much (the 
 SPEED_TARGET = 1.7  # issue 11: the faster graph's goal at batch 8
 
 
+ORDERED_FLOOR, MILD_FLOOR = 0.95, 0.90  # issue 11: what the int8 graph must keep
+
+
+def variant_failures(fp32: dict, int8: dict) -> list[str]:
+    """Why the int8 graph may not be served at all: the issue's floors, and any gate fp32 passes that int8 fails."""
+    why = []
+    if int8["ordered_pair_accuracy"] < ORDERED_FLOOR:
+        why.append(f"ordered-pair accuracy {int8['ordered_pair_accuracy']} < {ORDERED_FLOOR}")
+    if int8["mild_accuracy"] < MILD_FLOOR:
+        why.append(f"mild pairwise accuracy {int8['mild_accuracy']} < {MILD_FLOOR}")
+    for a, b in zip(fp32["gates"], int8["gates"]):
+        if a["pass"] and not b["pass"]:
+            why.append(f"gate '{b['name']}' passes in fp32, fails in int8 ({b['value']}, target {b['target']})")
+    return why
+
+
 def report(d: str) -> str:
     """Markdown: fp32 vs int8 on the held-out figures and speed, and whether int8 may ship."""
     f = {v: json.load(open(os.path.join(d, f"{v}.json"))) for v in ("fp32", "int8")}
@@ -200,20 +240,18 @@ def report(d: str) -> str:
             ("medium / strong pairwise", lambda r: f"{r['pairwise_by_level']['medium']} / {r['pairwise_by_level']['strong']}")]
     rows += [(f"{s} mean delta", lambda r, s=s: r["legit_styles"][s]["mean_delta"]) for s in ("bw", "lowkey", "highkey", "sdof")]
     rows += [(g["name"], lambda r, i=i: r["gates"][i]["value"]) for i, g in enumerate(f["fp32"]["gates"])]
-    out = [f"int8 backbone ({q['quantized_nodes']} nodes quantized, {q['pads_folded']} Pads folded, float kept: "
+    out = [f"Frozen backbone in int8 ({q['quantized_nodes']} nodes quantized, {q['pads_folded']} Pads folded, float kept: "
            f"{', '.join(q['kept_float']) or 'none'}; calibration {q['calibration']['views']} training views, "
            f"{q['calibration']['method']})", "", "| held-out figure | fp32 graph | int8 graph |", "|---|---|---|"]
-    out += [f"| {n} | {get(f['fp32'])} | {get(f['int8'])} |" for n, get in rows]
+    out += [f"| {n.replace('|', '&#124;')} | {get(f['fp32'])} | {get(f['int8'])} |" for n, get in rows]
     out += ["", "| batch | fp32 ms/image | int8 ms/image | speed-up | load (1 min) |", "|---|---|---|---|---|"]
     speed = {}
     for r in b:
         ms = list(r["ms_per_image"].values())
         speed[r["batch"]] = ms[0] / ms[1]
         out.append(f"| {r['batch']} | {ms[0]} | {ms[1]} | {ms[0] / ms[1]:.2f}x | {r['load_average_1m']} |")
-    why = []
-    failed = [g["name"] for g in f["int8"]["gates"] if not g["pass"]]
-    if failed:
-        why.append("gates failed: " + "; ".join(failed))
+    failed = variant_failures(f["fp32"], f["int8"])
+    why = list(failed)
     for s, v in f["int8"]["legit_styles"].items():
         was = f["fp32"]["legit_styles"][s]["mean_delta"]
         if abs(v["mean_delta"]) > abs(was) + STYLE_TOLERANCE:
@@ -221,10 +259,11 @@ def report(d: str) -> str:
     s8 = speed.get(8)
     if s8 is not None and s8 < SPEED_TARGET:
         why.append(f"{s8:.2f}x at batch 8 is under the {SPEED_TARGET}x goal")
-    out += ["", "As the default graph (every gate, no legit style moving more than "
-            f"{STYLE_TOLERANCE} further, at least {SPEED_TARGET}x at batch 8): "
-            + ("yes" if not why else "no: " + "; ".join(why)) + ".",
-            "As the opt-in variant `+int8` (every gate): " + ("yes" if not failed else "no") + "."]
+    out += ["", f"As the opt-in variant `+int8` (ordered >= {ORDERED_FLOOR}, mild >= {MILD_FLOOR}, and every gate "
+            "the fp32 graph passes): " + ("yes" if not failed else "no: " + "; ".join(failed)) + ".",
+            "As the default graph (that, and no legit style moving more than "
+            f"{STYLE_TOLERANCE} further, and at least {SPEED_TARGET}x at batch 8): "
+            + ("yes" if not why else "no: " + "; ".join(why)) + "."]
     return "\n".join(out)
 
 
@@ -238,7 +277,7 @@ def main():
     q.add_argument("--calibration-views", type=int, default=64)
     q.add_argument("--method", default="MinMax", choices=["MinMax", "Entropy", "Percentile"])
     q.add_argument("--keep-float", action="append", metavar="PREFIX",
-                   help=f"node-name prefix left in float (repeatable; default {KEEP_FLOAT[0]}; '' for none)")
+                   help="node-name prefix left in float (repeatable; e.g. /encoder/backbone/stem/; default none)")
     q.add_argument("--json", help="write what was done here")
     s = sub.add_parser("score")
     s.add_argument("--model", required=True)
@@ -248,14 +287,14 @@ def main():
     b.add_argument("--model", action="append", required=True)
     b.add_argument("--data", required=True)
     b.add_argument("--batch", type=int, action="append")
-    b.add_argument("--rounds", type=int, default=7)
+    b.add_argument("--rounds", type=int, default=15)
     b.add_argument("--json")
     r = sub.add_parser("report")
     r.add_argument("--dir", required=True)
     a = ap.parse_args()
     if a.cmd == "quantize":
         info = quantize(a.model, a.data, a.out, a.calibration_views, a.method,
-                        keep_float=tuple(a.keep_float) if a.keep_float is not None else KEEP_FLOAT)
+                        keep_float=tuple(p for p in a.keep_float if p) if a.keep_float is not None else KEEP_FLOAT)
         print(json.dumps(info), flush=True)
         if a.json:
             with open(a.json, "w") as f:

@@ -228,15 +228,16 @@ def composition(sc, att, by):
                            "max_abs_delta": round(float(np.abs(allbw).max()), 3), "n": int(len(allbw))}
     C["neutral"] = neu
     orig = [w[("original", "none")] for w in whole]
-    at = {"original": round(float(att[orig, ci].mean()), 3)}
-    for name, kind, pred in (("crop 1/2", "crop", lambda lv: lv.startswith("1/2")),
-                             ("crop 2/3", "crop", lambda lv: lv.startswith("2/3")),
-                             ("tilt 8 deg", "tilt", lambda lv: lv.startswith("strong")),
-                             ("squeeze 1.5x", "squeeze", lambda lv: lv.startswith("strong")),
-                             ("mirror", "neutral:mirror", lambda lv: True)):
-        idx = [i for w in whole for (k, lv), i in w.items() if k == kind and pred(lv)]
-        at[name] = round(float(att[idx, ci].mean()), 3)
-    C["attribute_composition_mean"] = at
+    if att.shape[1] > ci:  # a model from before the composition attribute (0.2.0) has six
+        at = {"original": round(float(att[orig, ci].mean()), 3)}
+        for name, kind, pred in (("crop 1/2", "crop", lambda lv: lv.startswith("1/2")),
+                                 ("crop 2/3", "crop", lambda lv: lv.startswith("2/3")),
+                                 ("tilt 8 deg", "tilt", lambda lv: lv.startswith("strong")),
+                                 ("squeeze 1.5x", "squeeze", lambda lv: lv.startswith("strong")),
+                                 ("mirror", "neutral:mirror", lambda lv: True)):
+            idx = [i for w in whole for (k, lv), i in w.items() if k == kind and pred(lv)]
+            at[name] = round(float(att[idx, ci].mean()), 3)
+        C["attribute_composition_mean"] = at
     sc_o = np.array([sc[i] for i in orig])
     C["score_mean"] = {"whole_originals": round(float(sc_o.mean()), 3),
                        "crops": round(float(np.mean([sc[i] for w in whole for (k, _), i in w.items() if k == "crop"])), 3),
