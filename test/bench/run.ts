@@ -313,30 +313,52 @@ interface Int8Row {
   mp: number;
   r: ChildResult;
 }
-async function int8Candidate(): Promise<{ rows: Int8Row[]; report: string } | { skipped: string }> {
-  const graph = join(values.int8, 'model.int8.onnx');
-  if (!existsSync(graph)) return { skipped: `no ${relative(ROOT, graph)} (npm run model:int8 writes it)` };
+async function int8Candidate(): Promise<
+  { rows: Int8Row[]; source: string; report: string } | { skipped: string }
+> {
   const source = join(values['models-dir'], values.model);
   const manifest = JSON.parse(await readFile(join(source, 'manifest.json'), 'utf8'));
-  const name = `${manifest.name}-int8`;
-  const dir = join(await mkdtemp(join(tmpdir(), 'mmlq-bench-int8-')), name);
-  await mkdir(dir);
-  const bytes = await readFile(graph);
-  await writeFile(join(dir, 'model.onnx'), bytes);
-  for (const [key, file] of Object.entries(manifest.files as Record<string, { path: string }>))
-    if (key !== 'graph') await copyFile(join(source, file.path), join(dir, file.path));
-  manifest.name = name;
-  manifest.files.graph = { path: 'model.onnx', sha256: createHash('sha256').update(bytes).digest('hex') };
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  let model: string;
+  let modelsDir = values['models-dir'];
+  let where: string;
+  if (manifest.variants?.int8) {
+    model = `${values.model}+int8`;
+    where = `the model's own variant \`${model}\``;
+  } else {
+    const graph = join(values.int8, 'model.int8.onnx');
+    if (!existsSync(graph))
+      return {
+        skipped: `no int8 variant in the manifest and no ${relative(ROOT, graph)} (npm run model:int8)`,
+      };
+    model = `${manifest.name}-int8`;
+    const dir = join(await mkdtemp(join(tmpdir(), 'mmlq-bench-int8-')), model);
+    await mkdir(dir);
+    const bytes = await readFile(graph);
+    await writeFile(join(dir, 'model.onnx'), bytes);
+    for (const [key, file] of Object.entries(manifest.files as Record<string, { path: string }>))
+      if (key !== 'graph') await copyFile(join(source, file.path), join(dir, file.path));
+    manifest.name = model;
+    delete manifest.variants;
+    manifest.files.graph = { path: 'model.onnx', sha256: createHash('sha256').update(bytes).digest('hex') };
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    modelsDir = join(dir, '..');
+    where = `\`${relative(ROOT, graph)}\` in a temporary folder`;
+  }
   const rows: Int8Row[] = [];
   for (const mp of tableSizes) {
-    log(`int8 candidate, ${mp} MP, batch ${sizeBatch}`);
-    rows.push({ mp, r: await child({ ...config(mp, sizeBatch), model: name, modelsDir: join(dir, '..') }) });
+    log(`int8, ${mp} MP, batch ${sizeBatch}`);
+    rows.push({ mp, r: await child({ ...config(mp, sizeBatch), model, modelsDir }) });
   }
-  const report = await readFile(join(values.int8, 'report.md'), 'utf8').catch(
-    () => '(no report.md beside it: run `npm run model:int8` for the held-out figures)',
-  );
-  return { rows, report };
+  const card = await readFile(join(source, 'MODEL_CARD.md'), 'utf8').catch(() => '');
+  const fromCard = card.includes('## The int8 variant')
+    ? card.slice(card.indexOf('## The int8 variant')).split('\n').slice(1).join('\n')
+    : undefined;
+  const report =
+    fromCard ??
+    (await readFile(join(values.int8, 'report.md'), 'utf8').catch(
+      () => '(no report: run `npm run model:int8` for the held-out figures)',
+    ));
+  return { rows, source: where, report };
 }
 const int8 = await int8Candidate().catch((error: unknown) => ({ skipped: `failed: ${firstLine(error)}` }));
 
@@ -391,8 +413,8 @@ const cropSection =
 const int8Section =
   'skipped' in int8
     ? `Not measured: ${int8.skipped}.`
-    : `The default model's graph with its frozen backbone quantized to int8 (\`npm run model:int8\`:
-models/mmlq/mmlq_build/quantize.py; static QDQ, per-channel int8 weights, uint8 activations calibrated on
+    : `The default model's graph with its frozen backbone quantized to int8 (${int8.source}; \`npm run model:int8\`,
+models/mmlq/mmlq_build/quantize.py: static QDQ, per-channel int8 weights, uint8 activations calibrated on
 training views; head and pixel statistics in float), measured here beside the fp32 rows above
 (batch ${sizeBatch}, same images, fresh processes).
 
@@ -400,8 +422,8 @@ training views; head and pixel statistics in float), measured here beside the fp
 |---|---:|---:|---:|---:|---:|---:|---:|
 ${int8.rows.map(({ mp, r: x }) => `| ${mp} MP | **${f2(r(mp, sizeBatch).boundMs / x.boundMs)}×** | **${f2(r(mp, sizeBatch).e2eMs / x.e2eMs)}×** | ${ips(x.e2eMs)} | ${f1(x.e2eMs)} | ${f1(x.boundMs)} | ${f1(r(mp, sizeBatch).boundMs)} | ${x.peakRssMiB.toFixed(0)} |`).join('\n')}
 
-What \`npm run model:int8\` reported (held-out figures of both graphs, onnxruntime 1.30 in Python, rounds
-interleaved; models/.cache/mmlq-build/int8/report.md):
+What \`npm run model:int8\` reported when it was made (held-out figures of both graphs; its timings are
+onnxruntime 1.30 in Python, rounds interleaved, at that moment's load):
 
 ${int8.report.trim()}`;
 

@@ -122,6 +122,12 @@ const backfillArgs = () => [
   `arn:aws:iam::${ACCOUNT}:role/mmlq-edge-local-batch-operations`,
 ];
 
+/** `bucket backfill` of a prefix or a manifest, followed to its end (--watch), its JSON status parsed. */
+async function watchedBackfill(...source: string[]): Promise<{ code: number; err: string; status: Status }> {
+  const run = await cli('backfill', ...backfillArgs(), ...source, '--watch', '--interval', '1', '--json');
+  return { code: run.code, err: run.err, status: JSON.parse(run.out) as Status };
+}
+
 interface Status {
   job: { id: string; status: string; total: number; succeeded: number; failed: number };
   report: {
@@ -192,17 +198,7 @@ describe('mmlq-edge bucket backfill (S3 Batch Operations stand-in, real function
 
   it('resumes: a new job scores the rest; what was done answers duplicate; every object has one result', async () => {
     // Act
-    const run = await cli(
-      'backfill',
-      ...backfillArgs(),
-      '--prefix',
-      PREFIX,
-      '--watch',
-      '--interval',
-      '1',
-      '--json',
-    );
-    const second = JSON.parse(run.out) as Status;
+    const { status: second, ...run } = await watchedBackfill('--prefix', PREFIX);
     // Assess: each object counted once across both jobs; exit 1 when tasks failed (the bad images).
     expect(second.job.status, JSON.stringify(second.job)).toBe('Complete');
     const first = firstJob.report!;
@@ -227,17 +223,7 @@ describe('mmlq-edge bucket backfill (S3 Batch Operations stand-in, real function
   }, 600_000);
 
   it('is idempotent: running it again scores nothing and writes nothing', async () => {
-    const run = await cli(
-      'backfill',
-      ...backfillArgs(),
-      '--prefix',
-      PREFIX,
-      '--watch',
-      '--interval',
-      '1',
-      '--json',
-    );
-    const third = JSON.parse(run.out) as Status;
+    const { status: third, ...run } = await watchedBackfill('--prefix', PREFIX);
     expect(run.code, run.err).toBe(0);
     expect(third.report).toEqual({ scored: 0, duplicate: N, other: 0, failed: 0, failures: [] });
     expect(resultWrites.size).toBe(N);
@@ -253,18 +239,11 @@ describe('mmlq-edge bucket backfill (S3 Batch Operations stand-in, real function
       new PutObjectCommand({ Bucket: BUCKET, Key: 'backfill/manifests/some.csv', Body: `${csv}\n` }),
     );
     // Act
-    const run = await cli(
-      'backfill',
-      ...backfillArgs(),
+    const { status: fourth, ...run } = await watchedBackfill(
       '--manifest',
       `s3://${BUCKET}/backfill/manifests/some.csv`,
-      '--watch',
-      '--interval',
-      '1',
-      '--json',
     );
     // Assess
-    const fourth = JSON.parse(run.out) as Status;
     expect(run.code).toBe(1);
     expect(fourth.job).toMatchObject({ status: 'Complete', total: 3, succeeded: 2, failed: 1 });
     expect(fourth.report!.duplicate).toBe(2);

@@ -23,6 +23,19 @@ beforeAll(async () => {
 });
 afterAll(unloadAll);
 
+/** The original beats its damaged copy, and the attribute that matches the damage drops more than any other. */
+async function expectRankedAndBlamed(by: Scorer, photo: string, damage: string, attribute: string) {
+  const one = (file: string) => by.scoreOne({ id: file, image: { path: join(samples, file) } });
+  const original = await one(`${photo}.jpg`);
+  const damaged = await one(`${photo}-${damage}.jpg`);
+  expect(original.score).toBeGreaterThan(damaged.score);
+  expect(original.percentile).toBeGreaterThan(damaged.percentile);
+  const drop = (label: string) => original.attributes![label]! - damaged.attributes![label]!;
+  const labels = Object.keys(original.attributes!);
+  expect(labels.reduce((worst, l) => (drop(l) > drop(worst) ? l : worst))).toBe(attribute);
+  expect(damaged.distribution.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
+}
+
 async function score(file: string, text?: string): Promise<ScoreResult> {
   return scorer.scoreOne({ id: file, image: { path: join(samples, file) }, text });
 }
@@ -49,15 +62,7 @@ describe('default model mmlq-mnv2-synth on held-out photos', () => {
 
   for (const { photo, damage, attribute } of pairs) {
     it(`ranks ${photo} above its ${damage} copy and blames ${attribute}`, async () => {
-      const original = await score(`${photo}.jpg`);
-      const damaged = await score(`${photo}-${damage}.jpg`);
-      expect(original.score).toBeGreaterThan(damaged.score);
-      expect(original.percentile).toBeGreaterThan(damaged.percentile);
-      const drop = (label: string) => original.attributes![label]! - damaged.attributes![label]!;
-      const labels = Object.keys(original.attributes!);
-      // the matching attribute drops more than any other
-      expect(labels.reduce((worst, l) => (drop(l) > drop(worst) ? l : worst))).toBe(attribute);
-      expect(damaged.distribution.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
+      await expectRankedAndBlamed(scorer, photo, damage, attribute);
     });
   }
 
@@ -103,14 +108,7 @@ describe('the int8 variant mmlq-mnv2-synth+int8 (opt-in, docs/MODEL_FORMAT.md "G
 
   for (const { photo, damage, attribute } of pairs) {
     it(`ranks ${photo} above its ${damage} copy and blames ${attribute}, as fp32 does`, async () => {
-      const one = (file: string) => int8.scoreOne({ id: file, image: { path: join(samples, file) } });
-      const original = await one(`${photo}.jpg`);
-      const damaged = await one(`${photo}-${damage}.jpg`);
-      expect(original.score).toBeGreaterThan(damaged.score);
-      expect(original.percentile).toBeGreaterThan(damaged.percentile);
-      const drop = (label: string) => original.attributes![label]! - damaged.attributes![label]!;
-      const labels = Object.keys(original.attributes!);
-      expect(labels.reduce((worst, l) => (drop(l) > drop(worst) ? l : worst))).toBe(attribute);
+      await expectRankedAndBlamed(int8, photo, damage, attribute);
     });
   }
 });

@@ -51,6 +51,24 @@ interface Run {
 }
 
 /** Runs the CLI in-process; `stopWhen` (a stderr line) aborts as the first Ctrl-C would. */
+
+/** `wordpress backfill` against the test site as the scorer user, with the tiny model. */
+const backfillCommand = () => [
+  'wordpress',
+  'backfill',
+  '--site',
+  `${wp.url}/`,
+  '--user',
+  'backfill-scorer',
+  '--app-password-file',
+  scorerPasswordFile,
+  '--allow-insecure-local',
+  '--model',
+  'tiny',
+  '--models-dir',
+  join(dir, 'models'),
+];
+
 async function backfill(args: string[], stopWhen?: RegExp): Promise<Run> {
   let stdout = '';
   let stderr = '';
@@ -68,28 +86,7 @@ async function backfill(args: string[], stopWhen?: RegExp): Promise<Run> {
     env: { XDG_CACHE_HOME: join(dir, 'cache') },
     interrupts: () => ({ signal: controller.signal, dispose: () => {} }),
   };
-  const code = await runCli(
-    [
-      'wordpress',
-      'backfill',
-      '--site',
-      `${wp.url}/`,
-      '--user',
-      'backfill-scorer',
-      '--app-password-file',
-      scorerPasswordFile,
-      '--allow-insecure-local',
-      '--model',
-      'tiny',
-      '--models-dir',
-      join(dir, 'models'),
-      '--rate',
-      '50',
-      '--json',
-      ...args,
-    ],
-    io,
-  );
+  const code = await runCli([...backfillCommand(), '--rate', '50', '--json', ...args], io);
   let summary: any;
   try {
     summary = JSON.parse(stdout);
@@ -283,19 +280,7 @@ describe('mmlq-edge wordpress backfill against a real WordPress', () => {
         '--import',
         'tsx',
         join(ROOT, 'layers/core/src/cli/bin.ts'),
-        'wordpress',
-        'backfill',
-        '--site',
-        `${wp.url}/`,
-        '--user',
-        'backfill-scorer',
-        '--app-password-file',
-        scorerPasswordFile,
-        '--allow-insecure-local',
-        '--model',
-        'tiny',
-        '--models-dir',
-        join(dir, 'models'),
+        ...backfillCommand(),
         '--batch-size',
         '1',
         '--json',

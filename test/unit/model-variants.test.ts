@@ -85,21 +85,16 @@ describe('model variants', () => {
         m['variants'] = { alt: { graph: 'graph-alt', description: 'absent' } };
       },
     });
-    const model = await loadModel('lean', {
+    const options = {
       modelsDir: dir,
       provider: 'cpu',
       intraOpThreads: 1,
       verify: true,
       log: () => {},
-    });
+    } as const;
+    const model = await loadModel('lean', options);
     expect(Object.keys(model.manifest.files).sort()).toEqual(['graph', 'vocab']);
-    const error = await loadModel('lean+alt', {
-      modelsDir: dir,
-      provider: 'cpu',
-      intraOpThreads: 1,
-      verify: true,
-      log: () => {},
-    }).catch((e: unknown) => e);
+    const error = await loadModel('lean+alt', options).catch((e: unknown) => e);
     expect((error as ModelError).code).toBe('MODEL_LOAD_FAILED');
     expect((error as Error).message).toContain('model.alt.onnx (files.graph)');
     await rm(dir, { recursive: true, force: true });
