@@ -9,8 +9,8 @@
  * - 1 and 12 MP at batch 1/8/32; time against image size (1, 4, 12, 24 MP) at batch 8; decode share;
  *   cold start; peak RSS; the CLI's cold start; the paper-size graph (random weights, built into
  *   models/.cache/paper when absent); the smart-crop cost over a plain score when test/bench/crop-cost.ts
- *   exists (`measureCropCost`, the hook below); the int8-backbone candidate of the default model when
- *   `npm run model:int8` has written it (models/.cache/mmlq-build/int8), end to end and bound beside fp32.
+ *   exists (`measureCropCost`, the hook below); the int8 variant of the default model (or the graph
+ *   `npm run model:int8` wrote into models/.cache/mmlq-build/int8), end to end and bound beside fp32.
  *
  *   npm run bench
  *   npm run bench -- --quick                       # fewer images and rounds: a smoke run
@@ -492,7 +492,7 @@ ${batchRows.join('\n')}
 
 ${cropSection}
 
-## The int8 backbone (candidate)
+## The int8 variant (opt-in)
 
 ${int8Section}
 
