@@ -19,6 +19,9 @@ export interface ChildConfig {
   rounds: number;
   threads: number;
   text?: string | undefined;
+  /** Another model with the same inputs (the fp32 graph beside a variant): its bound is timed after the
+   * rounds above, interleaved run by run with this model's bound on the same feeds. */
+  baseline?: string | undefined;
 }
 
 export interface ChildResult {
@@ -32,6 +35,8 @@ export interface ChildResult {
   peakRssMiB: number;
   e2eAll: number[];
   boundAll: number[];
+  /** With `baseline`: both bounds again, interleaved (ms per image, medians). */
+  paired?: { boundMs: number; baselineBoundMs: number };
 }
 
 const median = (xs: number[]) => {
@@ -134,6 +139,32 @@ export async function runChild(config: ChildConfig): Promise<ChildResult> {
     toNormalisedChw(hwc, spec, pixels, 0);
     decodeCpu.push(cpuMs(c));
   }
+  const peak = await peakRssMiB(); // before a baseline session adds its own memory
+  let paired: ChildResult['paired'];
+  if (config.baseline) {
+    const other = await Scorer.create({
+      model: config.baseline,
+      modelsDir: config.modelsDir,
+      batchSize: batch,
+      intraOpThreads: config.threads,
+      log: () => {},
+    });
+    const otherSession = other.model.session;
+    await otherSession.run(feeds, fetches);
+    const mine: number[] = [];
+    const theirs: number[] = [];
+    for (let r = 0; r < Math.max(3, config.rounds); r++) {
+      for (const [s, into] of [
+        [session, mine],
+        [otherSession, theirs],
+      ] as const) {
+        const t = performance.now();
+        for (let k = 0; k < runs; k++) await s.run(feeds, fetches);
+        into.push((performance.now() - t) / (runs * batch));
+      }
+    }
+    paired = { boundMs: median(mine), baselineBoundMs: median(theirs) };
+  }
   return {
     coldMs,
     e2eMs: median(e2eAll),
@@ -142,9 +173,10 @@ export async function runChild(config: ChildConfig): Promise<ChildResult> {
     boundCpuMs: median(boundCpu),
     decodeLatencyMs: median(latency),
     decodeCpuMs: median(decodeCpu),
-    peakRssMiB: await peakRssMiB(),
+    peakRssMiB: peak,
     e2eAll,
     boundAll,
+    ...(paired ? { paired } : {}),
   };
 }
 
