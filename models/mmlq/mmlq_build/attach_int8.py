@@ -77,9 +77,13 @@ def main():
     if CARD_HEADING in text:
         text = text[:text.index(CARD_HEADING)].rstrip() + "\n"
     report = open(os.path.join(a.int8, "report.md")).read().strip()
+    metas = json.load(open(os.path.join(a.data, "val", "meta.json")))["views"]
+    views = f"{len(metas)} held-out views of {len({m['source'] for m in metas})} photos"
     text += (f"\n{CARD_HEADING}\n\nServed as `{manifest['name']}+int8` (opt-in; the default stays the fp32 graph). "
-             "Made by `npm run model:int8` (models/mmlq/mmlq_build/quantize.py) and judged by the same held-out "
-             "figures (image-only: the text section needs the torch head):\n\n" + report + "\n")
+             "Made by `npm run model:int8` (models/mmlq/mmlq_build/quantize.py) and judged by `validate --scores`, "
+             f"image-only (the text section needs the torch head), on the {views} of the build that made it; the fp32 "
+             "column is this folder's default graph scored on the same views (that view set may differ from the one "
+             "in the tables above: its framing rows are the composition build's).\n\n" + report + "\n")
     with open(card, "w") as f:
         f.write(text)
     print(f"attached {a.out}/model.int8.onnx as variant int8")

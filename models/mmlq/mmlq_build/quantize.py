@@ -235,9 +235,7 @@ def report(d: str) -> str:
     f = {v: json.load(open(os.path.join(d, f"{v}.json"))) for v in ("fp32", "int8")}
     q = json.load(open(os.path.join(d, "quantize.json")))
     b = json.load(open(os.path.join(d, "bench.json")))
-    rows = [("ordered-pair accuracy", lambda r: r["ordered_pair_accuracy"]),
-            ("mild damage pairwise", lambda r: r["mild_accuracy"]),
-            ("medium / strong pairwise", lambda r: f"{r['pairwise_by_level']['medium']} / {r['pairwise_by_level']['strong']}")]
+    rows = [("medium / strong damage pairwise", lambda r: f"{r['pairwise_by_level']['medium']} / {r['pairwise_by_level']['strong']}")]
     rows += [(f"{s} mean delta", lambda r, s=s: r["legit_styles"][s]["mean_delta"]) for s in ("bw", "lowkey", "highkey", "sdof")]
     rows += [(g["name"], lambda r, i=i: r["gates"][i]["value"]) for i, g in enumerate(f["fp32"]["gates"])]
     out = [f"Frozen backbone in int8 ({q['quantized_nodes']} nodes quantized, {q['pads_folded']} Pads folded, float kept: "
