@@ -170,6 +170,7 @@ def main():
     if a.smoke:  # paper-size MMLQ (export_paper): tiny servable fixture reproducible + paper sizes build
         check_paper_tiny(work)
         run(PYM + ["mmlq_build.check_paper_export"])  # trained (HF-style) weights -> servable folder
+        run(PYM + ["unittest", "mmlq_build.test_quantize"])  # the int8 step's graph rewrites and shipping rule
         run(PYM + ["mmlq_train.smoke", "--work", os.path.join(work, "mmlq-train")])  # issue 12 recipes, tiny
         run(PYM + ["mmlq_build.export_paper", "--shape-check"])
         if a.paper_onnx:
