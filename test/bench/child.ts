@@ -56,13 +56,15 @@ async function peakRssMiB(): Promise<number> {
 
 export async function runChild(config: ChildConfig): Promise<ChildResult> {
   const { paths, batch, n, text } = config;
-  const scorer = await Scorer.create({
-    model: config.model,
-    modelsDir: config.modelsDir,
-    batchSize: batch,
-    intraOpThreads: config.threads,
-    log: () => {},
-  });
+  const scorerOf = (model: string) =>
+    Scorer.create({
+      model,
+      modelsDir: config.modelsDir,
+      batchSize: batch,
+      intraOpThreads: config.threads,
+      log: () => {},
+    });
+  const scorer = await scorerOf(config.model);
   await scorer.scoreOne({ id: 'cold', image: { path: paths[0]! }, text });
   const coldMs = performance.now(); // since this process started (Node's time origin)
 
@@ -142,14 +144,7 @@ export async function runChild(config: ChildConfig): Promise<ChildResult> {
   const peak = await peakRssMiB(); // before a baseline session adds its own memory
   let paired: ChildResult['paired'];
   if (config.baseline) {
-    const other = await Scorer.create({
-      model: config.baseline,
-      modelsDir: config.modelsDir,
-      batchSize: batch,
-      intraOpThreads: config.threads,
-      log: () => {},
-    });
-    const otherSession = other.model.session;
+    const otherSession = (await scorerOf(config.baseline)).model.session;
     await otherSession.run(feeds, fetches);
     const mine: number[] = [];
     const theirs: number[] = [];
