@@ -85,9 +85,10 @@ setInterval(() => {
 }, 1000).unref();
 
 const available = await listModels(modelsDir);
-if (!available.includes(splitModelName(model)[0])) {
+const [modelFolder] = splitModelName(model);
+if (!available.includes(modelFolder)) {
   console.error(
-    `Model "${model}" is not in ${modelsDir} (no ${model}/manifest.json). Available: ${available.join(', ') || 'none'}.\n` +
+    `Model "${model}" is not in ${modelsDir} (no ${modelFolder}/manifest.json). Available: ${available.join(', ') || 'none'}.\n` +
       'Set MODEL and/or MODELS_DIR to a model folder (see docs/MODEL_FORMAT.md).',
   );
   process.exit(2);

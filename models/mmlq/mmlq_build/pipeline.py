@@ -21,7 +21,7 @@ as working directory and models/mmlq on PYTHONPATH:
   9. check        tools/check_onnx.mjs   onnxruntime-node vs torch parity, tokenizer, latency
  10. int8         tools/int8.sh, attach_int8   the int8-backbone graph (quantize.py, its own venv with pip's
                                          onnxruntime), validated on the held-out views like the head; attached
-                                         as the opt-in variant `+int8` when it passes every gate
+                                         as the opt-in variant `+int8` when quantize.variant_failures finds nothing
                                          (full build only; --no-int8 skips it)
 Smoke only, paper-size MMLQ (export_paper): re-export the committed tiny servable fixture
 test/fixtures/models/mmlq-paper-tiny and require the same model.onnx sha256; export a tiny folder from

@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import statistics
+import tempfile
 import time
 
 import numpy as np
@@ -137,43 +138,39 @@ def quantize(model_path: str, data: str, out: str, n_calib: int = 64, method: st
 
     model = onnx.load(model_path)
     folded = fold_pads(model)
-    work = out + ".work"
-    os.makedirs(work, exist_ok=True)
-    fp32 = os.path.join(work, "folded.onnx")
-    onnx.save(model, fp32)
-    pre = os.path.join(work, "pre.onnx")
-    quant_pre_process(fp32, pre, skip_symbolic_shape=True)
-    nodes = [n.name for n in onnx.load(pre).graph.node if n.name.startswith(BACKBONE) and n.op_type in QUANT_OPS
-             and not (keep_float and n.name.startswith(keep_float))]
-    if not nodes:  # quantize_static reads an empty list as "every node"
-        raise SystemExit(f"no {'/'.join(QUANT_OPS)} node under {BACKBONE} left to quantize")
-    train = views(data, "train")
-    idx = np.sort(np.random.default_rng(seed).choice(len(train), n_calib, replace=False))
+    with tempfile.TemporaryDirectory(prefix="mmlq-quantize-") as work:
+        fp32 = os.path.join(work, "folded.onnx")
+        onnx.save(model, fp32)
+        pre = os.path.join(work, "pre.onnx")
+        quant_pre_process(fp32, pre, skip_symbolic_shape=True)
+        nodes = [n.name for n in onnx.load(pre).graph.node if n.name.startswith(BACKBONE) and n.op_type in QUANT_OPS
+                 and not (keep_float and n.name.startswith(keep_float))]
+        if not nodes:  # quantize_static reads an empty list as "every node"
+            raise SystemExit(f"no {'/'.join(QUANT_OPS)} node under {BACKBONE} left to quantize")
+        train = views(data, "train")
+        idx = np.sort(np.random.default_rng(seed).choice(len(train), n_calib, replace=False))
 
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter(range(0, len(idx), 8))
+        class Reader(CalibrationDataReader):
+            def __init__(self):
+                self.batches = iter(range(0, len(idx), 8))
 
-        def get_next(self):
-            i = next(self.batches, None)
-            return None if i is None else feeds(train[idx[i:i + 8]])
+            def get_next(self):
+                i = next(self.batches, None)
+                return None if i is None else feeds(train[idx[i:i + 8]])
 
-    t = time.time()
-    quantize_static(pre, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    op_types_to_quantize=list(QUANT_OPS), nodes_to_quantize=nodes,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=getattr(CalibrationMethod, method),
-                    extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+        t = time.time()
+        quantize_static(pre, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        op_types_to_quantize=list(QUANT_OPS), nodes_to_quantize=nodes,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=getattr(CalibrationMethod, method),
+                        extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
     quantized = onnx.load(out)
     pruned = prune_unused(quantized)
     onnx.save(quantized, out)
-    info = {"source": os.path.basename(model_path), "pads_folded": folded, "unused_pruned": pruned, "quantized_nodes": len(nodes),
-            "ops": list(QUANT_OPS), "kept_float": list(keep_float), "calibration": {"views": n_calib, "split": "train", "method": method,
-                                                     "seed": seed},
+    info = {"source": os.path.basename(model_path), "pads_folded": folded, "unused_pruned": pruned,
+            "quantized_nodes": len(nodes), "ops": list(QUANT_OPS), "kept_float": list(keep_float),
+            "calibration": {"views": n_calib, "split": "train", "method": method, "seed": seed},
             "seconds": round(time.time() - t, 1)}
-    for f in os.listdir(work):
-        os.remove(os.path.join(work, f))
-    os.rmdir(work)
     return info
 
 

@@ -80,7 +80,7 @@ const textInput = z
   })
   .strict();
 
-export /** Score -> percentile over a reference set (strictly increasing points). */
+/** Score -> percentile over a reference set (strictly increasing points). */
 const calibration = z
   .object({
     reference: z.string().min(1),
@@ -94,7 +94,7 @@ const calibration = z
   })
   .strict();
 
-const manifestSchema = z
+export const manifestSchema = z
   .object({
     schemaVersion: z.literal(1),
     name,
