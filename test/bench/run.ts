@@ -27,6 +27,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import sharp from 'sharp';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR } from '#core/model/registry.ts';
+import { intraOpThreadsFor } from '#core/model/runtime.ts';
 import type { ChildConfig, ChildResult } from './child.ts';
 import { type BenchImages, benchImages, SAMPLES } from './images.ts';
 
@@ -463,7 +464,7 @@ Written by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().s
 | machine | ${cpuInfo} |
 | load average (1 min) at start / end | ${loadAtStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)} (other work on the machine inflates every absolute figure) |
 | Node | ${process.version} |
-| onnxruntime-node | ${version('onnxruntime-node')} (intra-op threads: ${threads || 'one per core'}, no spinning) |
+| onnxruntime-node | ${version('onnxruntime-node')} (intra-op threads: ${intraOpThreadsFor(threads)}${threads ? '' : ', one per core'}, no spinning) |
 | sharp / libvips | ${sharp.versions.sharp} / ${sharp.versions.vips} (one libvips thread per image) |
 | PyTorch (peer) | ${'version' in torch ? `${torch.version}, ${torch.threads} threads` : torch.skipped} |
 

@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InferenceError, ModelError } from '../common/errors.ts';
@@ -21,7 +22,7 @@ export interface RuntimeOptions {
   provider: Provider;
   /** Fail instead of falling back to cpu when `provider` cannot start (default false). */
   requireProvider?: boolean;
-  /** Threads inside one operator (0 = onnxruntime's default: one per core). */
+  /** Threads inside one operator (0 = one per core this process may use: `intraOpThreadsFor`). */
   intraOpThreads: number;
   /** Where fallback notices go. */
   log: (message: string) => void;
@@ -59,6 +60,16 @@ export function cudaUnavailableReason(): string | undefined {
 }
 
 /**
+ * The intra-op threads a session runs: `requested`, or for 0 one per core this process may use
+ * (`os.availableParallelism()`: the CPU affinity count, e.g. a Lambda's vCPUs). Never onnxruntime's own
+ * default: it counts physical cores from cpuid and on a 2-vCPU VM ran ONE thread (measured: 54-65 ms per
+ * image at batch 8 instead of 33 with two; test/unit/runtime.test.ts counts the threads).
+ */
+export function intraOpThreadsFor(requested: number): number {
+  return requested > 0 ? requested : availableParallelism();
+}
+
+/**
  * Session options for scoring, where image decoding (libvips threads) runs beside inference:
  * - intra-op threads do not spin while waiting for work (`allow_spinning` 0): a spinning thread burns
  *   the core a decode needs; measured on 2 shared cores, the same or less wall time for less CPU;
@@ -73,7 +84,7 @@ function sessionOptions(provider: Provider, intraOpThreads: number): ort.Inferen
     enableCpuMemArena: true,
     enableMemPattern: false,
     extra: { session: { intra_op: { allow_spinning: '0' } } },
-    ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
+    intraOpNumThreads: intraOpThreadsFor(intraOpThreads),
   };
 }
 
