@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ImageError } from '#core/common/errors.ts';
 import {
   blockUnusedLoaders,
+  cellLuminance,
   hammingDistance,
   type ImageSpec,
   inspectImage,
@@ -369,6 +370,39 @@ describe('perceptual hash (result.image.phash)', () => {
   const SAME = 10;
   const model = spec(448);
   const hashOf = async (bytes: Buffer) => (await prepareImage(bytes, model, limits)).phash;
+
+  /** The definition, pixel by pixel: each pixel's luminance into cell floor(x * 32 / w), floor(y * 32 / h). */
+  function cellMeans(hwc: Uint8Array, width: number, height: number): Float64Array {
+    const sum = new Float64Array(32 * 32);
+    const count = new Float64Array(32 * 32);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const k = Math.floor((y * 32) / height) * 32 + Math.floor((x * 32) / width);
+        const i = (y * width + x) * 3;
+        sum[k]! += 0.299 * hwc[i]! + 0.587 * hwc[i + 1]! + 0.114 * hwc[i + 2]!;
+        count[k]! += 1;
+      }
+    }
+    return sum.map((s, k) => s / Math.max(1, count[k]!));
+  }
+
+  it('area-averages exactly as defined, whatever the size (the fast path sums runs of columns)', () => {
+    for (const [width, height] of [
+      [597, 448],
+      [448, 597],
+      [33, 31],
+      [20, 12],
+      [1, 1],
+    ] as const) {
+      const hwc = new Uint8Array(width * height * 3);
+      for (let i = 0; i < hwc.length; i++) hwc[i] = (i * 2654435761) >>> 24;
+      const want = cellMeans(hwc, width, height);
+      const got = cellLuminance(hwc, width, height);
+      expect(got).toHaveLength(32 * 32);
+      for (let k = 0; k < want.length; k++)
+        expect(got[k], `${width}x${height} cell ${k}`).toBeCloseTo(want[k]!, 9);
+    }
+  });
 
   it('is 16 lowercase hex digits of the whole image, not only the centre crop the model sees', async () => {
     const left = await halves(300, 100, { r: 250, g: 250, b: 250 }, { r: 10, g: 10, b: 10 });
