@@ -170,6 +170,35 @@ describe('Scorer', () => {
     expect(done.at(-1)!.startsWith('5:')).toBe(true);
   });
 
+  it('never holds a batch back for a stream in the next batch (it may be slow): its decode is not awaited first', async () => {
+    // Before running a batch the scorer lets the next batch's in-memory and file images reach libvips
+    // (onnxruntime blocks the main thread while it runs). A stream is not waited for: here the stream
+    // only ends once the first image has its result, so waiting for it would never finish.
+    const scorer = await Scorer.create({ ...options(), batchSize: 1 });
+    const bytes = await patternJpeg(40, 30);
+    const path = join(root, 'next.jpg');
+    await writeFile(path, bytes);
+    const stream = new Readable({ read() {} });
+    const outcomes = await scorer.scoreMany(
+      [
+        { id: 'first', image: { bytes } },
+        { id: 'slow-stream', image: { stream } },
+        { id: 'file', image: { path } },
+      ],
+      (_, o) => {
+        if (o.id === 'first') {
+          stream.push(bytes);
+          stream.push(null);
+        }
+      },
+    );
+    expect(outcomes.map((o) => (o.ok ? o.result.score : o.error.code))).toEqual([
+      expect.any(Number),
+      (outcomes[0] as { result: { score: number } }).result.score,
+      (outcomes[0] as { result: { score: number } }).result.score,
+    ]);
+  });
+
   it('throws the typed error from scoreOne', async () => {
     const scorer = await Scorer.create(options());
     const error = await scorer

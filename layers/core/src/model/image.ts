@@ -277,6 +277,11 @@ export async function prepareImage(
   return { pixels: toNormalisedChw(hwc, spec), info, phash };
 }
 
+/** A decode under way in libvips: `done` settles with the model input when libvips has finished. */
+export interface DecodeJob {
+  done: Promise<ModelInput>;
+}
+
 /**
  * Decodes, orients, converts to sRGB and resizes/crops as `spec` says, to uint8 RGB at the model's size.
  * JPEG and WebP decode with shrink-on-load (libvips picks the largest DCT/scale-down that stays above
@@ -287,8 +292,21 @@ export async function decodeModelInput(
   spec: ImageSpec,
   limits: ImageLimits,
 ): Promise<ModelInput> {
+  return (await startModelInputDecode(bytes, spec, limits)).done;
+}
+
+/**
+ * `decodeModelInput` in two steps: resolves once the header is read and the decode is running in
+ * libvips (off this thread), with the job. The scorer starts the next batch's decodes this far before
+ * inference blocks the main thread (onnxruntime-node's run is synchronous), so they run beside it.
+ */
+export async function startModelInputDecode(
+  bytes: Buffer,
+  spec: ImageSpec,
+  limits: ImageLimits,
+): Promise<DecodeJob> {
   const info = await inspectImage(bytes, limits);
-  let raw: { data: Buffer; info: OutputInfo };
+  let raw: Promise<{ data: Buffer; info: OutputInfo }>;
   try {
     let pipeline = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1, page: 0 })
       .autoOrient()
@@ -306,10 +324,25 @@ export async function decodeModelInput(
       const rh = Math.max(spec.height, Math.round(h * scale));
       pipeline = pipeline.resize({ width: rw, height: rh, fit: 'fill', kernel: 'lanczos3' });
     }
-    raw = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    raw = pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (error) {
     throw decodeError(error);
   }
+  return {
+    done: raw.then(
+      (decoded) => finishModelInput(decoded, info, spec),
+      (error: unknown) => {
+        throw decodeError(error);
+      },
+    ),
+  };
+}
+
+function finishModelInput(
+  raw: { data: Buffer; info: OutputInfo },
+  info: ImageInfo,
+  spec: ImageSpec,
+): ModelInput {
   // The centre crop is cut here rather than in sharp, so the perceptual hash sees the whole image.
   const { width: rw, height: rh, channels } = raw.info;
   const centre = spec.resize.mode === 'shortest-edge' && spec.crop === 'center';

@@ -9,13 +9,13 @@ import { type ErrorPayload, InvalidArgumentError, MmlqError, toErrorPayload } fr
 import { positiveInteger } from '../common/validate.ts';
 import { type Aspect, type CropBox, cropAspects, findCrops } from './crop.ts';
 import {
-  decodeModelInput,
   type ImageInfo,
   type ImageLimits,
   type ModelInput,
   readImageFile,
   readStream,
   resolveLimits,
+  startModelInputDecode,
   toNormalisedChw,
 } from './image.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, type LoadedModel, loadModel } from './registry.ts';
@@ -194,8 +194,12 @@ export class Scorer {
     }
     let next = chunks.length ? this.prepareChunk(requests, chunks[0]!, finish) : undefined;
     for (let c = 0; c < chunks.length; c++) {
-      const ready = await next!;
+      const ready = await next!.ready;
       next = c + 1 < chunks.length ? this.prepareChunk(requests, chunks[c + 1]!, finish) : undefined;
+      // onnxruntime-node's run blocks this thread, and a decode advances only when this thread hands it
+      // on (file read -> header -> libvips): hand the next batch's decodes to libvips first, so they run
+      // beside this batch's inference instead of after it.
+      await next?.dispatched;
       if (ready.length === 0) continue;
       try {
         const results = await this.infer(ready.map((r) => r.prepared));
@@ -210,31 +214,43 @@ export class Scorer {
     return outcomes;
   }
 
-  private async prepareChunk(
+  /**
+   * Starts reading and decoding a batch. `dispatched` settles when every in-memory or local-file image
+   * has its decode running in libvips (or has failed); a stream is not waited for (it may be slow).
+   * `ready` settles with the decoded ones; a failed one is finished here.
+   */
+  private prepareChunk(
     requests: readonly ScoreRequest[],
     indices: number[],
     finish: (index: number, outcome: ScoreOutcome) => void,
-  ): Promise<{ index: number; prepared: Prepared }[]> {
-    const settled = await Promise.all(
+  ): { dispatched: Promise<unknown>; ready: Promise<{ index: number; prepared: Prepared }[]> } {
+    const dispatched: Promise<void>[] = [];
+    const ready = Promise.all(
       indices.map(async (index) => {
         const request = requests[index]!;
+        let markDispatched = () => {};
+        if (!('stream' in request.image)) dispatched.push(new Promise((r) => (markDispatched = r)));
         try {
-          return { index, prepared: await this.prepare(request) };
+          return { index, prepared: await this.prepare(request, markDispatched) };
         } catch (error) {
           finish(index, { id: request.id, ok: false, error: toErrorPayload(error) });
           return undefined;
+        } finally {
+          markDispatched();
         }
       }),
-    );
-    return settled.filter((s): s is { index: number; prepared: Prepared } => s !== undefined);
+    ).then((settled) => settled.filter((s): s is { index: number; prepared: Prepared } => s !== undefined));
+    return { dispatched: Promise.all(dispatched), ready };
   }
 
-  private async prepare(request: ScoreRequest): Promise<Prepared> {
+  private async prepare(request: ScoreRequest, dispatched: () => void): Promise<Prepared> {
     const aspects = request.crops?.length ? cropAspects(request.crops) : [];
     const t0 = performance.now();
     const bytes = await this.read(request.image);
     const t1 = performance.now();
-    const image = await decodeModelInput(bytes, this.model.manifest.inputs.image, this.limits);
+    const job = await startModelInputDecode(bytes, this.model.manifest.inputs.image, this.limits);
+    dispatched();
+    const image = await job.done;
     const prepared: Prepared = {
       request,
       image,
