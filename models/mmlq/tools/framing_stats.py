@@ -14,6 +14,8 @@ damage) only; the held-out (val) figures then use that direction unchanged:
           statistic's standard deviation over the training originals (z units); the model's own
           0.15 gate is on its score scale, so these are only comparable between statistics
 
+Directions, selections and weights use the training pairs in the held-out range only (tilts >= 2.5
+degrees, crops to <= 0.70 of the side, squeezes >= 1.2x; training also holds milder ones).
 Then a tiny combination: a pairwise logistic ranker over at most 4 standardised statistics, the
 statistics chosen greedily and the weights fitted on the training pairs only (tilt and crop pairs
 weighted equally, a penalty on the training neutral pairs' squared delta).  Its neutral figure is the
@@ -173,6 +175,30 @@ def statistics(img):
     ring[k:-k, k:-k] = False
     out["sal_border"] = float(sal[ring].sum() / (sal.sum() + 1e-12))
     out["sal_border_peak"] = float(sal[ring].max() / (sal.max() + 1e-12))
+    # --- does the frame cut through things? edges crossing the border band, border vs centre content
+    bw_ = 8
+    cross = ((gx[:bw_] ** 2).sum() + (gx[-bw_:] ** 2).sum() + (gy[:, :bw_] ** 2).sum() + (gy[:, -bw_:] ** 2).sum())
+    out["border_cross"] = float(cross / (4 * bw_ * gx.shape[0] * (e1.mean() + 1e-12)))
+    q = (img[::4, ::4] // 64).astype(np.int32)
+    code = q[..., 0] * 16 + q[..., 1] * 4 + q[..., 2]
+    n4 = code.shape[0]
+    r8 = n4 // 8
+    ringm = np.ones_like(code, bool)
+    ringm[r8:-r8, r8:-r8] = False
+    hr = np.bincount(code[ringm], minlength=64) / ringm.sum()
+    hc = np.bincount(code[n4 // 4:-n4 // 4, n4 // 4:-n4 // 4].ravel(), minlength=64) / (n4 // 2) ** 2
+    out["ring_centre_chi2"] = float(0.5 * ((hr - hc) ** 2 / (hr + hc + 1e-9)).sum())
+    ls = l4
+    r = ls.shape[0] // 8
+    ringl = np.ones_like(ls, bool)
+    ringl[r:-r, r:-r] = False
+    out["ring_centre_lum"] = float(ls[ringl].mean() - ls[2 * r:-2 * r, 2 * r:-2 * r].mean())
+    cb = ls.shape[0] // 8  # lens fall-off: the four corners' luminance against the centre's
+    corners = [ls[:cb, :cb].mean(), ls[:cb, -cb:].mean(), ls[-cb:, :cb].mean(), ls[-cb:, -cb:].mean()]
+    centre = ls[3 * cb:-3 * cb, 3 * cb:-3 * cb].mean()
+    out["corner_lum"] = float(np.mean(corners) - centre)
+    out["corner_spread"] = float(np.max(corners) - np.min(corners))
+    out["ring_centre_std"] = float(np.log((ls[ringl].std() + 1e-4) / (ls[2 * r:-2 * r, 2 * r:-2 * r].std() + 1e-4)))
     # --- squeeze: anisotropy of gradient energy
     for name, l in (("s1", l1), ("s4", l4)):
         x, y = _central(l)
@@ -223,12 +249,17 @@ def train_pairs(meta):
             g["neutral"].append(i)
         elif kinds in (["tilt"], ["crop"], ["squeeze"]):
             g[kinds[0]].append(i)
+            prm = v.get("params", {})
+            if (kinds[0] == "tilt" and abs(prm.get("angle", 0)) >= 2.5) or (
+                    kinds[0] == "crop" and prm.get("f", 1) <= 0.7) or (
+                    kinds[0] == "squeeze" and prm.get("ratio", 1) >= 1.2):
+                g.setdefault(kinds[0] + "_big", []).append(i)
     out = {}
     for g in groups.values():
         if g["orig"] is None:
             continue
-        for k in ("tilt", "crop", "squeeze", "neutral"):
-            out.setdefault(k, []).extend((g["orig"], j) for j in g[k])
+        for k in ("tilt", "crop", "squeeze", "neutral", "tilt_big", "crop_big", "squeeze_big"):
+            out.setdefault(k, []).extend((g["orig"], j) for j in g.get(k, []))
     return out
 
 
@@ -307,31 +338,43 @@ def main():
     pr = lambda s="": (print(s), lines.append(s))
     pr(f"## Hand-defined framing statistics (probe): {len(set(v['source'] for v in vmeta))} held-out photos")
     pr()
-    pr(f"Training pairs (direction only): tilt {len(tp['tilt'])}, crop {len(tp['crop'])}, squeeze "
-       f"{len(tp['squeeze'])}, neutral {len(tp['neutral'])}. Held-out pairs: tilt {len(vp[('tilt', 'all')])}, "
+    pr(f"Training pairs (held-out range / all): tilt {len(tp['tilt_big'])}/{len(tp['tilt'])}, crop "
+       f"{len(tp['crop_big'])}/{len(tp['crop'])}, squeeze {len(tp['squeeze_big'])}/{len(tp['squeeze'])}, "
+       f"neutral {len(tp['neutral'])}. Held-out pairs: tilt {len(vp[('tilt', 'all')])}, "
        f"crop {len(vp[('crop', 'all')])}, squeeze {len(vp[('squeeze', 'all')])}. Per-view time (all statistics "
        f"together, numpy, 1 core, under load): median {1000 * np.median(times):.1f} ms, "
        f"max {1000 * np.max(times):.1f} ms ({len(times)} views); statistics pass {time.time() - t0:.0f} s.")
     pr()
     neutral_kinds = sorted(k[1] for k in vp if k[0] == "neutral")
     sign = {}
-    pr("Direction (+: the original is higher; -: lower) chosen per damage on the training pairs; acc = held-out "
-       "share of pairs with the original strictly ahead; neutral = held-out mean |delta| in training-original "
+    pr("Direction (+: the original is higher; -: lower) chosen per damage on the training pairs of the held-out "
+       "range (tilts >= 2.5 degrees, crops to <= 0.70 of the side, squeezes >= 1.2x; 'train' = accuracy there); "
+       "val = held-out share of pairs with the original strictly ahead, [5th-95th percentile over 2000 "
+       "bootstrap resamples of the 9 photos]; neutral columns = held-out mean |delta| in training-original "
        "standard deviations.")
     pr()
     pr("| statistic | tilt dir | train | **val tilt** | crop dir | train | **val crop** | squeeze dir | train | "
        "**val squeeze** | " + " | ".join(neutral_kinds) + " |")
     pr("|---" * (10 + len(neutral_kinds)) + "|")
+    rng = np.random.default_rng(0)
+    boot = {}
+    for kind in ("tilt", "crop", "squeeze"):
+        photos = np.array([p[0] for p in vp[(kind, "all")]])
+        ids = np.unique(photos)
+        draws = rng.integers(0, len(ids), size=(2000, len(ids)))
+        boot[kind] = [np.concatenate([np.flatnonzero(photos == ids[k]) for k in row]) for row in draws]
     for c, name in enumerate(NAMES):
         row = [name]
         for kind in ("tilt", "crop", "squeeze"):
-            oa, ob = T(tp[kind])
+            oa, ob = T(tp[kind + "_big"])
             tr_acc = np.mean(oa[:, c] > ob[:, c])
             tr_lo = np.mean(oa[:, c] < ob[:, c])
             s = 1.0 if tr_acc >= tr_lo else -1.0
             sign[(name, kind)] = s
             va, vb = V(vp[(kind, "all")])
-            row += ["+" if s > 0 else "-", f"{max(tr_acc, tr_lo):.2f}", f"{np.mean(s * (va[:, c] - vb[:, c]) > 0):.3f}"]
+            win = s * (va[:, c] - vb[:, c]) > 0
+            lo, hi = np.percentile([win[b].mean() for b in boot[kind]], [5, 95])
+            row += ["+" if s > 0 else "-", f"{max(tr_acc, tr_lo):.2f}", f"{win.mean():.3f} [{lo:.2f}-{hi:.2f}]"]
         for nk in neutral_kinds:
             va, vb = V(vp[("neutral", nk)])
             row.append(f"{np.mean(np.abs(va[:, c] - vb[:, c])) / sd[c]:.2f}")
@@ -341,7 +384,7 @@ def main():
     pr("Per level (held-out), the statistic with the best training accuracy for that damage:")
     pr()
     for kind in ("tilt", "crop", "squeeze"):
-        oa, ob = T(tp[kind])
+        oa, ob = T(tp[kind + "_big"])
         accs = [np.mean(sign[(n, kind)] * (oa[:, c] - ob[:, c]) > 0) for c, n in enumerate(NAMES)]
         c = int(np.argmax(accs))
         parts = []
@@ -364,7 +407,7 @@ def main():
     def design(kinds, split):
         rows, src, ps_of = [], (T if split == "train" else V), (tp if split == "train" else None)
         for k in kinds:
-            oa, ob = src(ps_of[k] if split == "train" else vp[(k, "all")])
+            oa, ob = src(ps_of[k + "_big"] if split == "train" else vp[(k, "all")])
             d = (oa - ob) / sd
             rows.append(np.concatenate([d, np.full((len(d), 1), 1.0 / len(d))], 1))
         return np.concatenate(rows)
@@ -384,7 +427,7 @@ def main():
                 w = fit_rank(np.concatenate([da_all[:, cols], da_all[:, -1:]], 1), dn_all[:, cols])
                 accs = []
                 for k in target:
-                    oa, ob = T(tp[k])
+                    oa, ob = T(tp[k + "_big"])
                     accs.append(np.mean(((oa - ob) / sd)[:, cols] @ w > 0))
                 score = min(accs)
                 if best is None or score > best[0] + 1e-9:
@@ -400,7 +443,7 @@ def main():
             va, vb = V(vp[(k, "all")])
             dv = ((va - vb) / sd)[:, cols] @ w
             res.append(f"{np.mean(dv > 0):.3f}")
-            if k in target or k != "squeeze":
+            if k in target:
                 dsum.append(dv)
         ref = np.mean(np.concatenate(dsum)) if dsum else 1.0
         neu = []
