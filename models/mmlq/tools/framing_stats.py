@@ -310,7 +310,7 @@ def fit_rank(da, dn, l2=0.01, lam=1.0, steps=400):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="models/.cache/mmlq-build/data")
-    ap.add_argument("--cache", default="/tmp/framing_stats", help="where the per-view statistics are cached ('' = none)")
+    ap.add_argument("--cache", default="/tmp/framing_stats", help="per-view statistics cache ('' = none)")
     ap.add_argument("--md", default="", help="also write the markdown tables to this file")
     ap.add_argument("--max-stats", type=int, default=4)
     a = ap.parse_args()
@@ -404,10 +404,11 @@ def main():
        " | ".join(neutral_kinds) + " |")
     pr("|---" * (6 + len(neutral_kinds)) + "|")
 
-    def design(kinds, split):
-        rows, src, ps_of = [], (T if split == "train" else V), (tp if split == "train" else None)
+    def design(kinds):
+        """Training (original - damaged) differences, each kind's pairs weighted to 1 in all."""
+        rows = []
         for k in kinds:
-            oa, ob = src(ps_of[k + "_big"] if split == "train" else vp[(k, "all")])
+            oa, ob = T(tp[k + "_big"])
             d = (oa - ob) / sd
             rows.append(np.concatenate([d, np.full((len(d), 1), 1.0 / len(d))], 1))
         return np.concatenate(rows)
@@ -415,7 +416,7 @@ def main():
     na, nb = T(tp["neutral"])
     dn_all = (na - nb) / sd
     for target in (("tilt",), ("crop",), ("tilt", "crop"), ("tilt", "crop", "squeeze")):
-        da_all = design(target, "train")
+        da_all = design(target)
         chosen = []
         best_w = None
         for _ in range(a.max_stats):
