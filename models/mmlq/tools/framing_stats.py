@@ -1,7 +1,7 @@
 """Hand-defined framing statistics of the pixels, measured on whole held-out photos (issue 9 probe).
 
   PYTHONPATH=models/mmlq nice -n 15 /usr/bin/python3 models/mmlq/tools/framing_stats.py \
-      --data /work/wt-model/models/.cache/mmlq-build/data [--cache /tmp/framing_stats] [--md OUT.md]
+      [--data models/.cache/mmlq-build/data] [--cache /tmp/framing_stats] [--md OUT.md]
 
 Each statistic is a number computed from one 448x448 uint8 view with numpy in a few ms (no learning).
 For every statistic and every framing damage (tilt, crop, squeeze) the direction (is "higher" or
