@@ -7,9 +7,11 @@
  * more (idempotent); every object ends with exactly one result document, written once, and the bad
  * images and the missing object are in the completion reports, never lost.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -251,6 +253,48 @@ describe('mmlq-edge bucket backfill (S3 Batch Operations stand-in, real function
       { key: `${PREFIX}gone.jpg`, reason: expect.stringMatching(/^PermanentFailure: IMAGE_NOT_FOUND/) },
     ]);
     expect(resultWrites.size).toBe(N);
+  }, 120_000);
+
+  it('takes an S3 Inventory report (manifest.json over gzipped CSV files): scores what is new, skips what is done', async () => {
+    // Prepare: two objects uploaded since (no notifications here), and an inventory report as S3
+    // writes one (destination prefix backfill/inventory: the only place the job's role may read).
+    const fresh = [`${PREFIX}since-1.jpg`, `${PREFIX}since two+.jpg`];
+    const jpeg = await solid(16, 16, { r: 200, g: 40, b: 90 }, 'jpeg');
+    for (const key of fresh) {
+      await s3.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: jpeg, ContentType: 'image/jpeg' }),
+      );
+    }
+    // Inventory CSV: every field quoted, keys URL-encoded, no header; the columns are in fileSchema.
+    const encoded = (k: string) => encodeURIComponent(k).replace(/%2F/g, '/').replace(/%20/g, '+');
+    const rows = [...fresh, keyOf(1)].map(
+      (k) => `"${BUCKET}","${encoded(k)}","${jpeg.length}","2026-11-30T00:00:00.000Z"`,
+    );
+    const dataKey = `backfill/inventory/${BUCKET}/all-objects/data/5f3c1a2e.csv.gz`;
+    const data = gzipSync(`${rows.join('\n')}\n`);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: dataKey, Body: data }));
+    const manifest = {
+      sourceBucket: BUCKET,
+      destinationBucket: `arn:aws:s3:::${BUCKET}`,
+      version: '2016-11-30',
+      creationTimestamp: '1764460800000',
+      fileFormat: 'CSV',
+      fileSchema: 'Bucket, Key, Size, LastModifiedDate',
+      files: [{ key: dataKey, size: data.length, MD5checksum: createHash('md5').update(data).digest('hex') }],
+    };
+    const manifestKey = `backfill/inventory/${BUCKET}/all-objects/2026-11-30T01-00Z/manifest.json`;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: manifestKey, Body: JSON.stringify(manifest) }));
+    // Act
+    const { status, ...run } = await watchedBackfill('--manifest', `s3://${BUCKET}/${manifestKey}`);
+    // Assess
+    expect(run.code, run.err).toBe(0);
+    expect(status.job).toMatchObject({ status: 'Complete', total: 3, succeeded: 3, failed: 0 });
+    expect(status.report).toEqual({ scored: 2, duplicate: 1, other: 0, failed: 0, failures: [] });
+    const written = [...resultWrites.keys()].filter((k) =>
+      fresh.some((f) => k.includes(f.slice(PREFIX.length))),
+    );
+    expect(written).toHaveLength(2);
+    expect(resultWrites.size).toBe(N + 2);
   }, 120_000);
 
   it('says what is wrong with a command that cannot start a job', async () => {
