@@ -144,7 +144,8 @@ const measure = async (mp: number, batch: number) => {
   return results.get(key)!;
 };
 for (const mp of tableSizes) for (const batch of batches) await measure(mp, batch);
-for (const mp of sizes) await measure(mp, sizeBatch);
+// The size series and the targets read every size at the size batch, whatever --batches says.
+for (const mp of [...tableSizes, ...sizes]) await measure(mp, sizeBatch);
 
 // The peer: PyTorch eager, same architecture, same batch sizes.
 interface TorchRow {
@@ -395,7 +396,7 @@ const batchRows = batches.map((batch) => {
   const b = `${f2(r(tableSizes[0]!, batch).boundMs / r(tableSizes[0]!, batches[0]!).boundMs)}× (${f1(r(tableSizes[0]!, batch).boundMs)} ms)`;
   return `| ${batch} | ${cells.join(' | ')} | ${b} |`;
 });
-const cold = r(tableSizes.at(-1)!, 1).coldMs;
+const cold = r(tableSizes.at(-1)!, batches[0]!).coldMs;
 const cpuInfo = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM`;
 
 const paperSection =
