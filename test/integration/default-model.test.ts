@@ -90,25 +90,28 @@ describe('default model mmlq-mnv2-synth on held-out photos', () => {
   });
 });
 
-describe('the int8 variant mmlq-mnv2-synth+int8 (opt-in, docs/MODEL_FORMAT.md "Graph variants")', () => {
-  let int8: Scorer;
-  beforeAll(async () => {
-    int8 = await Scorer.create({ model: 'mmlq-mnv2-synth+int8' });
-  });
-
-  it('serves its own graph under version +int8, beside the fp32 default', async () => {
-    const a = await score('rocket.jpg');
-    const b = await int8.scoreOne({ id: 'rocket', image: { path: join(samples, 'rocket.jpg') } });
-    expect(b.model).toEqual({ name: 'mmlq-mnv2-synth', version: `${a.model.version}+int8` });
-    expect(int8.model.session).not.toBe(scorer.model.session);
-    expect(b.score).not.toBe(a.score);
-    // the same photo, the same judgement within a fraction of a point
-    expect(Math.abs(b.score - a.score)).toBeLessThan(0.5);
-  });
-
-  for (const { photo, damage, attribute } of pairs) {
-    it(`ranks ${photo} above its ${damage} copy and blames ${attribute}, as fp32 does`, async () => {
-      await expectRankedAndBlamed(int8, photo, damage, attribute);
+// The opt-in graph variants (docs/MODEL_FORMAT.md "Graph variants"; their figures in the model card).
+for (const variant of ['int8', 'lowres']) {
+  describe(`the ${variant} variant mmlq-mnv2-synth+${variant} (opt-in)`, () => {
+    let served: Scorer;
+    beforeAll(async () => {
+      served = await Scorer.create({ model: `mmlq-mnv2-synth+${variant}` });
     });
-  }
-});
+
+    it(`serves its own graph under version +${variant}, beside the fp32 default`, async () => {
+      const a = await score('rocket.jpg');
+      const b = await served.scoreOne({ id: 'rocket', image: { path: join(samples, 'rocket.jpg') } });
+      expect(b.model).toEqual({ name: 'mmlq-mnv2-synth', version: `${a.model.version}+${variant}` });
+      expect(served.model.session).not.toBe(scorer.model.session);
+      expect(b.score).not.toBe(a.score);
+      // the same photo, the same judgement within a fraction of a point
+      expect(Math.abs(b.score - a.score)).toBeLessThan(0.5);
+    });
+
+    for (const { photo, damage, attribute } of pairs) {
+      it(`ranks ${photo} above its ${damage} copy and blames ${attribute}, as fp32 does`, async () => {
+        await expectRankedAndBlamed(served, photo, damage, attribute);
+      });
+    }
+  });
+}

@@ -1,7 +1,10 @@
-"""Attach the int8-backbone graph (npm run model:int8) to a built model folder as the opt-in variant `int8`.
+"""Attach the int8-backbone graph (npm run model:int8) to a built model folder as the opt-in variant `int8`,
+or with `--variant lowres` the lowres-backbone graph (npm run model:lowres) as the variant `lowres`.
 
   PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build.attach_int8 --out models/mmlq-mnv2-synth \
       --int8 models/.cache/mmlq-build/int8 --data models/.cache/mmlq-build/data
+  PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build.attach_int8 --variant lowres --out models/mmlq-mnv2-synth \
+      --int8 models/.cache/mmlq-build/lowres --data models/.cache/mmlq-build/data
 
 Only when the int8 graph keeps ordered >= 0.95, mild >= 0.90 and every validation gate the fp32 graph
 passes (quantize.variant_failures, on each graph's own held-out scores); the fp32 graph stays
@@ -23,10 +26,18 @@ from mmlq_ref.folder import CALIBRATION_PERCENTILES, sha256, write_manifest
 
 FRAMING_KINDS = ("crop", "tilt", "squeeze")
 
-CARD_HEADING = "## The int8 variant"
+CARD_HEADINGS = {"int8": "## The int8 variant", "lowres": "## The lowres variant"}
+DESCRIPTIONS = {
+    "int8": "the frozen backbone in int8 (static QDQ, calibrated on training views): faster on CPU, "
+            "held-out figures beside fp32 in MODEL_CARD.md",
+    "lowres": "the backbone reads the image at {size} px (the pixel statistics at the full size), same weights: "
+              "faster everywhere, held-out figures beside fp32 in MODEL_CARD.md",
+}
+MADE_BY = {"int8": "Made by `npm run model:int8` (models/mmlq/mmlq_build/quantize.py)",
+           "lowres": "Made by `npm run model:lowres` (models/mmlq/tools/lowres.sh, mmlq_build.fastgraph.backbone_input_size)"}
 
 
-def rank_matched_calibration(fp32_calibration: dict, int8_dir: str, data: str) -> dict:
+def rank_matched_calibration(fp32_calibration: dict, int8_dir: str, data: str, variant: str = "int8") -> dict:
     """The int8 graph's score -> percentile, matched by rank to the fp32 graph's own calibration.
 
     On the build's held-out views without framing changes (the kinds the fp32 reference set has), the
@@ -35,7 +46,7 @@ def rank_matched_calibration(fp32_calibration: dict, int8_dir: str, data: str) -
     metas = json.load(open(os.path.join(data, "val", "meta.json")))["views"]
     keep = np.array([m["kind"] not in FRAMING_KINDS and not m["kind"].startswith("neutral:") for m in metas])
     f32 = np.load(os.path.join(int8_dir, "fp32.npz"))["scores"][keep]
-    i8 = np.load(os.path.join(int8_dir, "int8.npz"))["scores"][keep]
+    i8 = np.load(os.path.join(int8_dir, f"{variant}.npz"))["scores"][keep]
     xs, ps = zip(*fp32_calibration["points"])
     points = []
     for q in CALIBRATION_PERCENTILES:
@@ -44,7 +55,7 @@ def rank_matched_calibration(fp32_calibration: dict, int8_dir: str, data: str) -
         if not points or (s8 > points[-1][0] and p > points[-1][1]):
             points.append([s8, p])
     return {"reference": (f"rank-matched to the fp32 graph's calibration on {int(keep.sum())} held-out views without "
-                          "framing changes (the kinds of its reference set): the int8 score at each quantile takes "
+                          f"framing changes (the kinds of its reference set): the {variant} score at each quantile takes "
                           "the percentile the fp32 calibration gives the fp32 score at that quantile."),
             "points": points}
 
@@ -52,41 +63,48 @@ def rank_matched_calibration(fp32_calibration: dict, int8_dir: str, data: str) -
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="the built model folder")
-    ap.add_argument("--int8", required=True, help="what npm run model:int8 wrote")
+    ap.add_argument("--int8", required=True, help="what npm run model:int8 (or model:lowres) wrote")
     ap.add_argument("--data", required=True, help="the build's data dir (held-out views' meta.json)")
+    ap.add_argument("--variant", default="int8", choices=sorted(CARD_HEADINGS))
     a = ap.parse_args()
+    v = a.variant
     fp32 = json.load(open(os.path.join(a.int8, "fp32.json")))
-    val = json.load(open(os.path.join(a.int8, "int8.json")))
-    failed = variant_failures(fp32, val)
+    val = json.load(open(os.path.join(a.int8, f"{v}.json")))
+    failed = variant_failures(fp32, val, v)
     if failed:
-        raise SystemExit("int8 graph not attached: " + "; ".join(failed))
+        raise SystemExit(f"{v} graph not attached: " + "; ".join(failed))
     with open(os.path.join(a.out, "manifest.json")) as f:
         manifest = json.load(f)
-    shutil.copyfile(os.path.join(a.int8, "model.int8.onnx"), os.path.join(a.out, "model.int8.onnx"))
-    shutil.copyfile(os.path.join(a.int8, "int8.json"), os.path.join(a.out, "validation.int8.json"))
-    calibration = rank_matched_calibration(manifest["calibration"], a.int8, a.data)
-    manifest["files"]["graph-int8"] = {"path": "model.int8.onnx", "sha256": sha256(os.path.join(a.out, "model.int8.onnx"))}
-    manifest["variants"] = {"int8": {
-        "graph": "graph-int8",
-        "description": "the frozen backbone in int8 (static QDQ, calibrated on training views): faster on CPU, "
-                       "held-out figures beside fp32 in MODEL_CARD.md",
+    graph = f"model.{v}.onnx"
+    shutil.copyfile(os.path.join(a.int8, graph), os.path.join(a.out, graph))
+    shutil.copyfile(os.path.join(a.int8, f"{v}.json"), os.path.join(a.out, f"validation.{v}.json"))
+    calibration = rank_matched_calibration(manifest["calibration"], a.int8, a.data, v)
+    manifest["files"][f"graph-{v}"] = {"path": graph, "sha256": sha256(os.path.join(a.out, graph))}
+    made = json.load(open(os.path.join(a.int8, "rewrite.json"))) if v == "lowres" else {}
+    manifest["variants"] = {**manifest.get("variants", {}), v: {
+        "graph": f"graph-{v}",
+        "description": DESCRIPTIONS[v].format(size=made.get("size")),
         "calibration": calibration}}
     write_manifest(a.out, manifest)
     card = os.path.join(a.out, "MODEL_CARD.md")
     text = open(card).read() if os.path.exists(card) else ""
-    if CARD_HEADING in text:
-        text = text[:text.index(CARD_HEADING)].rstrip() + "\n"
+    heading = CARD_HEADINGS[v]
+    if heading in text:  # this variant's section, up to the next section
+        start = text.index(heading)
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start].rstrip() + "\n" + (text[end:] if end >= 0 else "")
     report = open(os.path.join(a.int8, "report.md")).read().strip()
     metas = json.load(open(os.path.join(a.data, "val", "meta.json")))["views"]
     views = f"{len(metas)} held-out views of {len({m['source'] for m in metas})} photos"
-    text += (f"\n{CARD_HEADING}\n\nServed as `{manifest['name']}+int8` (opt-in; the default stays the fp32 graph). "
-             "Made by `npm run model:int8` (models/mmlq/mmlq_build/quantize.py) and judged by `validate --scores`, "
-             f"image-only (the text section needs the torch head), on the {views} of the build that made it; the fp32 "
-             "column is this folder's default graph scored on the same views (that view set may differ from the one "
-             "in the tables above: its framing rows are the composition build's).\n\n" + report + "\n")
+    text = text.rstrip() + "\n" + (
+        f"\n{heading}\n\nServed as `{manifest['name']}+{v}` (opt-in; the default stays the fp32 graph). "
+        f"{MADE_BY[v]} and judged by `validate --scores`, "
+        f"image-only (the text section needs the torch head), on the {views} of the build that made it; the fp32 "
+        "column is this folder's default graph scored on the same views (that view set may differ from the one "
+        "in the tables above: its framing rows are the composition build's).\n\n" + report + "\n")
     with open(card, "w") as f:
         f.write(text)
-    print(f"attached {a.out}/model.int8.onnx as variant int8")
+    print(f"attached {a.out}/{graph} as variant {v}")
 
 
 if __name__ == "__main__":

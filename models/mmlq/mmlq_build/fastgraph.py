@@ -203,6 +203,32 @@ def hoist_quantize_over_pad(model: onnx.ModelProto) -> int:
     return done
 
 
+def backbone_input_size(model: onnx.ModelProto, size: int, backbone_input: str = "/encoder/backbone/Mul") -> int:
+    """The backbone reads the image resized to size x size (bilinear) instead of the model's input size.
+
+    Not exact, unlike the rewrites above: a cheaper graph with the same weights (the `lowres` variant).
+    Only the backbone's input changes: the pixel statistics still read the full-size pixels, and the head
+    takes the smaller token grid as it is (its queries attend over any number of tokens). Whether it still
+    ranks as the model does is for `validate --scores` to say. Returns 1, or 0 when the backbone's first
+    node reads something else than the graph's image input."""
+    node = next((n for n in model.graph.node if n.name == backbone_input), None)
+    image = model.graph.input[0].name
+    if node is None or node.input[0] != image:
+        return 0
+    resized = f"{image}_backbone_{size}"
+    hw = _init(model, f"/backbone_input/{size}", np.array([size, size], np.int64))
+    nodes = [helper.make_node("Shape", [image], ["/backbone_input/nc"], name="/backbone_input/Shape", start=0, end=2),
+             helper.make_node("Concat", ["/backbone_input/nc", hw], ["/backbone_input/sizes"], name="/backbone_input/Concat",
+                              axis=0),
+             helper.make_node("Resize", [image, "", "", "/backbone_input/sizes"], [resized], name="/backbone_input/Resize",
+                              mode="linear")]
+    node.input[0] = resized
+    at = list(model.graph.node).index(node)
+    for k, n in enumerate(nodes):
+        model.graph.node.insert(at + k, n)
+    return 1
+
+
 def rewrite(model: onnx.ModelProto) -> dict:
     """Both rewrites, in place; returns what each did."""
     return {"input_affine_folded": fold_input_affine(model), "small_convs_sliced": slice_small_convs(model)}

@@ -231,7 +231,7 @@ SPEED_TARGET = 1.7  # issue 11: the faster graph's goal at batch 8
 ORDERED_FLOOR, MILD_FLOOR = 0.95, 0.90  # issue 11: what the int8 graph must keep
 
 
-def variant_failures(fp32: dict, int8: dict) -> list[str]:
+def variant_failures(fp32: dict, int8: dict, name: str = "int8") -> list[str]:
     """Why the int8 graph may not be served at all: the issue's floors, and any gate fp32 passes that int8 fails."""
     why = []
     if int8["ordered_pair_accuracy"] < ORDERED_FLOOR:
@@ -240,29 +240,33 @@ def variant_failures(fp32: dict, int8: dict) -> list[str]:
         why.append(f"mild pairwise accuracy {int8['mild_accuracy']} < {MILD_FLOOR}")
     for a, b in zip(fp32["gates"], int8["gates"]):
         if a["pass"] and not b["pass"]:
-            why.append(f"gate '{b['name']}' passes in fp32, fails in int8 ({b['value']}, target {b['target']})")
+            why.append(f"gate '{b['name']}' passes in fp32, fails in {name} ({b['value']}, target {b['target']})")
     return why
 
 
-def report(d: str) -> str:
-    """Markdown: fp32 vs int8 on the held-out figures and speed, and whether int8 may ship."""
-    f = {v: json.load(open(os.path.join(d, f"{v}.json"))) for v in ("fp32", "int8")}
-    q = json.load(open(os.path.join(d, "quantize.json")))
+def report(d: str, variant: str = "int8") -> str:
+    """Markdown: fp32 vs the variant (int8, lowres) on the held-out figures and speed, and whether it may ship."""
+    f = {v: json.load(open(os.path.join(d, f"{v}.json"))) for v in ("fp32", variant)}
+    f["int8"] = f[variant]
+    q = json.load(open(os.path.join(d, 'quantize.json' if variant == 'int8' else 'rewrite.json')))
     b = json.load(open(os.path.join(d, "bench.json")))
     rows = [("medium / strong damage pairwise", lambda r: f"{r['pairwise_by_level']['medium']} / {r['pairwise_by_level']['strong']}")]
     rows += [(f"{s} mean delta", lambda r, s=s: r["legit_styles"][s]["mean_delta"]) for s in ("bw", "lowkey", "highkey", "sdof")]
     rows += [(g["name"], lambda r, i=i: r["gates"][i]["value"]) for i, g in enumerate(f["fp32"]["gates"])]
-    out = [f"Frozen backbone in int8 ({q['quantized_nodes']} nodes quantized, {q['pads_folded']} Pads folded, float kept: "
-           f"{', '.join(q['kept_float']) or 'none'}; calibration {q['calibration']['views']} training views, "
-           f"{q['calibration']['method']})", "", "| held-out figure | fp32 graph | int8 graph |", "|---|---|---|"]
+    what = (f"Frozen backbone in int8 ({q['quantized_nodes']} nodes quantized, {q['pads_folded']} Pads folded, float kept: "
+            f"{', '.join(q['kept_float']) or 'none'}; calibration {q['calibration']['views']} training views, "
+            f"{q['calibration']['method']})") if variant == "int8" else \
+        (f"The backbone reads the image at {q['size']} x {q['size']} px (bilinear, in the graph), the pixel statistics "
+         "at the full size; same weights, nothing retrained")
+    out = [what, "", f"| held-out figure | fp32 graph | {variant} graph |", "|---|---|---|"]
     out += [f"| {n.replace('|', '&#124;')} | {get(f['fp32'])} | {get(f['int8'])} |" for n, get in rows]
-    out += ["", "| batch | fp32 ms/image | int8 ms/image | speed-up | load (1 min) |", "|---|---|---|---|---|"]
+    out += ["", f"| batch | fp32 ms/image | {variant} ms/image | speed-up | load (1 min) |", "|---|---|---|---|---|"]
     speed = {}
     for r in b:
         ms = list(r["ms_per_image"].values())
         speed[r["batch"]] = ms[0] / ms[1]
         out.append(f"| {r['batch']} | {ms[0]} | {ms[1]} | {ms[0] / ms[1]:.2f}x | {r['load_average_1m']} |")
-    failed = variant_failures(f["fp32"], f["int8"])
+    failed = variant_failures(f["fp32"], f["int8"], variant)
     why = list(failed)
     for s, v in f["int8"]["legit_styles"].items():
         was = f["fp32"]["legit_styles"][s]["mean_delta"]
@@ -271,7 +275,7 @@ def report(d: str) -> str:
     s8 = speed.get(8)
     if s8 is not None and s8 < SPEED_TARGET:
         why.append(f"{s8:.2f}x at batch 8 is under the {SPEED_TARGET}x goal")
-    out += ["", f"As the opt-in variant `+int8` (ordered >= {ORDERED_FLOOR}, mild >= {MILD_FLOOR}, and every gate "
+    out += ["", f"As the opt-in variant `+{variant}` (ordered >= {ORDERED_FLOOR}, mild >= {MILD_FLOOR}, and every gate "
             "the fp32 graph passes): " + ("yes" if not failed else "no: " + "; ".join(failed)) + ".",
             "As the default graph (that, and no legit style moving more than "
             f"{STYLE_TOLERANCE} further, and at least {SPEED_TARGET}x at batch 8): "
@@ -306,6 +310,12 @@ def main():
     b.add_argument("--json")
     r = sub.add_parser("report")
     r.add_argument("--dir", required=True)
+    r.add_argument("--variant", default="int8", choices=["int8", "lowres"])
+    lo = sub.add_parser("lowres", help="the lowres variant's graph: the backbone reads the image at --size px")
+    lo.add_argument("--model", required=True)
+    lo.add_argument("--size", type=int, default=320)
+    lo.add_argument("--out", required=True)
+    lo.add_argument("--json")
     a = ap.parse_args()
     if a.cmd == "quantize":
         info = quantize(a.model, a.data, a.out, a.calibration_views, a.method,
@@ -316,7 +326,18 @@ def main():
             with open(a.json, "w") as f:
                 json.dump(info, f, indent=2)
     elif a.cmd == "report":
-        print(report(a.dir))
+        print(report(a.dir, a.variant))
+    elif a.cmd == "lowres":
+        model = onnx.load(a.model)
+        if not fastgraph.backbone_input_size(model, a.size):
+            raise SystemExit(f"{a.model}: no backbone input to resize")
+        onnx.checker.check_model(model)
+        onnx.save(model, a.out)
+        info = {"source": os.path.basename(a.model), "size": a.size}
+        print(json.dumps(info), flush=True)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(info, f, indent=2)
     elif a.cmd == "score":
         score(a.model, a.data, a.out)
     else:

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from mmlq_build.fastgraph import fold_input_affine, hoist_quantize_over_pad, slice_small_convs
+from mmlq_build.fastgraph import backbone_input_size, fold_input_affine, hoist_quantize_over_pad, slice_small_convs
 from mmlq_build.quantize import fold_pads, prune_unused, variant_failures
 
 
@@ -151,6 +151,33 @@ class FastGraph(unittest.TestCase):
         (got,) = run(m, {"x": self.x})
         np.testing.assert_array_equal(got, want)
         self.assertEqual(int(want[0, 0, -1, -1]), 64)  # the padding, quantized: round(0.25 * 255)
+
+
+class BackboneInputSize(unittest.TestCase):
+    def graph(self, first_input="x"):
+        nodes = [helper.make_node("Mul", [first_input, "two"], ["m"], name="/encoder/backbone/Mul"),
+                 helper.make_node("ReduceMean", ["x"], ["stats"], name="/encoder/ReduceMean", keepdims=0),
+                 helper.make_node("Identity", ["m"], ["y"], name="out")]
+        return model_of(nodes, {"two": np.float32(2)}, ["n", 3, 448, 448], ["n", 3, "h", "w"])
+
+    def test_resizes_only_what_the_backbone_reads(self):
+        m = self.graph()
+        self.assertEqual(backbone_input_size(m, 320), 1)
+        onnx.checker.check_model(m)
+        by_name = {n.name: n for n in m.graph.node}
+        resize = by_name["/backbone_input/Resize"]
+        self.assertEqual(resize.input[0], "x")
+        self.assertEqual(by_name["/encoder/backbone/Mul"].input[0], resize.output[0])
+        self.assertEqual(by_name["/encoder/ReduceMean"].input[0], "x")  # the pixel statistics keep the full size
+        sizes = next(i for i in m.graph.initializer if i.name == "/backbone_input/320")
+        self.assertEqual(numpy_helper.to_array(sizes).tolist(), [320, 320])
+        names = [n.name for n in m.graph.node]
+        self.assertLess(names.index("/backbone_input/Resize"), names.index("/encoder/backbone/Mul"))
+
+    def test_refuses_a_graph_whose_backbone_reads_something_else(self):
+        m = self.graph(first_input="two")
+        self.assertEqual(backbone_input_size(m, 320), 0)
+        self.assertNotIn("/backbone_input/Resize", [n.name for n in m.graph.node])
 
 
 def figures(ordered, mild, gates):
