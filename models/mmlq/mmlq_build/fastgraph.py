@@ -21,7 +21,8 @@ from onnx import helper, numpy_helper
 INT_MAX = 2**62
 
 
-def _const(model: onnx.ModelProto, name: str):
+def const_value(model: onnx.ModelProto, name: str):
+    """The value of an initializer or Constant node by name, or None."""
     for init in model.graph.initializer:
         if init.name == name:
             return numpy_helper.to_array(init)
@@ -56,7 +57,7 @@ def slice_small_convs(model: onnx.ModelProto) -> int:
     new_nodes: list[onnx.NodeProto] = []
     done = 0
     for node in model.graph.node:
-        w = _const(model, node.input[1]) if node.op_type == "Conv" and len(node.input) == 2 else None
+        w = const_value(model, node.input[1]) if node.op_type == "Conv" and len(node.input) == 2 else None
         if (w is None or w.ndim != 4 or w.shape[:2] != (1, 1) or _attr(node, "group", 1) != 1
                 or list(_attr(node, "strides", [1, 1])) != [1, 1]
                 or any(_attr(node, "pads", [0, 0, 0, 0])) or any(d != 1 for d in _attr(node, "dilations", [1, 1]))
@@ -123,12 +124,12 @@ def fold_input_affine(model: onnx.ModelProto) -> int:
     for mul in list(model.graph.node):
         if mul.op_type != "Mul":
             continue
-        a = _const(model, mul.input[1])
+        a = const_value(model, mul.input[1])
         users = consumers.get(mul.output[0], [])
         if a is None or a.size != 1 or len(users) != 1 or users[0].op_type not in ("Sub", "Add"):
             continue
         shift = users[0]
-        c = _const(model, shift.input[1])
+        c = const_value(model, shift.input[1])
         if c is None or c.size != 1 or shift.input[0] != mul.output[0]:
             continue
         c = float(c) if shift.op_type == "Add" else -float(c)
@@ -138,7 +139,7 @@ def fold_input_affine(model: onnx.ModelProto) -> int:
         pad = nxt[0] if nxt[0].op_type == "Pad" else None
         conv = consumers.get(pad.output[0], [None])[0] if pad is not None else nxt[0]
         if pad is not None and (len(consumers.get(pad.output[0], [])) != 1 or _attr(pad, "mode", b"constant") != b"constant"
-                                or (len(pad.input) > 2 and pad.input[2] and float(_const(model, pad.input[2])) != 0.0)):
+                                or (len(pad.input) > 2 and pad.input[2] and float(const_value(model, pad.input[2])) != 0.0)):
             continue
         if conv is None or conv.op_type != "Conv" or conv.input[1] not in inits or _attr(conv, "group", 1) != 1:
             continue
@@ -182,8 +183,8 @@ def hoist_quantize_over_pad(model: onnx.ModelProto) -> int:
                 or users[0].op_type != "QuantizeLinear" or _attr(pad, "mode", b"constant") != b"constant":
             continue
         q = users[0]
-        scale, zero = _const(model, q.input[1]), _const(model, q.input[2]) if len(q.input) > 2 else None
-        value = _const(model, pad.input[2]) if len(pad.input) > 2 and pad.input[2] else np.array(0.0)
+        scale, zero = const_value(model, q.input[1]), const_value(model, q.input[2]) if len(q.input) > 2 else None
+        value = const_value(model, pad.input[2]) if len(pad.input) > 2 and pad.input[2] else np.array(0.0)
         if scale is None or zero is None or value is None or scale.size != 1:
             continue
         info = np.iinfo(zero.dtype)

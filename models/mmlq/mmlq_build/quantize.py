@@ -38,6 +38,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from mmlq_build import fastgraph
+from mmlq_build.fastgraph import const_value
 
 BACKBONE = "/encoder/backbone/"
 QUANT_OPS = ("Conv", "Clip", "Add")
@@ -47,16 +48,6 @@ QUANT_OPS = ("Conv", "Clip", "Add")
 KEEP_FLOAT: tuple = ()
 SIZE = 448
 MAX_TOKENS = 48
-
-
-def _const(model: onnx.ModelProto, name: str):
-    for init in model.graph.initializer:
-        if init.name == name:
-            return numpy_helper.to_array(init)
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.output[0] == name:
-            return numpy_helper.to_array(node.attribute[0].t)
-    return None
 
 
 def fold_pads(model: onnx.ModelProto) -> int:
@@ -70,8 +61,8 @@ def fold_pads(model: onnx.ModelProto) -> int:
         if node.op_type != "Pad":
             continue
         mode = next((a.s.decode() for a in node.attribute if a.name == "mode"), "constant")
-        pads = _const(model, node.input[1]) if len(node.input) > 1 else None
-        value = _const(model, node.input[2]) if len(node.input) > 2 and node.input[2] else np.array(0.0)
+        pads = const_value(model, node.input[1]) if len(node.input) > 1 else None
+        value = const_value(model, node.input[2]) if len(node.input) > 2 and node.input[2] else np.array(0.0)
         users = consumers.get(node.output[0], [])
         if mode != "constant" or pads is None or value is None or float(value) != 0.0:
             continue
