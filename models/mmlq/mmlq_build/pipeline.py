@@ -19,10 +19,11 @@ as working directory and models/mmlq on PYTHONPATH:
                                          is written
   8. export       export                 model.onnx + manifest + vocab + parity fixtures
   9. check        tools/check_onnx.mjs   onnxruntime-node vs torch parity, tokenizer, latency
- 10. int8         tools/int8.sh, attach_int8   the int8-backbone graph (quantize.py, its own venv with pip's
-                                         onnxruntime), validated on the held-out views like the head; attached
-                                         as the opt-in variant `+int8` when quantize.variant_failures finds nothing
-                                         (full build only; --no-int8 skips it)
+ 10. variants     tools/variant.sh, attach_int8   the int8-backbone graph (quantize.py, its own venv with pip's
+                                         onnxruntime) and the lowres graph (the backbone at 320 px), each
+                                         validated on the held-out views like the head; attached as the opt-in
+                                         variants `+int8`, `+lowres` when quantize.variant_failures finds nothing
+                                         (full build only; --no-int8 / --no-lowres skip them)
 Smoke only, paper-size MMLQ (export_paper): re-export the committed tiny servable fixture
 test/fixtures/models/mmlq-paper-tiny and require the same model.onnx sha256; export a tiny folder from
 given head / HF-style encoder state dicts and check it carries them (check_paper_export); the training
@@ -111,6 +112,7 @@ def main():
                     help="export even when the validation gates fail (never for the committed model)")
     ap.add_argument("--force", action="store_true", help="redo every step")
     ap.add_argument("--no-int8", action="store_true", help="full build: no int8 variant (step 10)")
+    ap.add_argument("--no-lowres", action="store_true", help="full build: no lowres variant (step 10)")
     ap.add_argument("--keep", action="store_true", help="smoke: keep the temp dir")
     ap.add_argument("--paper-onnx", action="store_true",
                     help="smoke: also export the paper-size random folder (~1.1 GB, ~55 s, ~5.5 GB RAM)")
@@ -181,16 +183,16 @@ def main():
     if not a.smoke:
         run(PYM + ["mmlq_build.model_card", "--out", out, "--validation", val_json, "--check",
              os.path.join(work, "check.json"), "--ckpt", ckpt])
-    if not a.smoke and not a.no_int8:
-        int8 = os.path.join(work, "int8")
-        run(["bash", os.path.join(TOOLS, "int8.sh"), out], env=dict(ENV, MMLQ_BUILD_WORK=work))
+    for kind in [k for k, skip in (("int8", a.no_int8), ("lowres", a.no_lowres)) if not a.smoke and not skip]:
+        made = os.path.join(work, kind)
+        run(["bash", os.path.join(TOOLS, "variant.sh"), kind, out], env=dict(ENV, MMLQ_BUILD_WORK=work))
         from mmlq_build.quantize import variant_failures
-        with open(os.path.join(int8, "fp32.json")) as f32, open(os.path.join(int8, "int8.json")) as f8:
-            failed = variant_failures(json.load(f32), json.load(f8))
+        with open(os.path.join(made, "fp32.json")) as f32, open(os.path.join(made, f"{kind}.json")) as fv:
+            failed = variant_failures(json.load(f32), json.load(fv), kind)
         if failed:
-            print(f"int8 variant not attached: {'; '.join(failed)} ({int8}/report.md)", flush=True)
+            print(f"{kind} variant not attached: {'; '.join(failed)} ({made}/report.md)", flush=True)
         else:
-            run(PYM + ["mmlq_build.attach_int8", "--out", out, "--int8", int8, "--data", data])
+            run(PYM + ["mmlq_build.attach_int8", "--variant", kind, "--out", out, "--int8", made, "--data", data])
     print(f"model folder: {out}  (total {time.time() - t0:.0f} s)")
     if a.smoke and not a.keep and not a.work:
         shutil.rmtree(work, ignore_errors=True)
