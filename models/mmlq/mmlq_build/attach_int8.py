@@ -30,8 +30,8 @@ CARD_HEADINGS = {"int8": "## The int8 variant", "lowres": "## The lowres variant
 DESCRIPTIONS = {
     "int8": "the frozen backbone in int8 (static QDQ, calibrated on training views): faster on CPU, "
             "held-out figures beside fp32 in MODEL_CARD.md",
-    "lowres": "the backbone reads the image at {size} px (the pixel statistics at the full size), same weights: "
-              "faster everywhere, held-out figures beside fp32 in MODEL_CARD.md",
+    "lowres": "the backbone reads the image at {size} px (the pixel statistics at the full size), same weights, "
+              "faster (timed against fp32 in MODEL_CARD.md, with its held-out figures)",
 }
 MADE_BY = {"int8": "Made by `npm run model:int8` (models/mmlq/mmlq_build/quantize.py)",
            "lowres": "Made by `npm run model:lowres` (models/mmlq/tools/lowres.sh, mmlq_build.fastgraph.backbone_input_size)"}
