@@ -19,7 +19,7 @@ as working directory and models/mmlq on PYTHONPATH:
                                          is written
   8. export       export                 model.onnx + manifest + vocab + parity fixtures
   9. check        tools/check_onnx.mjs   onnxruntime-node vs torch parity, tokenizer, latency
- 10. variants     tools/variant.sh, attach_int8   the int8-backbone graph (quantize.py, its own venv with pip's
+ 10. variants     tools/variant.sh, attach_variant   the int8-backbone graph (quantize.py, its own venv with pip's
                                          onnxruntime) and the lowres graph (the backbone at 320 px), each
                                          validated on the held-out views like the head; attached as the opt-in
                                          variants `+int8`, `+lowres` when quantize.variant_failures finds nothing
@@ -192,7 +192,7 @@ def main():
         if failed:
             print(f"{kind} variant not attached: {'; '.join(failed)} ({made}/report.md)", flush=True)
         else:
-            run(PYM + ["mmlq_build.attach_int8", "--variant", kind, "--out", out, "--int8", made, "--data", data])
+            run(PYM + ["mmlq_build.attach_variant", "--variant", kind, "--out", out, "--made", made, "--data", data])
     print(f"model folder: {out}  (total {time.time() - t0:.0f} s)")
     if a.smoke and not a.keep and not a.work:
         shutil.rmtree(work, ignore_errors=True)

@@ -11,7 +11,7 @@
 # both at batch 1 and 8 (rounds interleaved), and write the comparison (report.md).
 # Needs the build cache (npm run model:build; models/.cache/mmlq-build/data) and pip for the venv.
 # Writes models/.cache/mmlq-build/<kind>/: model.<kind>.onnx, quantize.json (int8) or rewrite.json (lowres),
-# {fp32,<kind>}.npz/.json, bench.json, report.md. Attach with mmlq_build.attach_int8 [--variant lowres].
+# {fp32,<kind>}.npz/.json, bench.json, report.md. Attach with mmlq_build.attach_variant [--variant lowres].
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$ROOT"

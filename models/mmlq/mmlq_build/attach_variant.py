@@ -1,10 +1,10 @@
-"""Attach the int8-backbone graph (npm run model:int8) to a built model folder as the opt-in variant `int8`,
-or with `--variant lowres` the lowres-backbone graph (npm run model:lowres) as the variant `lowres`.
+"""Attach a cheaper graph of a built model folder as an opt-in variant: the int8-backbone graph (npm run
+model:int8) as `int8`, or with `--variant lowres` the lowres-backbone graph (npm run model:lowres) as `lowres`.
 
-  PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build.attach_int8 --out models/mmlq-mnv2-synth \
-      --int8 models/.cache/mmlq-build/int8 --data models/.cache/mmlq-build/data
-  PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build.attach_int8 --variant lowres --out models/mmlq-mnv2-synth \
-      --int8 models/.cache/mmlq-build/lowres --data models/.cache/mmlq-build/data
+  PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build.attach_variant --out models/mmlq-mnv2-synth \
+      --made models/.cache/mmlq-build/int8 --data models/.cache/mmlq-build/data
+  PYTHONPATH=models/mmlq /usr/bin/python3 -m mmlq_build.attach_variant --variant lowres --out models/mmlq-mnv2-synth \
+      --made models/.cache/mmlq-build/lowres --data models/.cache/mmlq-build/data
 
 Only when the int8 graph keeps ordered >= 0.95, mild >= 0.90 and every validation gate the fp32 graph
 passes (quantize.variant_failures, on each graph's own held-out scores); the fp32 graph stays
@@ -37,7 +37,7 @@ MADE_BY = {"int8": "Made by `npm run model:int8` (models/mmlq/mmlq_build/quantiz
            "lowres": "Made by `npm run model:lowres` (models/mmlq/tools/lowres.sh, mmlq_build.fastgraph.backbone_input_size)"}
 
 
-def rank_matched_calibration(fp32_calibration: dict, int8_dir: str, data: str, variant: str = "int8") -> dict:
+def rank_matched_calibration(fp32_calibration: dict, made_dir: str, data: str, variant: str = "int8") -> dict:
     """The int8 graph's score -> percentile, matched by rank to the fp32 graph's own calibration.
 
     On the build's held-out views without framing changes (the kinds the fp32 reference set has), the
@@ -45,8 +45,8 @@ def rank_matched_calibration(fp32_calibration: dict, int8_dir: str, data: str, v
     same quantile: an image ranked alike by both graphs gets the same percentile and tier."""
     metas = json.load(open(os.path.join(data, "val", "meta.json")))["views"]
     keep = np.array([m["kind"] not in FRAMING_KINDS and not m["kind"].startswith("neutral:") for m in metas])
-    f32 = np.load(os.path.join(int8_dir, "fp32.npz"))["scores"][keep]
-    i8 = np.load(os.path.join(int8_dir, f"{variant}.npz"))["scores"][keep]
+    f32 = np.load(os.path.join(made_dir, "fp32.npz"))["scores"][keep]
+    i8 = np.load(os.path.join(made_dir, f"{variant}.npz"))["scores"][keep]
     xs, ps = zip(*fp32_calibration["points"])
     points = []
     for q in CALIBRATION_PERCENTILES:
@@ -63,24 +63,25 @@ def rank_matched_calibration(fp32_calibration: dict, int8_dir: str, data: str, v
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="the built model folder")
-    ap.add_argument("--int8", required=True, help="what npm run model:int8 (or model:lowres) wrote")
+    ap.add_argument("--made", "--int8", dest="made", required=True,
+                    help="what npm run model:int8 (or model:lowres) wrote: models/.cache/mmlq-build/<variant>")
     ap.add_argument("--data", required=True, help="the build's data dir (held-out views' meta.json)")
     ap.add_argument("--variant", default="int8", choices=sorted(CARD_HEADINGS))
     a = ap.parse_args()
     v = a.variant
-    fp32 = json.load(open(os.path.join(a.int8, "fp32.json")))
-    val = json.load(open(os.path.join(a.int8, f"{v}.json")))
+    fp32 = json.load(open(os.path.join(a.made, "fp32.json")))
+    val = json.load(open(os.path.join(a.made, f"{v}.json")))
     failed = variant_failures(fp32, val, v)
     if failed:
         raise SystemExit(f"{v} graph not attached: " + "; ".join(failed))
     with open(os.path.join(a.out, "manifest.json")) as f:
         manifest = json.load(f)
     graph = f"model.{v}.onnx"
-    shutil.copyfile(os.path.join(a.int8, graph), os.path.join(a.out, graph))
-    shutil.copyfile(os.path.join(a.int8, f"{v}.json"), os.path.join(a.out, f"validation.{v}.json"))
-    calibration = rank_matched_calibration(manifest["calibration"], a.int8, a.data, v)
+    shutil.copyfile(os.path.join(a.made, graph), os.path.join(a.out, graph))
+    shutil.copyfile(os.path.join(a.made, f"{v}.json"), os.path.join(a.out, f"validation.{v}.json"))
+    calibration = rank_matched_calibration(manifest["calibration"], a.made, a.data, v)
     manifest["files"][f"graph-{v}"] = {"path": graph, "sha256": sha256(os.path.join(a.out, graph))}
-    made = json.load(open(os.path.join(a.int8, "rewrite.json"))) if v == "lowres" else {}
+    made = json.load(open(os.path.join(a.made, "rewrite.json"))) if v == "lowres" else {}
     manifest["variants"] = {**manifest.get("variants", {}), v: {
         "graph": f"graph-{v}",
         "description": DESCRIPTIONS[v].format(size=made.get("size")),
@@ -93,7 +94,7 @@ def main():
         start = text.index(heading)
         end = text.find("\n## ", start + len(heading))
         text = text[:start].rstrip() + "\n" + (text[end:] if end >= 0 else "")
-    report = open(os.path.join(a.int8, "report.md")).read().strip()
+    report = open(os.path.join(a.made, "report.md")).read().strip()
     metas = json.load(open(os.path.join(a.data, "val", "meta.json")))["views"]
     views = f"{len(metas)} held-out views of {len({m['source'] for m in metas})} photos"
     text = text.rstrip() + "\n" + (
