@@ -1,6 +1,7 @@
-"""Exact rewrites of the default model's graph that onnxruntime runs faster on a CPU.
+"""Rewrites of the default model's graph that onnxruntime runs faster on a CPU.
 
-Neither changes what the graph computes (beyond float rounding): they change how.
+The first three change how the graph computes, not what (beyond float rounding); they are
+`quantize --fast-graph`:
 
 1. `slice_small_convs`: a single-channel 3x3 convolution with a constant kernel (the pixel statistics'
    Laplacian, at three scales) becomes a weighted sum of shifted Slices.  onnxruntime's NCHWc layout
@@ -11,6 +12,10 @@ Neither changes what the graph computes (beyond float rounding): they change how
    stem Conv's weights and bias (w' = a w, b' = b + c sum(w)); its zero Pad becomes a Pad with the
    value that maps to zero (-c / a = 0.5), so the border stays exact.  Two full-size float passes less
    (9% of the int8 graph), and the int8 stem then reads the pixels at scale 1/255: lossless.
+3. `hoist_quantize_over_pad` (after quantization): the stem's Quantize before its Pad, uint8 padding.
+
+`backbone_input_size` is not exact: the backbone reads a smaller image (the `lowres` variant), and
+`validate --scores` judges what that costs.
 """
 from __future__ import annotations
 
@@ -39,7 +44,8 @@ def _attr(node: onnx.NodeProto, name: str, default=None):
     return default
 
 
-def _consumers(model: onnx.ModelProto) -> dict[str, list[onnx.NodeProto]]:
+def consumers_of(model: onnx.ModelProto) -> dict[str, list[onnx.NodeProto]]:
+    """Each tensor name -> the nodes that read it."""
     out: dict[str, list[onnx.NodeProto]] = {}
     for node in model.graph.node:
         for name in node.input:
@@ -118,7 +124,7 @@ def slice_small_convs(model: onnx.ModelProto) -> int:
 
 def fold_input_affine(model: onnx.ModelProto) -> int:
     """Fold Mul(x, a) -> Sub(., c') / Add(., c) -> [zero Pad] -> Conv into the Conv; returns how many."""
-    consumers = _consumers(model)
+    consumers = consumers_of(model)
     inits = {i.name: i for i in model.graph.initializer}
     folded = 0
     for mul in list(model.graph.node):
@@ -174,7 +180,7 @@ def hoist_quantize_over_pad(model: onnx.ModelProto) -> int:
     Quantizing each element commutes with padding, so this is exact; the Pad then moves a quarter of the
     bytes and onnxruntime's QDQ fusion reads the padded uint8 tensor straight into the stem's QLinearConv.
     (onnxruntime's quantizer leaves a quantized Pad as DequantizeLinear -> float Pad -> QuantizeLinear.)"""
-    consumers = _consumers(model)
+    consumers = consumers_of(model)
     graph_inputs = {i.name for i in model.graph.input}
     done = 0
     for pad in list(model.graph.node):

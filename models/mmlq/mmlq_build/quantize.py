@@ -38,7 +38,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from mmlq_build import fastgraph
-from mmlq_build.fastgraph import const_value
+from mmlq_build.fastgraph import const_value, consumers_of
 
 BACKBONE = "/encoder/backbone/"
 QUANT_OPS = ("Conv", "Clip", "Add")
@@ -52,10 +52,7 @@ MAX_TOKENS = 48
 
 def fold_pads(model: onnx.ModelProto) -> int:
     """Fold constant-zero spatial Pads that feed exactly one Conv into that Conv; returns how many."""
-    consumers: dict[str, list] = {}
-    for node in model.graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = consumers_of(model)
     folded = []
     for node in model.graph.node:
         if node.op_type != "Pad":
@@ -237,30 +234,29 @@ def variant_failures(fp32: dict, int8: dict, name: str = "int8") -> list[str]:
 
 def report(d: str, variant: str = "int8") -> str:
     """Markdown: fp32 vs the variant (int8, lowres) on the held-out figures and speed, and whether it may ship."""
-    f = {v: json.load(open(os.path.join(d, f"{v}.json"))) for v in ("fp32", variant)}
-    f["int8"] = f[variant]
+    fp32, cand = (json.load(open(os.path.join(d, f"{v}.json"))) for v in ("fp32", variant))
     q = json.load(open(os.path.join(d, 'quantize.json' if variant == 'int8' else 'rewrite.json')))
     b = json.load(open(os.path.join(d, "bench.json")))
     rows = [("medium / strong damage pairwise", lambda r: f"{r['pairwise_by_level']['medium']} / {r['pairwise_by_level']['strong']}")]
     rows += [(f"{s} mean delta", lambda r, s=s: r["legit_styles"][s]["mean_delta"]) for s in ("bw", "lowkey", "highkey", "sdof")]
-    rows += [(g["name"], lambda r, i=i: r["gates"][i]["value"]) for i, g in enumerate(f["fp32"]["gates"])]
+    rows += [(g["name"], lambda r, i=i: r["gates"][i]["value"]) for i, g in enumerate(fp32["gates"])]
     what = (f"Frozen backbone in int8 ({q['quantized_nodes']} nodes quantized, {q['pads_folded']} Pads folded, float kept: "
             f"{', '.join(q['kept_float']) or 'none'}; calibration {q['calibration']['views']} training views, "
             f"{q['calibration']['method']})") if variant == "int8" else \
         (f"The backbone reads the image at {q['size']} x {q['size']} px (bilinear, in the graph), the pixel statistics "
          "at the full size; same weights, nothing retrained")
     out = [what, "", f"| held-out figure | fp32 graph | {variant} graph |", "|---|---|---|"]
-    out += [f"| {n.replace('|', '&#124;')} | {get(f['fp32'])} | {get(f['int8'])} |" for n, get in rows]
+    out += [f"| {n.replace('|', '&#124;')} | {get(fp32)} | {get(cand)} |" for n, get in rows]
     out += ["", f"| batch | fp32 ms/image | {variant} ms/image | speed-up | load (1 min) |", "|---|---|---|---|---|"]
     speed = {}
     for r in b:
         ms = list(r["ms_per_image"].values())
         speed[r["batch"]] = ms[0] / ms[1]
         out.append(f"| {r['batch']} | {ms[0]} | {ms[1]} | {ms[0] / ms[1]:.2f}x | {r['load_average_1m']} |")
-    failed = variant_failures(f["fp32"], f["int8"], variant)
+    failed = variant_failures(fp32, cand, variant)
     why = list(failed)
-    for s, v in f["int8"]["legit_styles"].items():
-        was = f["fp32"]["legit_styles"][s]["mean_delta"]
+    for s, v in cand["legit_styles"].items():
+        was = fp32["legit_styles"][s]["mean_delta"]
         if abs(v["mean_delta"]) > abs(was) + STYLE_TOLERANCE:
             why.append(f"legit style {s} moves further: mean delta {was} -> {v['mean_delta']}")
     s8 = speed.get(8)
