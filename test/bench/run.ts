@@ -312,12 +312,28 @@ if (values.crop && !values['no-crop']) {
 
 // The int8-backbone candidate (npm run model:int8): the default model's folder with model.int8.onnx as
 // its graph, in a temporary models dir, timed like the main table's batch-8 rows.
-interface Int8Row {
+interface VariantRow {
   mp: number;
   r: ChildResult;
 }
+
+/** A variant's rows: every table size at the size batch, each in a fresh process, with the baseline's
+ * bound interleaved in that process when there is one. */
+async function variantRows(
+  label: string,
+  model: string,
+  modelsDir: string,
+  baseline: string | undefined,
+): Promise<VariantRow[]> {
+  const rows: VariantRow[] = [];
+  for (const mp of tableSizes) {
+    log(`${label}, ${mp} MP, batch ${sizeBatch}`);
+    rows.push({ mp, r: await child({ ...config(mp, sizeBatch), model, modelsDir, baseline }) });
+  }
+  return rows;
+}
 async function int8Candidate(): Promise<
-  { rows: Int8Row[]; source: string; report: string } | { skipped: string }
+  { rows: VariantRow[]; source: string; report: string } | { skipped: string }
 > {
   const source = join(values['models-dir'], values.model);
   const manifest = JSON.parse(await readFile(join(source, 'manifest.json'), 'utf8'));
@@ -347,12 +363,8 @@ async function int8Candidate(): Promise<
     modelsDir = join(dir, '..');
     where = `\`${relative(ROOT, graph)}\` in a temporary folder`;
   }
-  const rows: Int8Row[] = [];
-  for (const mp of tableSizes) {
-    log(`int8, ${mp} MP, batch ${sizeBatch}`);
-    const baseline = modelsDir === values['models-dir'] ? values.model : undefined;
-    rows.push({ mp, r: await child({ ...config(mp, sizeBatch), model, modelsDir, baseline }) });
-  }
+  const baseline = modelsDir === values['models-dir'] ? values.model : undefined;
+  const rows = await variantRows('int8', model, modelsDir, baseline);
   const fromCard = await cardSection(source, 'int8');
   const report =
     fromCard ??
@@ -374,19 +386,12 @@ async function cardSection(folder: string, variant: string): Promise<string | un
 }
 
 // The lowres variant (npm run model:lowres), when the model has one: timed like the int8 rows.
-async function lowresVariant(): Promise<{ rows: Int8Row[]; report: string } | { skipped: string }> {
+async function lowresVariant(): Promise<{ rows: VariantRow[]; report: string } | { skipped: string }> {
   const source = join(values['models-dir'], values.model);
   const manifest = JSON.parse(await readFile(join(source, 'manifest.json'), 'utf8'));
   if (!manifest.variants?.lowres)
     return { skipped: 'the model has no lowres variant (npm run model:lowres)' };
-  const rows: Int8Row[] = [];
-  for (const mp of tableSizes) {
-    log(`lowres, ${mp} MP, batch ${sizeBatch}`);
-    rows.push({
-      mp,
-      r: await child({ ...config(mp, sizeBatch), model: `${values.model}+lowres`, baseline: values.model }),
-    });
-  }
+  const rows = await variantRows('lowres', `${values.model}+lowres`, values['models-dir'], values.model);
   return { rows, report: (await cardSection(source, 'lowres')) ?? '(no section in the model card)' };
 }
 const lowres = await lowresVariant().catch((error: unknown) => ({ skipped: `failed: ${firstLine(error)}` }));
@@ -442,7 +447,7 @@ const cropSection =
 /** A variant's rows beside the fp32 rows of the main table: bound interleaved in its own process, end to end. */
 const variantTable = (
   name: string,
-  rows: Int8Row[],
+  rows: VariantRow[],
 ) => `| image | ${name} faster (bound, interleaved) | ${name} faster (end to end) | ${name} images/s | ${name} end to end ms/image | ${name} bound ms/image | fp32 bound ms/image (interleaved) | ${name} peak RSS MiB |
 |---|---:|---:|---:|---:|---:|---:|---:|
 ${rows.map(({ mp, r: x }) => `| ${mp} MP | **${x.paired ? f2(x.paired.baselineBoundMs / x.paired.boundMs) : '–'}×** | **${f2(r(mp, sizeBatch).e2eMs / x.e2eMs)}×** | ${ips(x.e2eMs)} | ${f1(x.e2eMs)} | ${f1(x.paired?.boundMs ?? x.boundMs)} | ${x.paired ? f1(x.paired.baselineBoundMs) : '–'} | ${x.peakRssMiB.toFixed(0)} |`).join('\n')}`;
