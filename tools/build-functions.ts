@@ -38,6 +38,7 @@ const all: Record<string, { entry: string; edge: boolean; outfile?: string; targ
   'on-upload/handler': { entry: 'functions/on-upload/handler.ts', edge: true },
   'wp-webhook/handler': { entry: 'functions/wp-webhook/handler.ts', edge: true },
   'api-authorizer/handler': { entry: 'functions/api-authorizer/handler.ts', edge: true },
+  'library-tiers/handler': { entry: 'functions/library-tiers/handler.ts', edge: true },
   'scorer/handler': { entry: 'functions/scorer/handler.ts', edge: false },
   'scorer/server': { entry: 'functions/scorer/server.ts', edge: false },
   cli: {

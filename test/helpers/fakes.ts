@@ -103,6 +103,17 @@ export class FakeObjects {
   async presignPut(ref: ObjectRef, contentType: string, expiresInS: number) {
     return `https://fake-s3.example/${ref.bucket}/${ref.key}?type=${encodeURIComponent(contentType)}&expires=${expiresInS}`;
   }
+  /** ObjectStore.list over one bucket: pages of `pageSize` in key order. */
+  async *list(bucket: string, prefix: string, pageSize = 2) {
+    this.check('list');
+    const keys = this.keys(`${bucket}/${prefix}`).map((id) => id.slice(bucket.length + 1));
+    for (let i = 0; i < keys.length; i += pageSize) {
+      yield keys.slice(i, i + pageSize).map((key) => {
+        const o = this.objects.get(`${bucket}/${key}`)!;
+        return { key, etag: FakeObjects.etagOf(o), size: o.body.length, lastModified: undefined };
+      });
+    }
+  }
   keys(prefix = ''): string[] {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
   }

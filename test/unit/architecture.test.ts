@@ -17,7 +17,15 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 /** Infrastructure, from the bottom up: each may import only itself and the folders before it. */
 const LAYERS = ['common', 'model', 'clients', 'results'] as const;
 /** Features: each may import infrastructure and itself, never another feature. */
-const FEATURES = ['score-api', 'api-auth', 'on-upload', 'wp-webhook', 'scorer-service', 'cli'] as const;
+const FEATURES = [
+  'score-api',
+  'api-auth',
+  'on-upload',
+  'wp-webhook',
+  'scorer-service',
+  'library-tiers',
+  'cli',
+] as const;
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -42,6 +42,36 @@ function setup(answer?: (id: string) => ItemOutcome | undefined, fail?: Error, c
 }
 
 describe('on-upload', () => {
+  it("places a scored upload in its library as the library's summary stands (aesthetic-library-tier)", async () => {
+    const { run, objects } = setup();
+    // Before any summary: no library tier (the first recompute gives one).
+    expect((await run(s3Event('uploads/first.jpg'))).records[0]).not.toHaveProperty('libraryTier');
+    await objects.putJson(
+      { bucket: 'media', key: 'results/uploads/.mmlq-library.json' },
+      { count: 40, cutoffs: { top: 8, good: 7, average: 5 } },
+    );
+    expect((await run(s3Event('uploads/cat.jpg'))).records[0]).toMatchObject({
+      tier: 'top',
+      libraryTier: 'good',
+    });
+    expect(objects.tags.get('media/uploads/cat.jpg')).toMatchObject({
+      'aesthetic-tier': 'top',
+      'aesthetic-library-tier': 'good',
+    });
+    // LIBRARY_TIERS=off: no library tier, whatever the summary says.
+    const off = setup(
+      undefined,
+      undefined,
+      readUploadConfig({ SCORER_FUNCTION_NAME: 'scorer', LIBRARY_TIERS: 'off' }),
+    );
+    await off.objects.putJson(
+      { bucket: 'media', key: 'results/uploads/.mmlq-library.json' },
+      { count: 40, cutoffs: { top: 8, good: 7, average: 5 } },
+    );
+    expect((await off.run(s3Event('uploads/cat.jpg'))).records[0]).not.toHaveProperty('libraryTier');
+    expect(off.objects.tags.get('media/uploads/cat.jpg')).not.toHaveProperty('aesthetic-library-tier');
+  });
+
   it('scores an upload: tags first, then the result document with its idempotency key', async () => {
     const { run, objects } = setup();
     expect(await run(s3Event('uploads/cat.jpg'))).toEqual({

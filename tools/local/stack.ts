@@ -105,7 +105,7 @@ export interface Stack {
   stop: () => Promise<void>;
 }
 
-export type FunctionKey = 'score-api' | 'on-upload' | 'scorer' | 'backfill';
+export type FunctionKey = 'score-api' | 'on-upload' | 'scorer' | 'backfill' | 'library-tiers';
 
 /** A port that was free a moment ago (bound to 0, read, released). */
 export function freePort(): Promise<number> {

@@ -23,10 +23,18 @@ import {
   type ReportRow,
   readReport,
 } from '../clients/batch-operations.ts';
-import { createS3Client } from '../clients/s3.ts';
+import { createS3Client, ObjectStore } from '../clients/s3.ts';
 import { isMmlqError } from '../common/errors.ts';
 import { IMAGE_SUFFIXES } from '../common/image-types.ts';
 import { sleep } from '../common/time.ts';
+import {
+  DEFAULT_LIBRARY_SHARES,
+  LIBRARY_SUMMARY_SUFFIX,
+  type LibraryShares,
+  LibraryStore,
+  parseLibraryShares,
+  type RecomputeProgress,
+} from '../results/library.ts';
 import type { Io } from './io.ts';
 
 interface AwsFlags {
@@ -209,6 +217,91 @@ async function guarded(io: Io, run: () => Promise<number>): Promise<number> {
   }
 }
 
+interface TiersFlags {
+  bucket: string;
+  library?: string;
+  uploadPrefix: string;
+  resultsPrefix: string;
+  depth: number;
+  shares: LibraryShares;
+  full?: boolean;
+  concurrency: number;
+  region: string;
+  s3Endpoint?: string;
+  timeoutMs: number;
+  json?: boolean;
+}
+
+function sharesArg(value: string): LibraryShares {
+  try {
+    return parseLibraryShares(value, '--shares');
+  } catch (error) {
+    throw new CommanderArgError((error as Error).message);
+  }
+}
+
+const withSlash = (p: string): string => (p === '' || p.endsWith('/') ? p : `${p}/`);
+
+/** `bucket tiers`: one recompute, with progress on stderr; a line (or JSON) per library. */
+async function tiers(flags: TiersFlags, io: Io): Promise<number> {
+  const objects = new ObjectStore(
+    createS3Client({
+      region: flags.region,
+      endpoint: flags.s3Endpoint,
+      forcePathStyle: flags.s3Endpoint !== undefined,
+      timeoutMs: flags.timeoutMs,
+    }),
+  );
+  const layout = { uploadPrefix: withSlash(flags.uploadPrefix), depth: flags.depth };
+  const store = new LibraryStore(objects, withSlash(flags.resultsPrefix), layout);
+  const bar =
+    io.interactive && !flags.json
+      ? new SingleBar({
+          format: 'library tiers [{bar}] {value}/{total} results read, {retagged} re-tagged',
+          stream: process.stderr,
+          hideCursor: true,
+        })
+      : undefined;
+  bar?.start(1, 0, { retagged: 0 });
+  let lastLine = 0;
+  const onProgress = (p: RecomputeProgress) => {
+    if (bar) {
+      bar.setTotal(Math.max(p.toRead, 1));
+      bar.update(p.read, { retagged: p.retagged });
+    } else if (Date.now() - lastLine > 2000 && !flags.json) {
+      lastLine = Date.now();
+      io.stderr(
+        `library tiers: ${p.listed} results listed, ${p.read}/${p.toRead} read, ${p.retagged} re-tagged\n`,
+      );
+    }
+  };
+  const report = await store.recompute(flags.bucket, {
+    shares: flags.shares,
+    ...(flags.library !== undefined ? { within: withSlash(flags.library) } : {}),
+    full: flags.full === true,
+    concurrency: flags.concurrency,
+    onProgress,
+  });
+  bar?.stop();
+  if (flags.json) {
+    io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+    return 0;
+  }
+  if (!report.libraries.length)
+    io.stdout(
+      `no results under s3://${flags.bucket}/${store.resultsPrefix}${flags.library ?? layout.uploadPrefix}\n`,
+    );
+  for (const l of report.libraries) {
+    const summary = `s3://${flags.bucket}/${store.resultsPrefix}${l.library}${LIBRARY_SUMMARY_SUFFIX}`;
+    io.stdout(
+      l.unchanged
+        ? `${l.library}: ${l.count} ranked, unchanged since its summary (${summary})\n`
+        : `${l.library}: ${l.count} ranked, ${l.retagged} re-tagged${l.gone ? `, ${l.gone} deleted since scored` : ''} (${summary})\n`,
+    );
+  }
+  return 0;
+}
+
 function awsOptions(command: Command, io: Io): Command {
   return command
     .option('--account-id <id>', 'AWS account that runs the job', io.env['AWS_ACCOUNT_ID'])
@@ -227,7 +320,9 @@ function watchOptions(command: Command): Command {
 
 export function bucketCommand(io: Io, setExit: (code: number) => void): Command {
   const bucket = new Command('bucket')
-    .description('score objects already in a bucket (S3 Batch Operations invoking the backfill function)')
+    .description(
+      'objects already in a bucket: score them (S3 Batch Operations invoking the backfill function), rank its libraries',
+    )
     // Set before the subcommands are made: they copy these (addCommand copies nothing).
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
@@ -325,6 +420,37 @@ export function bucketCommand(io: Io, setExit: (code: number) => void): Command 
       }),
     );
   });
+
+  bucket
+    .command('tiers')
+    .description(
+      'rank each library (a folder of the upload prefix) again from its results: write its summary and re-tag images whose library tier changed (what the libraryTiers schedule does)',
+    )
+    .requiredOption('-b, --bucket <name>', 'the bucket')
+    .option('--library <prefix>', 'rank this library (and the ones below it) only; default: all of them')
+    .option('--upload-prefix <prefix>', 'the upload prefix (UPLOAD_PREFIX)', 'uploads/')
+    .option('--results-prefix <prefix>', 'where the results are (RESULTS_PREFIX)', 'results/')
+    .option(
+      '--depth <n>',
+      'folders below the upload prefix that make a library (LIBRARY_DEPTH; 0: one library)',
+      intArg('--depth', 0),
+      0,
+    )
+    .option(
+      '--shares <top,good,average>',
+      'best shares in whole per cent for top, good and average (LIBRARY_TIERS)',
+      sharesArg,
+      { ...DEFAULT_LIBRARY_SHARES },
+    )
+    .option('--full', 're-tag every image, also in libraries whose results did not change')
+    .option('--concurrency <n>', 'S3 requests in flight at most', intArg('--concurrency'), 16)
+    .option('--region <region>', 'AWS region', io.env['AWS_REGION'] ?? 'us-east-1')
+    .option('--s3-endpoint <url>', 'S3 endpoint (local S3)')
+    .option('--timeout-ms <ms>', 'timeout of each AWS request', intArg('--timeout-ms'), 30_000)
+    .option('--json', 'print JSON')
+    .action(async (flags: TiersFlags) => {
+      setExit(await guarded(io, () => tiers(flags, io)));
+    });
 
   awsOptions(
     bucket

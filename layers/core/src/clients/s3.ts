@@ -9,6 +9,7 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
+  paginateListObjectsV2,
   S3Client,
   S3ServiceException,
   type Tag,
@@ -34,6 +35,14 @@ export interface ObjectHead {
   metadata: Record<string, string>;
 }
 
+/** One object of a listing. */
+export interface ListedObject {
+  key: string;
+  etag: string;
+  size: number;
+  lastModified: Date | undefined;
+}
+
 export function createS3Client(
   config: S3Config,
   credentials?: { accessKeyId: string; secretAccessKey: string },
@@ -50,7 +59,9 @@ export function createS3Client(
   });
 }
 
-function isMissing(error: unknown): boolean {
+/** S3's "no such key / version / bucket" (also when wrapped as the cause of our STORAGE_FAILED). */
+export function isMissing(error: unknown): boolean {
+  if (error instanceof EdgeError && error.cause !== undefined) return isMissing(error.cause);
   if (!(error instanceof S3ServiceException)) return false;
   return (
     ['NoSuchKey', 'NotFound', 'NoSuchVersion', 'NoSuchBucket'].includes(error.name) ||
@@ -211,6 +222,25 @@ export class ObjectStore {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (Object.keys(condition).length && (status === 412 || status === 409)) return false;
       throw storageError('write', ref, error);
+    }
+  }
+
+  /** Every object under `prefix`, in key order, a page (up to 1,000) at a time. */
+  async *list(bucket: string, prefix: string): AsyncGenerator<ListedObject[]> {
+    try {
+      for await (const page of paginateListObjectsV2(
+        { client: this.client },
+        { Bucket: bucket, Prefix: prefix },
+      )) {
+        yield (page.Contents ?? []).map((o) => ({
+          key: o.Key ?? '',
+          etag: stripQuotes(o.ETag),
+          size: o.Size ?? 0,
+          lastModified: o.LastModified,
+        }));
+      }
+    } catch (error) {
+      throw storageError('list', { bucket, key: prefix }, error);
     }
   }
 

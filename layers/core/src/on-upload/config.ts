@@ -5,6 +5,7 @@ import { MAX_ASPECTS, parseAspects } from '../common/aspects.ts';
 import { type Env, list, prefix, value } from '../common/env.ts';
 import { ConfigError } from '../common/errors.ts';
 import { IMAGE_SUFFIXES } from '../common/image-types.ts';
+import { type LibraryConfig, readLibraryConfig } from '../results/library.ts';
 
 export interface UploadConfig extends EdgeConfig {
   uploadPrefix: string;
@@ -12,6 +13,8 @@ export interface UploadConfig extends EdgeConfig {
   uploadSuffixes: string[];
   /** Aspects (`16:9`, ...) whose best crop goes into each result; empty (the default) = none. */
   cropAspects: string[];
+  /** Library tiers (results/library.ts); undefined when LIBRARY_TIERS is "off". */
+  library: LibraryConfig | undefined;
 }
 
 /** CROP_ASPECTS: comma-separated W:H aspects, at most MAX_ASPECTS; unset or empty = no crops. */
@@ -35,10 +38,12 @@ export const DEFAULT_SUFFIXES = IMAGE_SUFFIXES;
 
 export function readUploadConfig(env: Env = process.env): UploadConfig {
   const edge = readEdgeConfig(env);
+  const uploadPrefix = prefix(env, 'UPLOAD_PREFIX', 'uploads/');
   return {
     ...edge,
-    uploadPrefix: prefix(env, 'UPLOAD_PREFIX', 'uploads/'),
+    uploadPrefix,
     uploadSuffixes: list(env, 'UPLOAD_SUFFIXES', DEFAULT_SUFFIXES).map((s) => s.toLowerCase()),
     cropAspects: cropAspectsOf(env),
+    library: readLibraryConfig(env, uploadPrefix),
   };
 }

@@ -11,6 +11,7 @@ import type { CallOptions, ScorerClient } from '../clients/scorer-client.ts';
 import type { ModelInfo } from '../clients/scorer-protocol.ts';
 import { EdgeError, type ErrorPayload, isPermanent } from '../common/errors.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
+import { LIBRARY_TAG, LibraryStore, placeInLibrary, RESERVED_UPLOAD_SUFFIX } from '../results/library.ts';
 import { ResultStore, type SourceVersion } from '../results/store.ts';
 import type { UploadConfig } from './config.ts';
 
@@ -22,6 +23,8 @@ export interface RecordReport {
   status: RecordStatus;
   score?: number;
   tier?: string;
+  /** Where it lands among its library's scored images (results/library.ts), when a summary exists. */
+  libraryTier?: string;
   error?: ErrorPayload;
   reason?: string;
 }
@@ -43,6 +46,8 @@ export function ignoreReason(key: string, config: UploadConfig): string | undefi
     if (own && key.startsWith(own)) return `under this service's own prefix ${own}`;
   }
   if (!key.startsWith(config.uploadPrefix)) return `not under the upload prefix ${config.uploadPrefix}`;
+  if (key.endsWith(RESERVED_UPLOAD_SUFFIX))
+    return `its result would be a library summary (${RESERVED_UPLOAD_SUFFIX})`;
   const lower = key.toLowerCase();
   if (config.uploadSuffixes.length && !config.uploadSuffixes.some((s) => lower.endsWith(s))) {
     return `suffix not among ${config.uploadSuffixes.join(', ')}`;
@@ -95,10 +100,23 @@ export async function processObject(
     answer.model,
     outcome.ok ? { ok: true, result: outcome.result } : { ok: false, error: outcome.error },
   );
+  // Where it lands in its library as the library's summary stands (a recompute re-tags it as the library
+  // changes); no summary yet: no library tier until the first recompute.
+  const libraryTier =
+    outcome.ok && deps.config.library
+      ? placeInLibrary(
+          outcome.result.score,
+          await new LibraryStore(
+            deps.objects,
+            deps.config.store.resultsPrefix,
+            deps.config.library.layout,
+          ).summaryFor(bucket, key),
+        )
+      : undefined;
   // Tags first, result last: the result document is the commit marker the duplicate check reads. It is
   // written only over what check() saw, so of concurrent deliveries of one event a single one commits
   // (the others wrote the same tags: same bytes, same model).
-  await results.tag(document);
+  await results.tag(document, libraryTier ? { [LIBRARY_TAG]: libraryTier } : {});
   if (!(await results.put(document, stored))) {
     deps.metrics.addMetric('DuplicateDeliveries', MetricUnit.Count, 1);
     return { bucket, key, status: 'duplicate' };
@@ -108,7 +126,14 @@ export async function processObject(
     for (const [stage, ms] of Object.entries(outcome.result.timings)) {
       deps.metrics.addMetric(`Stage_${stage}`, MetricUnit.Milliseconds, ms);
     }
-    return { bucket, key, status: 'scored', score: outcome.result.score, tier: outcome.result.tier };
+    return {
+      bucket,
+      key,
+      status: 'scored',
+      score: outcome.result.score,
+      tier: outcome.result.tier,
+      ...(libraryTier ? { libraryTier } : {}),
+    };
   }
   deps.metrics.addMetric(`Error_${outcome.error.code}`, MetricUnit.Count, 1);
   return { bucket, key, status: 'rejected', error: outcome.error };

@@ -133,9 +133,12 @@ export class ResultStore {
     );
   }
 
-  /** Tags the source object with the score (or the error code) and the model. */
-  async tag(document: StoredResult): Promise<void> {
-    const tags: Record<string, string> = { [TAGS.model]: modelId(document.model) };
+  /**
+   * Tags the source object with the score (or the error code), the model and `extra` (the library
+   * tier); this service's other tags go.
+   */
+  async tag(document: StoredResult, extra: Record<string, string> = {}): Promise<void> {
+    const tags: Record<string, string> = { ...extra, [TAGS.model]: modelId(document.model) };
     if (document.ok) {
       tags[TAGS.score] = scoreTag(document.result.score);
       tags[TAGS.tier] = document.result.tier;
