@@ -285,6 +285,40 @@ describe('osls package', () => {
     });
   });
 
+  it('runs library-tiers on its schedule, alone, with a role that can only list and read results, write them and tag uploads', () => {
+    const fn = resources['LibraryTiersLambdaFunction'].Properties;
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['LibraryTiersRole', 'Arn'] });
+    expect(fn.Handler).toBe('dist/functions/library-tiers/handler.handler');
+    expect(fn.ReservedConcurrentExecutions).toBe(1);
+    expect(fn.VpcConfig).toBeUndefined();
+    expect(fn.Environment.Variables).toMatchObject({
+      BUCKET: 'mmlq-edge-ci-media',
+      UPLOAD_PREFIX: 'uploads/',
+      LIBRARY_TIERS: '10,35,75',
+      LIBRARY_DEPTH: '0',
+    });
+    const [, rule] = ofType('AWS::Events::Rule').find(([, r]) =>
+      JSON.stringify(r.Properties.Targets).includes('LibraryTiersLambdaFunction'),
+    )!;
+    expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
+    const bySid = Object.fromEntries(statements('LibraryTiersRole').map((st) => [st.Sid, st]));
+    expect(Object.keys(bySid).sort()).toEqual(['ListResults', 'Logs', 'Results', 'TagUploads']);
+    expect(bySid['TagUploads'].Resource).toBe('arn:aws:s3:::mmlq-edge-ci-media/uploads/*');
+    expect(bySid['Results']).toMatchObject({
+      Action: ['s3:GetObject', 's3:PutObject'],
+      Resource: 'arn:aws:s3:::mmlq-edge-ci-media/results/*',
+    });
+    expect(bySid['ListResults'].Condition.StringLike['s3:prefix']).toBe('results/*');
+    // on-upload and the backfill place new images against the same settings.
+    for (const name of ['OnUploadLambdaFunction', 'BackfillLambdaFunction']) {
+      expect(resources[name].Properties.Environment.Variables).toMatchObject({
+        LIBRARY_TIERS: '10,35,75',
+        LIBRARY_DEPTH: '0',
+        CROP_ASPECTS: '',
+      });
+    }
+  });
+
   it('gives wp-webhook its route, its own role (invoke the scorer, read one SSM parameter) and no secrets', () => {
     const fn = resources['WpWebhookLambdaFunction'].Properties;
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['WpWebhookRole', 'Arn'] });
