@@ -4,7 +4,9 @@
 
 1. Linear probe: a pairwise logistic ranker on the frozen features (each token group's mean and std,
    the global groups as they are), trained on the training photos' (whole photo, its tilt / crop) pairs,
-   scored on the held-out pairs: is framing linearly visible in what the head sees?
+   scored on the held-out pairs: is framing linearly visible in what the head sees? With `--layout grid`
+   also each spatial group's means over a 3x3 grid of its token map: what the features say about WHERE
+   things are, which the head's cross-attention (no positions on the image tokens) cannot use.
 2. Levelness: one hand-defined statistic of the pixels, the share of gradient energy (squared
    central differences of luminance) whose direction lies within 2 degrees of horizontal or vertical;
    does the original beat its tilts and crops on it, and does a mirror leave it alone?
@@ -16,7 +18,7 @@ import os
 import numpy as np
 
 
-def pooled(data, split, idx, layout, per):
+def pooled(data, split, idx, layout, per, grid=False):
     f = np.memmap(os.path.join(data, split, "feats.f32"), dtype=np.float32, mode="r").reshape(-1, per)
     order = np.argsort(idx)
     x = np.empty((len(idx), per), np.float32)
@@ -28,6 +30,11 @@ def pooled(data, split, idx, layout, per):
         out.append(g.mean(1))
         if n > 1:
             out.append(g.std(1))
+        if grid and n > 1:
+            s = int(round(np.sqrt(n)))
+            m = g.reshape(len(idx), s, s, d)
+            thirds = np.array_split(np.arange(s), 3)
+            out += [m[:, r][:, :, c].mean((1, 2)) for r in thirds for c in thirds]
     return np.concatenate(out, 1)
 
 
@@ -45,6 +52,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="models/.cache/mmlq-build/data")
     ap.add_argument("--l2", type=float, default=0.01)
+    ap.add_argument("--layout", choices=("pooled", "grid"), default="pooled",
+                    help="grid: add each token map's 3x3 grid of means (where things are)")
     a = ap.parse_args()
     layout = {k: tuple(v) for k, v in json.load(open(os.path.join(a.data, "layout.json"))).items()}
     per = sum(n * d for n, d in layout.values())
@@ -63,12 +72,13 @@ def main():
     by = {}
     for i, v in enumerate(val):
         by.setdefault(v["crop"], {}).setdefault(v["kind"], []).append(i)
-    print("1. linear probe on the frozen features (pairwise logistic, L2 %g)" % a.l2)
+    grid = a.layout == "grid"
+    print("1. linear probe on the frozen features (pairwise logistic, L2 %g, %s)" % (a.l2, a.layout))
     for kind in ("tilt", "crop"):
         pairs = [(g["orig"], d) for g in groups.values() if g["orig"] is not None for d in g[kind]]
         held = [(d["original"][0], j) for d in by.values() if "original" in d and "tilt" in d for j in d.get(kind, [])]
-        fa = pooled(a.data, "train", [p[0] for p in pairs], layout, per)
-        fb = pooled(a.data, "train", [p[1] for p in pairs], layout, per)
+        fa = pooled(a.data, "train", [p[0] for p in pairs], layout, per, grid)
+        fb = pooled(a.data, "train", [p[1] for p in pairs], layout, per, grid)
         sd = fa.std(0) + 1e-6
         x = np.concatenate([(fa - fb) / sd, (fb - fa) / sd])
         y = np.concatenate([np.ones(len(fa)), np.zeros(len(fa))])
@@ -76,8 +86,8 @@ def main():
         for _ in range(300):
             p = 1 / (1 + np.exp(-x @ w))
             w -= 0.1 * (x.T @ (p - y) / len(y) + a.l2 * w)
-        ha = pooled(a.data, "val", [p[0] for p in held], layout, per)
-        hb = pooled(a.data, "val", [p[1] for p in held], layout, per)
+        ha = pooled(a.data, "val", [p[0] for p in held], layout, per, grid)
+        hb = pooled(a.data, "val", [p[1] for p in held], layout, per, grid)
         print(f"   {kind}: training pairs {len(pairs)} accuracy {np.mean((fa - fb) / sd @ w > 0):.3f}; "
               f"held-out pairs {len(held)} accuracy {np.mean((ha - hb) / sd @ w > 0):.3f}")
     views = np.memmap(os.path.join(a.data, "val", "views.u8"), dtype=np.uint8, mode="r").reshape(-1, 448, 448, 3)
