@@ -8,17 +8,14 @@
  * images and the missing object are in the completion reports, never lost.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type Stack, startStack } from '#tools/local/stack.ts';
+import type { Stack } from '#tools/local/stack.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 import { solid } from '../helpers/images.ts';
-import { writeTinyModel } from '../helpers/tiny-model.ts';
+import { startTinyStack, type TinyStack } from '../helpers/stack.ts';
 
 /** Objects in the bucket; every BAD_EVERY-th is a truncated JPEG (a permanent failure). */
 const N = 1000;
@@ -27,7 +24,7 @@ const BUCKET = 'mmlq-backfill';
 const PREFIX = 'uploads/bulk/';
 const ACCOUNT = '000000000000';
 
-let dir: string;
+let running: TinyStack;
 let stack: Stack;
 let s3: S3Client;
 /** Result documents written, per key (PUT events of s3rver under results/). */
@@ -42,22 +39,15 @@ function keyOf(i: number): string {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mmlq-backfill-'));
-  await writeTinyModel(join(dir, 'models'), { name: 'tiny' });
-  stack = await startStack({
-    root: process.cwd(),
-    dataDir: join(dir, 's3'),
-    deadLetterDir: join(dir, 'dead-letter'),
+  running = await startTinyStack('backfill', {
     bucket: BUCKET,
-    s3Port: await freePort(),
-    model: 'tiny',
-    modelsDir: join(dir, 'models'),
     // The objects were there before the stack: no notifications, only the backfill scores them.
     notifications: false,
     batchConcurrency: 4,
     retryBackoffMs: 200,
     log: (line) => stackLog.push(line),
   });
+  stack = running.stack;
   s3 = stack.s3;
   stack.onS3Event((event: S3Event) => {
     for (const r of event.Records) {
@@ -94,8 +84,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await running?.stop();
 });
 
 /** The CLI as a user runs it, pointed at the local stack. */

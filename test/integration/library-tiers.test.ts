@@ -6,9 +6,6 @@
  * every image with its library tier; a new upload is placed against the summary by on-upload at once; the
  * CLI (`mmlq-edge bucket tiers`) finds nothing changed, then re-tags everything with --full.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { GetObjectTaggingCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,17 +18,17 @@ import {
   type RecomputeReport,
 } from '#core/results/library.ts';
 import type { StoredResult } from '#core/results/store.ts';
-import { freePort, type Stack, startStack } from '#tools/local/stack.ts';
+import type { Stack } from '#tools/local/stack.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 import { solid } from '../helpers/images.ts';
 import { eventually } from '../helpers/poll.ts';
-import { writeTinyModel } from '../helpers/tiny-model.ts';
+import { startTinyStack, type TinyStack } from '../helpers/stack.ts';
 
 const BUCKET = 'mmlq-library';
 const LIBRARIES = { 'uploads/a/': 12, 'uploads/b/': 5 } as const;
 const SHARES = { top: 10, good: 35, average: 75 };
 
-let dir: string;
+let running: TinyStack;
 let stack: Stack;
 let s3: S3Client;
 let objects: ObjectStore;
@@ -84,20 +81,13 @@ async function expectedTiers(keys: readonly string[]): Promise<Map<string, strin
 const keysOf = (library: string, n: number) => Array.from({ length: n }, (_, i) => `${library}img-${i}.jpg`);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mmlq-library-'));
-  await writeTinyModel(join(dir, 'models'), { name: 'tiny' });
-  stack = await startStack({
-    root: process.cwd(),
-    dataDir: join(dir, 's3'),
-    deadLetterDir: join(dir, 'dead-letter'),
+  running = await startTinyStack('library', {
     bucket: BUCKET,
-    s3Port: await freePort(),
-    model: 'tiny',
-    modelsDir: join(dir, 'models'),
     retryBackoffMs: 200,
     env: { LIBRARY_DEPTH: '1' },
     log: (line) => stackLog.push(line),
   });
+  stack = running.stack;
   s3 = stack.s3;
   objects = new ObjectStore(s3);
   for (const [l, [library, n]] of Object.entries(LIBRARIES).entries()) {
@@ -113,8 +103,7 @@ beforeAll(async () => {
 }, 400_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await running?.stop();
 });
 
 describe('library tiers through the local stack', () => {

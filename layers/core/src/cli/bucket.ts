@@ -133,6 +133,13 @@ function progressLine(p: JobProgress): string {
   );
 }
 
+/** A progress bar on stderr for a person at a terminal; none for JSON or a pipe (they get lines). */
+function progressBar(io: Io, flags: { json?: boolean }, format: string): SingleBar | undefined {
+  return io.interactive && !flags.json
+    ? new SingleBar({ format, stream: process.stderr, hideCursor: true })
+    : undefined;
+}
+
 /** Polls the job until it ends (--watch) or once; prints progress; returns the last progress. */
 async function follow(
   control: S3ControlClient,
@@ -143,14 +150,11 @@ async function follow(
 ): Promise<JobProgress> {
   let progress = await describeJob(control, accountId, jobId);
   if (!flags.watch) return progress;
-  const bar =
-    io.interactive && !flags.json
-      ? new SingleBar({
-          format: 'backfill [{bar}] {value}/{total} {status} ({failed} failed) {eta_formatted} left',
-          stream: process.stderr,
-          hideCursor: true,
-        })
-      : undefined;
+  const bar = progressBar(
+    io,
+    flags,
+    'backfill [{bar}] {value}/{total} {status} ({failed} failed) {eta_formatted} left',
+  );
   let last = '';
   bar?.start(Math.max(progress.total, 1), 0, { status: progress.status, failed: 0 });
   while (!progress.terminal) {
@@ -254,14 +258,11 @@ async function tiers(flags: TiersFlags, io: Io): Promise<number> {
   );
   const layout = { uploadPrefix: withSlash(flags.uploadPrefix), depth: flags.depth };
   const store = new LibraryStore(objects, withSlash(flags.resultsPrefix), layout);
-  const bar =
-    io.interactive && !flags.json
-      ? new SingleBar({
-          format: 'library tiers [{bar}] {value}/{total} results read, {retagged} re-tagged',
-          stream: process.stderr,
-          hideCursor: true,
-        })
-      : undefined;
+  const bar = progressBar(
+    io,
+    flags,
+    'library tiers [{bar}] {value}/{total} results read, {retagged} re-tagged',
+  );
   bar?.start(1, 0, { retagged: 0 });
   let lastLine = 0;
   const onProgress = (p: RecomputeProgress) => {
