@@ -12,7 +12,7 @@ import { buildReport, type Outcome } from '#core/cli/output.ts';
 import { unloadAll } from '#core/model/registry.ts';
 import type { ScoreResult } from '#core/model/scorer.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
-import { halves, heicBranded, solid } from '../helpers/images.ts';
+import { halves, heicBranded, patternJpeg, solid } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
 let root: string;
@@ -84,6 +84,76 @@ describe('mmlq-edge score', () => {
       ['d', 25],
     ]);
     expect(buildReport([ok('solo', 1)], report.model, 0).ranked[0]!.batchPercentile).toBe(100);
+  });
+
+  it('with distinct, marks near-duplicates of better-ranked images and counts distinct photos for --top', () => {
+    const ok = (id: string, score: number, phash: string): Outcome => ({
+      id,
+      ok: true,
+      result: { score, percentile: 80, image: { phash } } as ScoreResult,
+    });
+    const outcomes = [
+      ok('a', 7, 'ffff0000ffff0000'),
+      ok('a-resized', 6.5, 'ffff0000ffff03ff'), // 10 bits from a: the same photo
+      ok('b', 6, 'ffff0000ffff07ff'), // 11 bits from a: another photo
+      ok('b-copy', 5, 'ffff0000ffff07ff'),
+      ok('c', 4, '0f0f0f0f0f0f0f0f'),
+    ];
+    const model = { name: 'm', version: '1', provider: 'cpu' };
+    const all = buildReport(outcomes, model, 0, undefined, true);
+    expect(all.ranked.map((r) => [r.file, r.sameAs])).toEqual([
+      ['a', undefined],
+      ['a-resized', 'a'],
+      ['b', undefined],
+      ['b-copy', 'b'],
+      ['c', undefined],
+    ]);
+    const top3 = buildReport(outcomes, model, 0, 3, true);
+    expect(top3.ranked.map((r) => [r.rank, r.file])).toEqual([
+      [1, 'a'],
+      [3, 'b'],
+      [5, 'c'],
+    ]);
+    expect(top3.duplicatesLeftOut).toBe(2);
+    // Without it, nothing is marked and --top counts images.
+    const plain = buildReport(outcomes, model, 0, 3);
+    expect(plain.ranked.map((r) => r.file)).toEqual(['a', 'a-resized', 'b']);
+    expect(plain.ranked.some((r) => r.sameAs !== undefined)).toBe(false);
+  });
+
+  it('--distinct finds the same photo at another size and encoding through the real hash', async () => {
+    await mkdir(join(root, 'dupes'), { recursive: true });
+    const photo = await patternJpeg(240, 180);
+    await writeFile(join(root, 'dupes', 'a-big.jpg'), photo);
+    await writeFile(
+      join(root, 'dupes', 'a-small.webp'),
+      await sharp(photo).resize(120).webp({ quality: 60 }).toBuffer(),
+    );
+    await writeFile(
+      join(root, 'dupes', 'b.png'),
+      await halves(240, 180, { r: 250, g: 20, b: 20 }, { r: 20, g: 20, b: 250 }),
+    );
+    const run = await cli(['dupes', '--distinct', '--json']);
+    expect(run.err).toBe('');
+    const report = JSON.parse(run.out);
+    const a = report.results.filter((r: { file: string }) => r.file.includes('/a-'));
+    const leader = a.find((r: { sameAs?: string }) => r.sameAs === undefined);
+    expect(a.map((r: { sameAs?: string }) => r.sameAs ?? null).sort()).toEqual([leader.file, null].sort());
+    expect(report.results.find((r: { file: string }) => r.file === 'dupes/b.png').sameAs).toBeUndefined();
+    const table = (await cli(['dupes', '--distinct'])).out;
+    expect(table.split('\n')[0]).toMatch(/\bsame photo as$/);
+    const top2 = JSON.parse((await cli(['dupes', '--distinct', '--top', '2', '--json'])).out);
+    expect(top2.results.map((r: { file: string }) => r.file).sort()).toEqual(
+      [leader.file, 'dupes/b.png'].sort(),
+    );
+    const csv = parse((await cli(['dupes', '--distinct', '--csv'])).out) as string[][];
+    const col = csv[0]!.indexOf('same_as');
+    expect(
+      csv
+        .slice(1)
+        .map((row) => row[col])
+        .filter(Boolean),
+    ).toEqual([leader.file]);
   });
 
   it('warns on stderr about --text-map keys that match no image', async () => {

@@ -1,7 +1,7 @@
 /**
  * mmlq-edge CLI.
  *
- *   mmlq-edge score <files|folders|globs...> [--top N] [--json|--csv] [--text-map map.json]
+ *   mmlq-edge score <files|folders|globs...> [--top N] [--distinct] [--json|--csv] [--text-map map.json]
  *                   [--crop 16:9,1:1 [--crop-out DIR]]
  *   mmlq-edge models
  *   mmlq-edge wordpress backfill --site URL --user U --app-password-file F [--unscored|--all]
@@ -67,6 +67,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 interface ScoreFlags extends ModelFlags {
   top?: number;
+  distinct?: boolean;
   json?: boolean;
   csv?: boolean;
   output?: string;
@@ -160,6 +161,7 @@ async function score(inputs: string[], flags: ScoreFlags, io: Io): Promise<numbe
     { name: info.name, version: info.version, provider: info.provider },
     performance.now() - started,
     flags.top,
+    flags.distinct === true,
   );
   if (flags.cropOut) {
     const byId = new Map(requests.map((r, i) => [r.id, files[i]!]));
@@ -211,6 +213,10 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     io.env,
   )
     .option('-n, --top <n>', 'only the N best images (hero picks)', intArg('--top'))
+    .option(
+      '--distinct',
+      'mark each near-duplicate of a better-ranked image (the same photo at another size or encoding: "same photo as"); --top then counts distinct photos',
+    )
     .option('--json', 'print JSON')
     .option('--csv', 'print CSV')
     .option('-o, --output <file>', 'write the report to a file instead of stdout')

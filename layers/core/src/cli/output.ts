@@ -4,6 +4,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import type { CropBox } from '../model/crop.ts';
+import { hammingDistance } from '../model/image.ts';
 import type { ScoreOutcome, ScoreResult } from '../model/scorer.ts';
 
 /**
@@ -22,7 +23,15 @@ export interface Ranked {
    * The model's percentile (result.percentile) compares it with the model's reference set instead.
    */
   batchPercentile: number;
+  /**
+   * The better-ranked image this one is a near-duplicate of (the same photo at another size, encoding or
+   * orientation: perceptual hashes within SAME_PHOTO_BITS, docs/API.md "Near-duplicates").
+   */
+  sameAs?: string;
 }
+
+/** The near-duplicate rule of docs/API.md (and of the WordPress hero panel): at most 10 bits apart. */
+export const SAME_PHOTO_BITS = 10;
 
 export interface Failed {
   file: string;
@@ -35,30 +44,67 @@ export interface Report {
   ranked: Ranked[];
   /** How many images scored (ranked.length unless --top cut the list). */
   scored: number;
+  /** Whether near-duplicates were looked for (--distinct): the table and CSV then say which. */
+  distinct: boolean;
+  /** Near-duplicates --top left out with --distinct (it counts distinct photos); otherwise 0. */
+  duplicatesLeftOut: number;
   failed: Failed[];
   /** Wall-clock time of the whole run. */
   elapsedMs: number;
 }
 
+/**
+ * Ranks the scored images best first, the best `top` of them (or all). With `distinct`, each image that is
+ * a near-duplicate of a better-ranked one is marked `sameAs` it and `top` counts distinct photos (a
+ * near-duplicate of one already in is left out).
+ */
 export function buildReport(
   outcomes: readonly Outcome[],
   model: Report['model'],
   elapsedMs: number,
   top?: number,
+  distinct = false,
 ): Report {
   const scored = outcomes.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
   scored.sort((a, b) => b.result.score - a.result.score || a.id.localeCompare(b.id));
   const n = scored.length;
   let above = 0;
-  const ranked = scored.slice(0, top ?? n).map((o, i) => {
+  const all: Ranked[] = [];
+  const leaders: { file: string; phash: string }[] = [];
+  for (const [i, o] of scored.entries()) {
     if (i > 0 && o.result.score < scored[i - 1]!.result.score) above = i;
     const batchPercentile = Math.round((1000 * (n - above)) / n) / 10;
-    return { rank: i + 1, file: o.id, result: o.result, batchPercentile };
-  });
+    let leader: { file: string } | undefined;
+    if (distinct) {
+      const phash = o.result.image.phash;
+      leader = leaders.find((l) => hammingDistance(l.phash, phash) <= SAME_PHOTO_BITS);
+      if (!leader) leaders.push({ file: o.id, phash });
+    }
+    all.push({
+      rank: i + 1,
+      file: o.id,
+      result: o.result,
+      batchPercentile,
+      ...(leader ? { sameAs: leader.file } : {}),
+    });
+  }
+  let ranked = all;
+  let duplicatesLeftOut = 0;
+  if (top !== undefined) {
+    if (!distinct) ranked = all.slice(0, top);
+    else {
+      ranked = [];
+      for (const r of all) {
+        if (ranked.length === top) break;
+        if (r.sameAs === undefined) ranked.push(r);
+        else duplicatesLeftOut++;
+      }
+    }
+  }
   const failed = outcomes
     .filter((o): o is Extract<Outcome, { ok: false }> => !o.ok)
     .map((o) => ({ file: o.id, error: o.error }));
-  return { model, ranked, scored: scored.length, failed, elapsedMs };
+  return { model, ranked, scored: scored.length, distinct, duplicatesLeftOut, failed, elapsedMs };
 }
 
 /** The attribute furthest from "no defect", when it is clearly below (the "why" of a low score). */
@@ -97,6 +143,7 @@ export function formatTable(report: Report): string {
   const lines: string[] = [];
   if (report.ranked.length) {
     const aspects = cropAspectsOf(report);
+    const dupes = report.distinct;
     const header = [
       '#',
       'file',
@@ -108,6 +155,7 @@ export function formatTable(report: Report): string {
       'mode',
       'weakest',
       ...aspects.map((a) => `crop ${a}`),
+      ...(dupes ? ['same photo as'] : []),
     ];
     const rows = report.ranked.map((r) => [
       String(r.rank),
@@ -120,6 +168,7 @@ export function formatTable(report: Report): string {
       r.result.mode,
       weakest(r.result.attributes),
       ...aspects.map((a) => geometry(r.result.crops?.find((c) => c.aspect === a))),
+      ...(dupes ? [r.sameAs ?? ''] : []),
     ]);
     lines.push(pad([header, ...rows], new Set([0, 2, 3, 4, 5])));
   }
@@ -135,7 +184,7 @@ export function formatTable(report: Report): string {
   }
   lines.push('');
   lines.push(
-    `${report.ranked.length < report.scored ? `top ${report.ranked.length} of ${report.scored}` : report.ranked.length} ranked, ${report.failed.length} failed, model ${report.model.name}@${report.model.version} (${report.model.provider}), ${(report.elapsedMs / 1000).toFixed(1)} s`,
+    `${report.ranked.length < report.scored ? `top ${report.ranked.length} of ${report.scored}` : report.ranked.length} ranked${report.duplicatesLeftOut ? ` (${report.duplicatesLeftOut} near-duplicate${report.duplicatesLeftOut === 1 ? '' : 's'} of these left out)` : ''}, ${report.failed.length} failed, model ${report.model.name}@${report.model.version} (${report.model.provider}), ${(report.elapsedMs / 1000).toFixed(1)} s`,
   );
   return `${lines.join('\n')}\n`;
 }
@@ -149,7 +198,9 @@ export function formatJson(report: Report): string {
         file: r.file,
         ...r.result,
         batchPercentile: r.batchPercentile,
+        ...(r.sameAs !== undefined ? { sameAs: r.sameAs } : {}),
       })),
+      ...(report.duplicatesLeftOut ? { duplicatesLeftOut: report.duplicatesLeftOut } : {}),
       errors: report.failed.map((f) => ({ file: f.file, ...f.error })),
       elapsedMs: Math.round(report.elapsedMs),
     },
@@ -179,6 +230,7 @@ export function formatCsv(report: Report): string {
     'mode',
     ...labels,
     ...cropColumns,
+    ...(report.distinct ? ['same_as'] : []),
     'error_code',
     'error_message',
   ];
@@ -193,6 +245,7 @@ export function formatCsv(report: Report): string {
     r.result.mode,
     ...labels.map((l) => r.result.attributes?.[l] ?? ''),
     ...cropCells(r),
+    ...(report.distinct ? [r.sameAs ?? ''] : []),
     '',
     '',
   ]);
@@ -208,6 +261,7 @@ export function formatCsv(report: Report): string {
       '',
       ...labels.map(() => ''),
       ...cropColumns.map(() => ''),
+      ...(report.distinct ? [''] : []),
       f.error.code,
       f.error.message,
     ]);
