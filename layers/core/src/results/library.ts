@@ -233,7 +233,9 @@ export class LibraryStore {
         const source = o.key.slice(this.resultsPrefix.length, -'.json'.length);
         if (!source.startsWith(this.layout.uploadPrefix)) continue;
         const library = libraryOf(source, this.layout);
-        listings.set(library, [...(listings.get(library) ?? []), o]);
+        const listed = listings.get(library);
+        if (listed) listed.push(o);
+        else listings.set(library, [o]);
         progress.listed++;
       }
       options.onProgress?.(progress);
