@@ -138,6 +138,8 @@ describe('npm start: running, printing, stopping', () => {
     const first = bin(['--once'], env);
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(/\n1\s+a\.png\s/);
+    // Then the library-tiers function ranks the library once, as its schedule does.
+    expect(first.output()).toMatch(/\[library-tiers\] uploads\/: 2 ranked, 2 re-tagged/);
     // Same names, swapped contents: the stored results of the first run are now stale.
     await copyFile(join(dir, 'seed', 'a.png'), join(dir, 'swap.png'));
     await copyFile(join(dir, 'seed', 'b.png'), join(dir, 'seed', 'a.png'));
@@ -147,6 +149,9 @@ describe('npm start: running, printing, stopping', () => {
       expect(await second.exited).toBe(0);
       expect(second.output()).toMatch(/\n1\s+b\.png\s/);
       expect(second.output()).toMatch(/\n2\s+a\.png\s/);
+      // The two swapped places, and on-upload already placed each against the first run's summary:
+      // the schedule's run finds nothing to re-tag.
+      expect(second.output()).toMatch(/\[library-tiers\] uploads\/: 2 ranked, 0 re-tagged/);
     } finally {
       await copyFile(join(dir, 'seed', 'a.png'), join(dir, 'swap.png'));
       await copyFile(join(dir, 'seed', 'b.png'), join(dir, 'seed', 'a.png'));

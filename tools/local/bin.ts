@@ -17,10 +17,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { hashKey, newApiKey } from '#core/api-auth/keys.ts';
 import { buildReport, formatTable, type Outcome } from '#core/cli/output.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, listModels, splitModelName } from '#core/model/registry.ts';
+import type { RecomputeReport } from '#core/results/library.ts';
 import { type DropWatcher, watchDrop } from './drop.ts';
 import { busyPorts, type LocalConfig, parseStartArgs, readLocalConfig, usage } from './options.ts';
 import { awaitResult } from './results.ts';
@@ -223,7 +225,25 @@ async function seed(stack: Stack, dir: string): Promise<number> {
   console.log(
     formatTable(buildReport(outcomes, { ...scoredBy, provider: 'scorer' }, performance.now() - t0)),
   );
+  await rankLibraries(stack);
   return outcomes.every((o) => o.ok) ? 0 : 1;
+}
+
+/** Runs the library-tiers function once, as its schedule does (every 15 minutes here too), and says what it did. */
+async function rankLibraries(stack: Stack): Promise<void> {
+  const out = await stack.lambda.send(
+    new InvokeCommand({ FunctionName: stack.functionName('library-tiers'), Payload: JSON.stringify({}) }),
+  );
+  const text = Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8');
+  if (out.FunctionError) {
+    console.error(`[library-tiers] failed: ${text.slice(0, 500)}`);
+    return;
+  }
+  for (const l of (JSON.parse(text) as RecomputeReport).libraries) {
+    console.log(
+      `[library-tiers] ${l.library}: ${l.count} ranked${l.unchanged ? ', unchanged' : `, ${l.retagged} re-tagged`}: each image's aesthetic-library-tier tag says where it stands among them (summary s3://${stack.bucket}/results/${l.library}.mmlq-library.json)`,
+    );
+  }
 }
 
 if (!flags.noSeed) {
