@@ -86,10 +86,17 @@ export class FakeObjects {
     await this.put(ref, JSON.stringify(document), 'application/json', metadata);
     return true;
   }
+  /** Keys read with getJson, in order. */
+  readonly jsonReads: string[] = [];
   async getJson<T>(ref: ObjectRef): Promise<T | undefined> {
     this.check('getJson');
+    this.jsonReads.push(ref.key);
     const o = this.objects.get(this.id(ref));
     return o && (JSON.parse(o.body.toString('utf8')) as T);
+  }
+  async getBytes(ref: ObjectRef) {
+    this.check('getBytes');
+    return this.objects.get(this.id(ref))?.body;
   }
   async getImage(ref: ObjectRef) {
     const o = this.objects.get(this.id(ref));

@@ -112,8 +112,8 @@ describe('library tiers through the local stack', () => {
     expect(await libraryTag('uploads/a/img-0.jpg')).toBeUndefined();
     const report = await runSchedule();
     expect(report.libraries).toEqual([
-      { library: 'uploads/a/', count: 12, retagged: 12, gone: 0, unchanged: false },
-      { library: 'uploads/b/', count: 5, retagged: 5, gone: 0, unchanged: false },
+      { library: 'uploads/a/', count: 12, read: 12, retagged: 12, gone: 0, unchanged: false },
+      { library: 'uploads/b/', count: 5, read: 5, retagged: 5, gone: 0, unchanged: false },
     ]);
     for (const [library, n] of Object.entries(LIBRARIES)) {
       const keys = keysOf(library, n);
@@ -151,9 +151,10 @@ describe('library tiers through the local stack', () => {
 
   it('a second run ranks only the changed library; the CLI then finds nothing changed, and --full re-tags all', async () => {
     const report = await runSchedule();
-    expect(report.libraries.map((l) => [l.library, l.count, l.unchanged])).toEqual([
-      ['uploads/a/', 13, false],
-      ['uploads/b/', 5, true],
+    // a/ has one new result: only it is read (the index has the others' scores); b/ is skipped.
+    expect(report.libraries.map((l) => [l.library, l.count, l.read, l.unchanged])).toEqual([
+      ['uploads/a/', 13, 1, false],
+      ['uploads/b/', 5, 0, true],
     ]);
     const keys = [...keysOf('uploads/a/', 12), 'uploads/a/new.jpg'];
     const want = await expectedTiers(keys);
@@ -179,7 +180,7 @@ describe('library tiers through the local stack', () => {
     const full = await cli('--library', 'uploads/b/', '--full', '--json');
     expect(full.code, full.err).toBe(0);
     expect(JSON.parse(full.out)).toEqual({
-      libraries: [{ library: 'uploads/b/', count: 5, retagged: 5, gone: 0, unchanged: false }],
+      libraries: [{ library: 'uploads/b/', count: 5, read: 5, retagged: 5, gone: 0, unchanged: false }],
     });
     const inside = await cli('--library', 'uploads/a/x/');
     expect(inside.code).toBe(2);

@@ -135,9 +135,10 @@ describe('LibraryStore.recompute (fake S3; the real one in test/integration/libr
     await stored(objects, 'uploads/top-level.jpg', 6);
     const first = await store.recompute('b', { shares: SHARES, now: () => new Date('2026-12-01T00:00:00Z') });
     expect(first.libraries).toEqual([
-      { library: 'uploads/', count: 1, retagged: 1, gone: 0, unchanged: false },
-      { library: 'uploads/a/', count: 10, retagged: 10, gone: 0, unchanged: false },
-      { library: 'uploads/b/', count: 4, retagged: 4, gone: 0, unchanged: false },
+      { library: 'uploads/', count: 1, read: 1, retagged: 1, gone: 0, unchanged: false },
+      // 11 results read, the error result not ranked
+      { library: 'uploads/a/', count: 10, read: 11, retagged: 10, gone: 0, unchanged: false },
+      { library: 'uploads/b/', count: 4, read: 4, retagged: 4, gone: 0, unchanged: false },
     ]);
     const a = await objects.getJson<LibrarySummary>({
       bucket: 'b',
@@ -191,6 +192,32 @@ describe('LibraryStore.recompute (fake S3; the real one in test/integration/libr
       '7.jpg': 'average', // 8: was good
       '6.jpg': 'average', // 7: was good
       '2.jpg': 'low', // 3: was average
+    });
+  });
+
+  it('reads a result again when it changed (rescored), and every result when the index is unreadable or with full', async () => {
+    const objects = new FakeObjects();
+    const store = new LibraryStore(objects.asStore(), 'results/', { uploadPrefix: 'uploads/', depth: 0 });
+    for (let i = 0; i < 5; i++) await stored(objects, `uploads/${i}.jpg`, i + 1);
+    await store.recompute('b', { shares: SHARES });
+    await stored(objects, 'uploads/0.jpg', 9); // rescored (a new model): now the best
+    const rescored = await store.recompute('b', { shares: SHARES });
+    expect(rescored.libraries[0]).toMatchObject({ count: 5, read: 1 });
+    const summary = await objects.getJson<LibrarySummary>({
+      bucket: 'b',
+      key: 'results/uploads/.mmlq-library.json',
+    });
+    expect(summary?.cutoffs).toEqual({ top: 9, good: 5, average: 3 });
+    await objects.put({ bucket: 'b', key: 'results/uploads/.mmlq-library-index.json.gz' }, 'not gzip', 'x');
+    await stored(objects, 'uploads/5.jpg', 2);
+    expect((await store.recompute('b', { shares: SHARES })).libraries[0]).toMatchObject({
+      count: 6,
+      read: 6,
+    });
+    expect((await store.recompute('b', { shares: SHARES, full: true })).libraries[0]).toMatchObject({
+      count: 6,
+      read: 6,
+      retagged: 6,
     });
   });
 

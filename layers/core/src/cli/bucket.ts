@@ -297,7 +297,7 @@ async function tiers(flags: TiersFlags, io: Io): Promise<number> {
     io.stdout(
       l.unchanged
         ? `${l.library}: ${l.count} ranked, unchanged since its summary (${summary})\n`
-        : `${l.library}: ${l.count} ranked, ${l.retagged} re-tagged${l.gone ? `, ${l.gone} deleted since scored` : ''} (${summary})\n`,
+        : `${l.library}: ${l.count} ranked (${l.read} results read), ${l.retagged} re-tagged${l.gone ? `, ${l.gone} deleted since scored` : ''} (${summary})\n`,
     );
   }
   return 0;

@@ -154,6 +154,17 @@ export class ObjectStore {
     return { bytes, etag: stripQuotes(out.ETag) };
   }
 
+  /** A whole object's bytes, or undefined when it does not exist (for small documents of ours). */
+  async getBytes(ref: ObjectRef): Promise<Buffer | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw storageError('read', ref, error);
+    }
+  }
+
   async getJson<T>(ref: ObjectRef): Promise<T | undefined> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));

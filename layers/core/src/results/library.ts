@@ -11,9 +11,12 @@
  * lowest score of each tier, and the score at each library percentile 0-100. on-upload places a new image
  * against the summary as it stands (score at or above a tier's lowest score) and tags it
  * `aesthetic-library-tier`; a recompute (a schedule, or `mmlq-edge bucket tiers`) ranks every stored
- * result again, writes the summary and re-tags the images whose library tier changed.
+ * result again, writes the summary and re-tags the images whose library tier changed. The scores a
+ * recompute read are kept in the library's index (`.mmlq-library-index.json.gz`, by result ETag), so the
+ * next one reads only the results written since.
  */
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { isMissing, type ListedObject, type ObjectStore } from '../clients/s3.ts';
 import { type Env, integer, value } from '../common/env.ts';
 import { ConfigError } from '../common/errors.ts';
@@ -25,6 +28,25 @@ import { modelId, type StoredResult } from './store.ts';
 export const LIBRARY_TAG = 'aesthetic-library-tier';
 /** Key suffix of a library's summary; never the key of a result document (`<key>.json`, see ignoreReason). */
 export const LIBRARY_SUMMARY_SUFFIX = '.mmlq-library.json';
+/**
+ * Key suffix of a library's score index (gzip'd JSON: each result's ETag and score as last read), so a
+ * recompute reads only the results written since; not `.json`, so never a result's key either.
+ */
+export const LIBRARY_INDEX_SUFFIX = '.mmlq-library-index.json.gz';
+
+/** One result as the index keeps it: its ETag, source key and version, score (null: an error result), model. */
+type IndexRow = [
+  etag: string,
+  key: string,
+  versionId: string | null,
+  score: number | null,
+  model: string | null,
+];
+interface LibraryIndex {
+  version: 1;
+  /** By result key. */
+  rows: Record<string, IndexRow>;
+}
 /** An upload named like this would have its result where a summary lives: on-upload leaves it alone. */
 export const RESERVED_UPLOAD_SUFFIX = '.mmlq-library';
 
@@ -194,6 +216,21 @@ export class LibraryStore {
     return { bucket, key: `${this.resultsPrefix}${library}${LIBRARY_SUMMARY_SUFFIX}` };
   }
 
+  indexRef(bucket: string, library: string) {
+    return { bucket, key: `${this.resultsPrefix}${library}${LIBRARY_INDEX_SUFFIX}` };
+  }
+
+  private async readIndex(bucket: string, library: string): Promise<LibraryIndex['rows']> {
+    const bytes = await this.objects.getBytes(this.indexRef(bucket, library));
+    if (!bytes) return {};
+    try {
+      const index = JSON.parse(gunzipSync(bytes).toString('utf8')) as LibraryIndex;
+      return index.version === 1 && index.rows ? index.rows : {};
+    } catch {
+      return {}; // unreadable: read every result again (and write a good one)
+    }
+  }
+
   /** The summary of the library of `key`, or undefined when none was computed yet. */
   summaryFor(bucket: string, key: string): Promise<LibrarySummary | undefined> {
     return this.objects.getJson<LibrarySummary>(this.summaryRef(bucket, libraryOf(key, this.layout)));
@@ -246,24 +283,42 @@ export class LibraryStore {
       const fingerprint = fingerprintOf(listed, options.shares);
       const previous = await this.objects.getJson<LibrarySummary>(this.summaryRef(bucket, library));
       if (!options.full && previous?.fingerprint === fingerprint && previous.retagged) {
-        report.libraries.push({ library, count: previous.count, retagged: 0, gone: 0, unchanged: true });
+        report.libraries.push({
+          library,
+          count: previous.count,
+          read: 0,
+          retagged: 0,
+          gone: 0,
+          unchanged: true,
+        });
         continue;
       }
-      progress.toRead += listed.length;
-      const entries = (
-        await mapLimited(listed, options.concurrency ?? 16, async (o): Promise<LibraryEntry | undefined> => {
-          const doc = await this.objects.getJson<StoredResult>({ bucket, key: o.key });
-          progress.read++;
-          options.onProgress?.(progress);
-          if (!doc?.ok) return undefined;
-          return {
-            key: doc.source.key,
-            versionId: doc.source.versionId,
-            score: doc.result.score,
-            model: modelId(doc.model),
-          };
-        })
-      ).filter((e): e is LibraryEntry => e !== undefined);
+      // Results whose ETag the index has are not read again (unless `full`).
+      const known = options.full ? {} : await this.readIndex(bucket, library);
+      const rows: LibraryIndex['rows'] = {};
+      const toRead: ListedObject[] = [];
+      for (const o of listed) {
+        const row = known[o.key];
+        if (row && row[0] === o.etag) rows[o.key] = row;
+        else toRead.push(o);
+      }
+      progress.toRead += toRead.length;
+      await mapLimited(toRead, options.concurrency ?? 16, async (o) => {
+        const doc = await this.objects.getJson<StoredResult>({ bucket, key: o.key });
+        progress.read++;
+        options.onProgress?.(progress);
+        if (!doc) return; // deleted since the listing
+        rows[o.key] = [
+          o.etag,
+          doc.source.key,
+          doc.source.versionId ?? null,
+          doc.ok ? doc.result.score : null,
+          doc.ok ? modelId(doc.model) : null,
+        ];
+      });
+      const entries: LibraryEntry[] = Object.values(rows).flatMap(([, key, versionId, score, model]) =>
+        score === null || model === null ? [] : [{ key, score, model, ...(versionId ? { versionId } : {}) }],
+      );
       const { ranked, cutoffs, percentiles } = rankLibrary(entries, options.shares);
       const models: Record<string, number> = {};
       for (const e of entries) models[e.model] = (models[e.model] ?? 0) + 1;
@@ -282,6 +337,11 @@ export class LibraryStore {
       // The new standing first (uploads from now on are placed against it), then the images whose tier
       // under the old one differs; all of them when the old one was never finished (or `full`).
       const ref = this.summaryRef(bucket, library);
+      await this.objects.put(
+        this.indexRef(bucket, library),
+        gzipSync(JSON.stringify({ version: 1, rows } satisfies LibraryIndex)),
+        'application/gzip',
+      );
       await this.objects.putJson(ref, summary);
       const redoAll = options.full || !previous?.retagged;
       const changed = ranked.filter((r) => redoAll || placeInLibrary(r.entry.score, previous) !== r.tier);
@@ -306,6 +366,7 @@ export class LibraryStore {
       report.libraries.push({
         library,
         count: entries.length,
+        read: toRead.length,
         retagged: changed.length - gone,
         gone,
         unchanged: false,
@@ -318,7 +379,7 @@ export class LibraryStore {
 export interface RecomputeProgress {
   /** Result documents listed so far. */
   listed: number;
-  /** Of those in changed libraries: read so far, and how many there are to read. */
+  /** Result documents of changed libraries not in their index: read so far, and how many to read. */
   read: number;
   toRead: number;
   /** Images re-tagged so far. */
@@ -328,8 +389,18 @@ export interface RecomputeProgress {
 }
 
 export interface RecomputeReport {
-  /** Per library: images ranked, re-tagged, not there to tag (deleted since scored), or nothing changed. */
-  libraries: { library: string; count: number; retagged: number; gone: number; unchanged: boolean }[];
+  /**
+   * Per library: images ranked, result documents read this time (the others' scores came from the
+   * index), images re-tagged, not there to tag (deleted since scored), or nothing changed at all.
+   */
+  libraries: {
+    library: string;
+    count: number;
+    read: number;
+    retagged: number;
+    gone: number;
+    unchanged: boolean;
+  }[];
 }
 
 function fingerprintOf(listed: readonly ListedObject[], shares: LibraryShares): string {
