@@ -198,9 +198,9 @@ export class Scorer {
     for (let c = 0; c < chunks.length; c++) {
       const ready = await next!.ready;
       next = c + 1 < chunks.length ? this.prepareChunk(requests, chunks[c + 1]!, finish) : undefined;
-      // onnxruntime-node's run blocks this thread, and a decode advances only when this thread hands it
-      // on (file read -> header -> libvips): hand the next batch's decodes to libvips first, so they run
-      // beside this batch's inference instead of after it.
+      // A decode advances only when this thread hands it on (file read -> header -> libvips): hand the
+      // next batch's decodes to libvips first, so they run beside this batch's inference (in the runtime's
+      // worker thread), and this thread is free for the results while it runs.
       await next?.dispatched;
       if (ready.length === 0) continue;
       try {
