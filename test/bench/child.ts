@@ -143,7 +143,8 @@ export async function runChild(config: ChildConfig): Promise<ChildResult> {
     const bytes = await readFile(path);
     const c = process.cpuUsage();
     const { hwc } = await decodeModelInput(bytes, spec, limits);
-    toNormalisedChw(hwc, spec, pixels, 0);
+    // into the batch's buffer as it came back from the last bound run (`pixels` itself moved)
+    toNormalisedChw(hwc, spec, feeds[spec.name]!.data as Float32Array, 0);
     decodeCpu.push(cpuMs(c));
   }
   const peak = await peakRssMiB(); // before a baseline session adds its own memory

@@ -122,6 +122,12 @@ export class ModelSession {
       return await ModelSession.start(worker, graph, source, wanted, options);
     } catch (error) {
       await worker.stop();
+      // The thread itself failed (e.g. runtime-worker.mjs missing beside a bundle): a load failure.
+      if (error instanceof InferenceError) {
+        throw new ModelError('MODEL_LOAD_FAILED', `Could not load ${source}: ${error.message}`, {
+          cause: error,
+        });
+      }
       throw error;
     }
   }
@@ -163,6 +169,7 @@ export class ModelSession {
         'cpu',
       );
     } catch (error) {
+      if (error instanceof InferenceError) throw error; // the worker died: create() says so
       throw new ModelError(
         'MODEL_LOAD_FAILED',
         `Expected a valid ONNX graph in ${source} but onnxruntime refused it: ${firstLine(error)}`,
@@ -333,7 +340,13 @@ class RuntimeWorker {
       this.pending.set(id, { resolve, reject });
     });
     if (this.pending.size === 1) this.thread.ref();
-    this.thread.postMessage({ id, ...request }, transfer);
+    try {
+      this.thread.postMessage({ id, ...request }, transfer);
+    } catch (error) {
+      // e.g. a buffer that cannot be transferred: nothing was sent
+      this.forget(id);
+      return Promise.reject(error);
+    }
     return reply;
   }
 
