@@ -3,7 +3,8 @@
  * runtime's Node: LAMBDA_NODE), and the CLI into dist/mmlq-edge.mjs (package.json "bin", syntax for the
  * oldest Node package.json "engines" allows: CLI_NODE). The edge
  * functions (score-api, on-upload, wp-webhook, api-authorizer) must not contain sharp or onnxruntime-node: the build fails if they
- * do. The scorer bundles keep both native packages external; its container image installs them.
+ * do. The scorer bundles keep both native packages external; its container image installs them. Each
+ * bundle that runs models gets the inference worker (runtime-worker.mjs) copied beside it.
  *   tsx layers/build-functions.ts [--out DIR]     (default dist)
  *
  * Source maps: the edge functions' maps were ~60% of each Lambda zip (e.g. on-upload 856 KB, of which
@@ -13,7 +14,7 @@
  * NODE_OPTIONS=--enable-source-maps; so does the CLI.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
@@ -33,6 +34,13 @@ const LAMBDA_NODE = 'node24';
 const CLI_NODE = 'node20';
 
 const NATIVE = ['sharp', 'onnxruntime-node'];
+/**
+ * The inference worker: runtime.ts starts it with new URL('./runtime-worker.mjs', import.meta.url), which
+ * esbuild leaves as is, so in a bundle it is looked for next to the bundle. Plain ESM that imports only
+ * onnxruntime-node (external like in the bundles): copied as it is beside every bundle holding runtime.ts.
+ */
+const RUNTIME = 'layers/core/src/model/runtime.ts';
+const RUNTIME_WORKER = 'layers/core/src/model/runtime-worker.mjs';
 const all: Record<string, { entry: string; edge: boolean; outfile?: string; target?: string }> = {
   'score-api/handler': { entry: 'functions/score-api/handler.ts', edge: true },
   'on-upload/handler': { entry: 'functions/on-upload/handler.ts', edge: true },
@@ -100,6 +108,12 @@ for (const [
   if (edge && native.length) {
     throw new Error(`${entry} must not load ${native.join(', ')}: an edge function imports the runtime`);
   }
+  const worker = RUNTIME in result.metafile.inputs;
+  if (worker) {
+    if (edge)
+      throw new Error(`${entry} must not load ${RUNTIME}: an edge function starts no inference worker`);
+    await copyFile(RUNTIME_WORKER, `${dirname(outfile)}/runtime-worker.mjs`);
+  }
   const bytes = Object.entries(result.metafile.outputs)
     .filter(([file]) => !file.endsWith('.map'))
     .reduce((n, [, o]) => n + o.bytes, 0);
@@ -109,6 +123,6 @@ for (const [
     await rename(`${outfile}.map`, map);
   }
   console.log(
-    `${outfile}  ${(bytes / 1024).toFixed(0)} KiB${native.length ? `  (external: ${native.join(', ')})` : ''}`,
+    `${outfile}  ${(bytes / 1024).toFixed(0)} KiB${native.length ? `  (external: ${native.join(', ')})` : ''}${worker ? '  + runtime-worker.mjs (loads onnxruntime-node)' : ''}`,
   );
 }

@@ -4,7 +4,8 @@
  *
  * - end to end: the core Scorer from JPEG files (read, decode, infer, score), what the CLI and the
  *   handlers run;
- * - the bound: onnxruntime-node alone, same session, on a batch prepared once from the same files;
+ * - the bound: onnxruntime-node alone, same session (its worker thread; the batch moved, not copied), on
+ *   a batch prepared once from the same files;
  * - the peer: the same architecture in PyTorch eager (test/bench/torch-peer.py, Debian python3-torch);
  * - 1 and 12 MP at batch 1/8/32; time against image size (1, 4, 12, 24 MP) at batch 8; decode share;
  *   cold start; peak RSS; the CLI's cold start; the paper-size graph (random weights, built into
@@ -520,8 +521,9 @@ Written by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().s
 
 Images: the ${imageSets.get(tableSizes[0]!)!.paths.length} sample photos (\`${relative(ROOT, SAMPLES)}\`) resized to each size at 4:3 and
 saved as JPEG q90 (test/bench/images.ts); end to end reads each file, decodes, scores (${images} images per pass
-at least, ${rounds} passes, medians). **Bound**: onnxruntime alone, same session, on one batch prepared
-once from the same files, run interleaved with the end-to-end passes. **Peer**: the same architecture in
+at least, ${rounds} passes, medians). **Bound**: onnxruntime alone, same session (in its worker thread,
+the batch's buffer moved there and back, no copy), on one batch prepared once from the same files, run
+interleaved with the end-to-end passes. **Peer**: the same architecture in
 PyTorch eager (test/bench/torch-peer.py), same batch sizes. Each row is a fresh process.
 
 ## Targets (issue 11), from this run
@@ -543,8 +545,8 @@ ${mainRows.join('\n')}
 
 CPU ms/image is the process's CPU time (all threads) per image end to end. Decode latency is from the
 start of an image's read to its pixels being ready; the next batch's decodes overlap this batch's
-inference: onnxruntime-node's run blocks the main thread, so the scorer hands the next batch's decodes to
-libvips (libuv's pool) before each run, and they go on beside it.
+inference: the scorer hands the next batch's decodes to libvips (libuv's pool) before each run, and they
+go on beside it while onnxruntime runs in the runtime's worker thread (the main thread stays free).
 
 ## Time against image size (batch ${sizeBatch})
 

@@ -68,4 +68,15 @@ describe('tools/build-functions.ts refuses what must not ship', { timeout: 60_00
     expect(r.status).not.toBe(0);
     expect(r.output).toContain('must not load sharp: an edge function imports the runtime');
   });
+
+  it('fails on the model runtime in an edge function (it loads onnxruntime-node in its worker only)', async () => {
+    const r = await bundle(
+      "import { ModelSession } from '../../layers/core/src/model/runtime.ts';\nexport const handler = () => String(ModelSession);\n",
+      'runtime',
+    );
+    expect(r.status).not.toBe(0);
+    expect(r.output).toContain(
+      'must not load layers/core/src/model/runtime.ts: an edge function starts no inference worker',
+    );
+  });
 });

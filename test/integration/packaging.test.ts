@@ -86,9 +86,15 @@ describe('npm run build:functions', () => {
       expect((await readdir(join(out, 'functions', 'scorer'))).sort()).toEqual([
         'handler.mjs',
         'handler.mjs.map',
+        // the inference worker, started by runtime.ts from beside the bundle
+        'runtime-worker.mjs',
         'server.mjs',
         'server.mjs.map',
       ]);
+      // beside the CLI bundle too, as it is in the sources
+      const worker = await readFile(join(root, 'layers/core/src/model/runtime-worker.mjs'), 'utf8');
+      expect(await readFile(join(out, 'runtime-worker.mjs'), 'utf8')).toBe(worker);
+      expect(await readFile(join(out, 'functions', 'scorer', 'runtime-worker.mjs'), 'utf8')).toBe(worker);
       expect(await readFile(join(out, 'functions', 'scorer', 'handler.mjs'), 'utf8')).toContain(
         '//# sourceMappingURL=handler.mjs.map',
       );

@@ -27,9 +27,14 @@ const FEATURES = [
   'cli',
 ] as const;
 
+/** The modules of a folder: TypeScript, and plain ESM (`.mjs`: the inference worker, model/runtime-worker.mjs). */
 function tsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+    e.isDirectory()
+      ? tsFiles(join(dir, e.name))
+      : /\.m?[tj]s$/.test(e.name) && !e.name.endsWith('.d.ts')
+        ? [join(dir, e.name)]
+        : [],
   );
 }
 
@@ -117,7 +122,18 @@ describe('architecture of the shipped code', () => {
       ),
     ];
     expect(users('sharp')).toEqual(['layers/core/src/model/image.ts']);
-    expect(users('onnxruntime-node')).toEqual(['layers/core/src/model/runtime.ts']);
+    // runtime.ts runs every session in a worker thread (runtime-worker.mjs, plain ESM so a Worker can start
+    // it from the sources and beside the bundles): the worker is the one file that loads the package;
+    // runtime.ts imports its types only.
+    expect(users('onnxruntime-node')).toEqual(['layers/core/src/model/runtime-worker.mjs']);
+  });
+
+  it('starts the inference worker only from model/runtime.ts', () => {
+    const starters = shipped
+      .filter((f) => !f.endsWith('runtime-worker.mjs'))
+      .filter((f) => readFileSync(f, 'utf8').includes('runtime-worker.mjs'))
+      .map((f) => relative(ROOT, f));
+    expect(starters).toEqual(['layers/core/src/model/runtime.ts']);
   });
 
   it('ships no dev tooling and no devDependency', () => {

@@ -272,7 +272,8 @@ async function scoreWindows(
     feeds[text.maskName] = { data: new BigInt64Array(n * text.maxTokens), dims: [n, text.maxTokens] };
   }
   const { distribution } = manifest.outputs;
-  const out = await session.run(feeds, [distribution.name]);
+  // The feeds are built for this run only: moved to the inference worker, not copied.
+  const { outputs: out } = await session.runMoving(feeds, [distribution.name]);
   const dist = out[distribution.name]!.data;
   const sign = manifest.score.direction === 'lower-is-better' ? -1 : 1;
   return boxes.map((box, i) => {

@@ -298,7 +298,7 @@ export async function decodeModelInput(
 /**
  * `decodeModelInput` in two steps: resolves once the header is read and the decode is running in
  * libvips (off this thread), with the job. The scorer starts the next batch's decodes this far before
- * inference blocks the main thread (onnxruntime-node's run is synchronous), so they run beside it.
+ * it hands a batch to the inference worker, so they run beside it.
  */
 export async function startModelInputDecode(
   bytes: Buffer,

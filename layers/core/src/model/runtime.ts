@@ -1,16 +1,22 @@
 /**
- * The inference runtime. The only module that imports onnxruntime-node.
+ * The inference runtime: the only module that starts onnxruntime-node, and it does so in a worker thread
+ * (runtime-worker.mjs, the only file that imports the package). onnxruntime-node 1.30 runs a graph
+ * synchronously on the thread that calls `run`: on the main thread a batch of 8 blocked the event loop
+ * for ~250 ms (no HTTP accept, no health check, no decode hand-off meanwhile). Each `ModelSession` owns
+ * one worker that owns its session; feeds go over as transferable buffers (`runMoving`) or copies (`run`).
  *
  * Sessions are created from bytes with a chosen execution provider: `cuda` when asked for and present,
  * else `cpu`, with one log line saying so; or, with `requireProvider`, a MODEL_LOAD_FAILED error that
  * says why cuda could not start (the GPU image: a CPU fallback there would deploy green and crawl). Feeds are checked against the session's input names before
- * running; a failed run reports input names, types and dims, never data.
+ * running; a failed run reports input names, types and dims, never data. A worker that dies rejects
+ * every pending and later run with INFERENCE_FAILED; `release()` ends the worker.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { Worker } from 'node:worker_threads';
+import type * as ort from 'onnxruntime-node';
 import { InferenceError, ModelError } from '../common/errors.ts';
 import { oneOf } from '../common/validate.ts';
 
@@ -41,9 +47,9 @@ export interface Output {
 }
 
 /** Execution providers this onnxruntime-node build lists (cuda is listed even when its libraries are absent). */
-export function listedProviders(): Provider[] {
-  const names = new Set(ort.listSupportedBackends().map((b) => b.name));
-  return PROVIDERS.filter((p) => names.has(p));
+async function providersOf(worker: RuntimeWorker): Promise<Provider[]> {
+  const { names } = (await worker.call({ op: 'backends' })) as { names: string[] };
+  return PROVIDERS.filter((p) => names.includes(p));
 }
 
 /** Where onnxruntime-node keeps its native libraries for this platform; the CUDA EP must be put there. */
@@ -53,8 +59,8 @@ export function nativeLibraryDir(): string {
 }
 
 /** Why cuda cannot be used here, or undefined when its provider library is installed. */
-export function cudaUnavailableReason(): string | undefined {
-  if (!listedProviders().includes('cuda')) return 'not in this onnxruntime-node build';
+async function cudaUnavailableReason(worker: RuntimeWorker): Promise<string | undefined> {
+  if (!(await providersOf(worker)).includes('cuda')) return 'not in this onnxruntime-node build';
   const library = join(nativeLibraryDir(), 'libonnxruntime_providers_cuda.so');
   return existsSync(library) ? undefined : `its provider library ${library} is not installed`;
 }
@@ -88,26 +94,59 @@ function sessionOptions(provider: Provider, intraOpThreads: number): ort.Inferen
   };
 }
 
+/** What a session's worker tells about its graph. */
+interface GraphInfo {
+  inputNames: string[];
+  outputNames: string[];
+  inputs: { name: string; shape: (number | string)[] | undefined }[];
+}
+
+type WireOutput = { type: string; data: unknown; dims: number[] } | undefined;
+
 export class ModelSession {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly worker: RuntimeWorker,
+    private readonly graph: GraphInfo,
     readonly provider: Provider,
   ) {}
 
   /**
-   * Creates a session on the wanted provider. For cuda, the provider libraries must be installed beside
-   * onnxruntime-node (the GPU image does this); when they are not, it says so once and uses cpu.
+   * Creates a session on the wanted provider, in a worker thread of its own. For cuda, the provider
+   * libraries must be installed beside onnxruntime-node (the GPU image does this); when they are not, it
+   * says so once and uses cpu.
    */
   static async create(graph: Uint8Array, source: string, options: RuntimeOptions): Promise<ModelSession> {
     const wanted = oneOf('runtime.provider', options.provider, PROVIDERS);
+    const worker = new RuntimeWorker();
+    try {
+      return await ModelSession.start(worker, graph, source, wanted, options);
+    } catch (error) {
+      await worker.stop();
+      // The thread itself failed (e.g. runtime-worker.mjs missing beside a bundle): a load failure.
+      if (error instanceof InferenceError) {
+        throw new ModelError('MODEL_LOAD_FAILED', `Could not load ${source}: ${error.message}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  private static async start(
+    worker: RuntimeWorker,
+    graph: Uint8Array,
+    source: string,
+    wanted: Provider,
+    options: RuntimeOptions,
+  ): Promise<ModelSession> {
     if (wanted === 'cuda') {
-      let reason = cudaUnavailableReason();
+      let reason = await cudaUnavailableReason(worker);
       let cause: unknown;
       if (reason === undefined) {
         try {
           // Severity 4 (fatal only): our own message below says why cuda was not used.
           const cuda = { ...sessionOptions('cuda', options.intraOpThreads), logSeverityLevel: 4 as const };
-          return new ModelSession(await ort.InferenceSession.create(graph, cuda), 'cuda');
+          return new ModelSession(worker, await worker.create(graph, cuda), 'cuda');
         } catch (error) {
           // e.g. "libcublasLt.so.12: cannot open shared object file": names the missing CUDA library.
           reason = `it could not start: ${firstLine(error)}`;
@@ -125,10 +164,12 @@ export class ModelSession {
     }
     try {
       return new ModelSession(
-        await ort.InferenceSession.create(graph, sessionOptions('cpu', options.intraOpThreads)),
+        worker,
+        await worker.create(graph, sessionOptions('cpu', options.intraOpThreads)),
         'cpu',
       );
     } catch (error) {
+      if (error instanceof InferenceError) throw error; // the worker died: create() says so
       throw new ModelError(
         'MODEL_LOAD_FAILED',
         `Expected a valid ONNX graph in ${source} but onnxruntime refused it: ${firstLine(error)}`,
@@ -140,11 +181,11 @@ export class ModelSession {
   }
 
   get inputNames(): readonly string[] {
-    return this.session.inputNames;
+    return this.graph.inputNames;
   }
 
   get outputNames(): readonly string[] {
-    return this.session.outputNames;
+    return this.graph.outputNames;
   }
 
   /**
@@ -152,8 +193,7 @@ export class ModelSession {
    * undefined when the graph does not say (the crop search then assumes the manifest's size is fixed).
    */
   inputShape(name: string): readonly (number | string)[] | undefined {
-    const meta = this.session.inputMetadata.find((m) => m.name === name);
-    return meta?.isTensor ? meta.shape : undefined;
+    return this.graph.inputs.find((m) => m.name === name)?.shape;
   }
 
   /** Checks that the graph has every input and output the manifest names. */
@@ -169,7 +209,29 @@ export class ModelSession {
     }
   }
 
+  /** Runs the graph on copies of the feeds: the caller's arrays stay as they are. */
   async run(feeds: Record<string, Feed>, fetches: readonly string[]): Promise<Record<string, Output>> {
+    return (await this.exchange(feeds, fetches, false)).outputs;
+  }
+
+  /**
+   * Runs the graph without copying the feeds: their buffers move to the worker (every array on them is
+   * detached here, length 0, from this call on) and come back with the result as `feeds`, same offsets
+   * and lengths, for the caller to reuse. When the run fails they do not come back: a pool must then
+   * drop them (a detached array must never be reused).
+   */
+  async runMoving(
+    feeds: Record<string, Feed>,
+    fetches: readonly string[],
+  ): Promise<{ outputs: Record<string, Output>; feeds: Record<string, TensorData> }> {
+    return this.exchange(feeds, fetches, true);
+  }
+
+  private async exchange(
+    feeds: Record<string, Feed>,
+    fetches: readonly string[],
+    move: boolean,
+  ): Promise<{ outputs: Record<string, Output>; feeds: Record<string, TensorData> }> {
     const names = Object.keys(feeds);
     const missing = this.inputNames.filter((n) => !names.includes(n));
     const unknown = names.filter((n) => !this.inputNames.includes(n));
@@ -178,28 +240,39 @@ export class ModelSession {
         `Expected feeds [${this.inputNames.join(', ')}] but received [${names.join(', ')}]`,
       );
     }
-    const tensors: Record<string, ort.Tensor> = {};
-    for (const [name, feed] of Object.entries(feeds)) {
-      tensors[name] = new ort.Tensor(
-        feed.data instanceof Float32Array ? 'float32' : 'int64',
-        feed.data,
-        feed.dims,
-      );
-    }
-    let results: ort.InferenceSession.ReturnType;
+    // Read before the buffers move: a detached array reports length 0.
+    const shapes = Object.entries(feeds)
+      .map(([n, f]) => `${n}: ${f.data instanceof Float32Array ? 'float32' : 'int64'}[${f.dims.join(',')}]`)
+      .join(', ');
+    const wire = Object.fromEntries(
+      Object.entries(feeds).map(([n, f]) => [n, { data: f.data, dims: [...f.dims] }]),
+    );
+    // Moved: each distinct buffer once; the worker sends them back in the same order.
+    const transfer = move ? [...new Set(Object.values(feeds).map((f) => f.data.buffer as ArrayBuffer))] : [];
+    const views = Object.entries(feeds).map(([name, { data }]) => {
+      const { byteOffset, length } = data; // a detached array reports 0 for both
+      return {
+        name,
+        make: (buffer: ArrayBuffer): TensorData =>
+          data instanceof Float32Array
+            ? new Float32Array(buffer, byteOffset, length)
+            : new BigInt64Array(buffer, byteOffset, length),
+        slot: transfer.indexOf(data.buffer as ArrayBuffer),
+      };
+    });
+    let reply: { result: unknown; returned: ArrayBuffer[] };
     try {
-      results = await this.session.run(tensors, [...fetches]);
+      reply = await this.worker.request({ op: 'run', feeds: wire, fetches: [...fetches] }, transfer);
     } catch (error) {
-      const shapes = Object.entries(tensors)
-        .map(([n, t]) => `${n}: ${t.type}[${t.dims.join(',')}]`)
-        .join(', ');
+      if (error instanceof InferenceError) throw error;
       throw new InferenceError(
         `onnxruntime failed to run the graph with ${shapes}: ${(error as Error).message}`,
         { cause: error },
       );
-    } finally {
-      for (const t of Object.values(tensors)) t.dispose();
     }
+    const back: Record<string, TensorData> = {};
+    for (const v of views) if (v.slot >= 0) back[v.name] = v.make(reply.returned[v.slot]!);
+    const results = (reply.result as { outputs: Record<string, WireOutput> }).outputs;
     const out: Record<string, Output> = {};
     for (const name of fetches) {
       const t = results[name];
@@ -210,11 +283,114 @@ export class ModelSession {
       }
       out[name] = { data: t.data as Float32Array, dims: t.dims };
     }
-    return out;
+    return { outputs: out, feeds: back };
   }
 
+  /** Releases the session and ends its worker. */
   async release(): Promise<void> {
-    await this.session.release();
+    await this.worker.stop();
+  }
+}
+
+type Request =
+  | { op: 'backends' }
+  | { op: 'create'; graph: Uint8Array; options: ort.InferenceSession.SessionOptions }
+  | { op: 'run'; feeds: Record<string, { data: TensorData; dims: number[] }>; fetches: string[] }
+  | { op: 'release' };
+
+type Reply =
+  | { id: number; ok: true; result: unknown; returned: ArrayBuffer[] }
+  | { id: number; ok: false; error: { name: string; message: string }; returned: ArrayBuffer[] };
+
+/**
+ * One worker thread running runtime-worker.mjs, and the requests waiting for its replies. It holds the
+ * process open only while a request is pending (a CLI exits when its work is done even if nobody
+ * released the session); when it dies, every pending and later request fails with INFERENCE_FAILED.
+ */
+class RuntimeWorker {
+  private readonly thread: Worker;
+  private readonly pending = new Map<
+    number,
+    { resolve: (reply: Reply & { ok: true }) => void; reject: (error: Error) => void }
+  >();
+  private nextId = 1;
+  private dead: InferenceError | undefined;
+  private stopping = false;
+
+  constructor() {
+    // No execArgv: the worker is plain JavaScript and needs none of the parent's loaders (tsx, vitest).
+    this.thread = new Worker(new URL('./runtime-worker.mjs', import.meta.url), { execArgv: [] });
+    this.thread.unref();
+    this.thread.on('message', (reply: Reply) => this.settle(reply));
+    this.thread.on('error', (error) =>
+      this.die(new InferenceError(`The inference worker failed: ${firstLine(error)}`, { cause: error })),
+    );
+    this.thread.on('exit', (code) => {
+      if (!this.stopping)
+        this.die(new InferenceError(`The inference worker stopped unexpectedly (exit code ${code})`));
+    });
+  }
+
+  /** Sends a request; resolves with its reply, rejects with the worker's error (an Error with its message). */
+  request(request: Request, transfer: ArrayBuffer[] = []): Promise<Reply & { ok: true }> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (this.stopping) return Promise.reject(new InferenceError('The model session was released'));
+    const id = this.nextId++;
+    const reply = new Promise<Reply & { ok: true }>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+    });
+    if (this.pending.size === 1) this.thread.ref();
+    try {
+      this.thread.postMessage({ id, ...request }, transfer);
+    } catch (error) {
+      // e.g. a buffer that cannot be transferred: nothing was sent
+      this.forget(id);
+      return Promise.reject(error);
+    }
+    return reply;
+  }
+
+  async call(request: Request): Promise<unknown> {
+    return (await this.request(request)).result;
+  }
+
+  async create(graph: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<GraphInfo> {
+    return (await this.call({ op: 'create', graph, options })) as GraphInfo;
+  }
+
+  /** Releases the session (after the runs already sent) and ends the thread. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    if (!this.dead) {
+      try {
+        await this.call({ op: 'release' });
+      } catch {
+        // a dead or failing worker is ended below all the same
+      }
+    }
+    this.stopping = true;
+    await this.thread.terminate();
+  }
+
+  private settle(reply: Reply): void {
+    const waiting = this.pending.get(reply.id);
+    if (!waiting) return;
+    this.forget(reply.id);
+    if (reply.ok) waiting.resolve(reply);
+    else waiting.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
+  }
+
+  private die(error: InferenceError): void {
+    this.dead ??= error;
+    for (const [id, waiting] of [...this.pending]) {
+      this.forget(id);
+      waiting.reject(this.dead);
+    }
+  }
+
+  private forget(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.thread.unref();
   }
 }
 

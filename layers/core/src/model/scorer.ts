@@ -106,10 +106,11 @@ interface Prepared {
 }
 
 /**
- * Reusable float32 batch tensors: a run's tensor is taken, filled, handed to onnxruntime and given
- * back when the run ends, so concurrent `scoreMany` calls never share one. One is kept between runs
- * (batchSize x 3 x H x W floats: 19 MiB at batch 8 and 448 px); extra ones for concurrent runs are
- * left to the garbage collector.
+ * Reusable float32 batch tensors: a run's tensor is taken, filled, moved to the inference worker
+ * (runtime.ts `runMoving`: its buffer is detached here meanwhile) and given back as the buffer the worker
+ * returns, so concurrent `scoreMany` calls never share one. One is kept between runs (batchSize x 3 x H
+ * x W floats: 19 MiB at batch 8 and 448 px); extra ones for concurrent runs, and the buffer of a run
+ * that failed, are left to the garbage collector.
  */
 class TensorPool {
   private readonly free: Float32Array[] = [];
@@ -120,7 +121,8 @@ class TensorPool {
   }
 
   give(tensor: Float32Array): void {
-    if (this.free.length === 0) this.free.push(tensor);
+    // Never keep a detached or foreign array: the next batch would be written into nothing.
+    if (this.free.length === 0 && tensor.length === this.size) this.free.push(tensor);
   }
 }
 
@@ -196,9 +198,9 @@ export class Scorer {
     for (let c = 0; c < chunks.length; c++) {
       const ready = await next!.ready;
       next = c + 1 < chunks.length ? this.prepareChunk(requests, chunks[c + 1]!, finish) : undefined;
-      // onnxruntime-node's run blocks this thread, and a decode advances only when this thread hands it
-      // on (file read -> header -> libvips): hand the next batch's decodes to libvips first, so they run
-      // beside this batch's inference instead of after it.
+      // A decode advances only when this thread hands it on (file read -> header -> libvips): hand the
+      // next batch's decodes to libvips first, so they run beside this batch's inference (in the runtime's
+      // worker thread), and this thread is free for the results while it runs.
       await next?.dispatched;
       if (ready.length === 0) continue;
       try {
@@ -324,12 +326,11 @@ export class Scorer {
     const { distribution, attributes } = manifest.outputs;
     const fetches = [distribution.name, ...(attributes ? [attributes.name] : [])];
     const t0 = performance.now();
-    let out: Awaited<ReturnType<typeof session.run>>;
-    try {
-      out = await session.run(feeds, fetches);
-    } finally {
-      this.tensors.give(tensor);
-    }
+    // The batch tensor's buffer moves to the inference worker (no copy) and comes back with the result,
+    // to the pool; a failed run keeps it (the pool then makes a new one).
+    const ran = await session.runMoving(feeds, fetches);
+    this.tensors.give(new Float32Array(ran.feeds[image.name]!.buffer as ArrayBuffer));
+    const out = ran.outputs;
     const inferenceMs = (performance.now() - t0) / n;
     const dist = out[distribution.name]!;
     const attr = attributes ? out[attributes.name] : undefined;
