@@ -10,6 +10,8 @@
 2. Levelness: one hand-defined statistic of the pixels, the share of gradient energy (squared
    central differences of luminance) whose direction lies within 2 degrees of horizontal or vertical;
    does the original beat its tilts and crops on it, and does a mirror leave it alone?
+3. With `--curve`: the probe trained on random subsets of the training photos (a quarter, half, three
+   quarters, all; 8 draws each): does held-out accuracy still climb with more photos (data-limited)?
 """
 import argparse
 import json
@@ -38,6 +40,18 @@ def pooled(data, split, idx, layout, per, grid=False):
     return np.concatenate(out, 1)
 
 
+def fit_ranker(fa, fb, l2):
+    """Pairwise logistic ranker on feature differences (first beats second); returns weights and scale."""
+    sd = fa.std(0) + 1e-6
+    x = np.concatenate([(fa - fb) / sd, (fb - fa) / sd])
+    y = np.concatenate([np.ones(len(fa)), np.zeros(len(fa))])
+    w = np.zeros(x.shape[1])
+    for _ in range(300):
+        p = 1 / (1 + np.exp(-x @ w))
+        w -= 0.1 * (x.T @ (p - y) / len(y) + l2 * w)
+    return w, sd
+
+
 def levelness(img):
     lum = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     gx = lum[1:-1, 2:] - lum[1:-1, :-2]
@@ -54,6 +68,8 @@ def main():
     ap.add_argument("--l2", type=float, default=0.01)
     ap.add_argument("--layout", choices=("pooled", "grid"), default="pooled",
                     help="grid: add each token map's 3x3 grid of means (where things are)")
+    ap.add_argument("--curve", action="store_true",
+                    help="also fit on subsets of the training photos: held-out accuracy against their number")
     a = ap.parse_args()
     layout = {k: tuple(v) for k, v in json.load(open(os.path.join(a.data, "layout.json"))).items()}
     per = sum(n * d for n, d in layout.values())
@@ -79,17 +95,24 @@ def main():
         held = [(d["original"][0], j) for d in by.values() if "original" in d and "tilt" in d for j in d.get(kind, [])]
         fa = pooled(a.data, "train", [p[0] for p in pairs], layout, per, grid)
         fb = pooled(a.data, "train", [p[1] for p in pairs], layout, per, grid)
-        sd = fa.std(0) + 1e-6
-        x = np.concatenate([(fa - fb) / sd, (fb - fa) / sd])
-        y = np.concatenate([np.ones(len(fa)), np.zeros(len(fa))])
-        w = np.zeros(x.shape[1])
-        for _ in range(300):
-            p = 1 / (1 + np.exp(-x @ w))
-            w -= 0.1 * (x.T @ (p - y) / len(y) + a.l2 * w)
         ha = pooled(a.data, "val", [p[0] for p in held], layout, per, grid)
         hb = pooled(a.data, "val", [p[1] for p in held], layout, per, grid)
+        w, sd = fit_ranker(fa, fb, a.l2)
         print(f"   {kind}: training pairs {len(pairs)} accuracy {np.mean((fa - fb) / sd @ w > 0):.3f}; "
               f"held-out pairs {len(held)} accuracy {np.mean((ha - hb) / sd @ w > 0):.3f}")
+        if a.curve:
+            photo = np.array([p[0] for p in pairs])
+            photos = np.unique(photo)
+            rng = np.random.default_rng(0)
+            for share in (0.25, 0.5, 0.75, 1.0):
+                n = max(2, int(round(share * len(photos))))
+                accs = []
+                for _ in range(8 if share < 1 else 1):
+                    keep = np.isin(photo, rng.choice(photos, n, replace=False))
+                    w, sd = fit_ranker(fa[keep], fb[keep], a.l2)
+                    accs.append(np.mean((ha - hb) / sd @ w > 0))
+                print(f"      {n:3d} training photos: held-out {np.mean(accs):.3f} "
+                      f"(draws {min(accs):.3f}-{max(accs):.3f})")
     views = np.memmap(os.path.join(a.data, "val", "views.u8"), dtype=np.uint8, mode="r").reshape(-1, 448, 448, 3)
     print("2. levelness (held-out whole photos): original above the damaged view")
     rows = {}
