@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -267,6 +268,35 @@ describe('Scorer', () => {
     expect((error as Error).message).toContain(
       'does not match its graph: expected inputs [image, input_ids, attention_mask]',
     );
+  });
+
+  it('leaves no inference thread behind when a load fails, before or after its session started', async () => {
+    await writeTinyModel(root, {
+      name: 'thread-mismatch',
+      patch: (m: any) => {
+        m.inputs.image.name = 'image';
+      },
+    });
+    await writeTinyModel(root, {
+      name: 'thread-tampered',
+      patch: (m: any) => {
+        m.files.graph.sha256 = '0'.repeat(64);
+      },
+    });
+    await writeTinyModel(root, { name: 'thread-garbage', graphBytes: new TextEncoder().encode('not ONNX') });
+    await Scorer.create(options()); // onnxruntime's process-wide threads start with its first session
+    const before = readdirSync('/proc/self/task').length;
+    const codes: string[] = [];
+    for (const model of ['thread-mismatch', 'thread-tampered', 'thread-garbage', 'thread-missing']) {
+      codes.push(((await Scorer.create({ ...options(), model }).catch((e: unknown) => e)) as MmlqError).code);
+    }
+    expect(codes).toEqual([
+      'MANIFEST_INVALID',
+      'MODEL_FILE_MISMATCH',
+      'MODEL_LOAD_FAILED',
+      'MODEL_NOT_FOUND',
+    ]);
+    expect(readdirSync('/proc/self/task').length).toBe(before);
   });
 
   it('fails with MODEL_LOAD_FAILED when the graph is not valid ONNX', async () => {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ModelError } from '../common/errors.ts';
 import { memo } from '../common/memo.ts';
 import { type Manifest, readManifest, readModelFiles } from './manifest.ts';
-import { ModelSession, type Provider } from './runtime.ts';
+import { ModelSession, PrestartedRuntime, type Provider } from './runtime.ts';
 import { HuggingFaceTokenizer, type TextTokenizer, WordTokenizer } from './tokenizer.ts';
 
 /**
@@ -109,6 +109,21 @@ export function servedManifest(manifest: Manifest, variant: string | undefined, 
 
 async function load(name: string, options: LoadOptions): Promise<LoadedModel> {
   const started = performance.now();
+  // The inference thread loads onnxruntime while the files below are read and hashed.
+  const runtime = new PrestartedRuntime();
+  try {
+    return await loadWith(runtime, name, options, started);
+  } finally {
+    await runtime.discard();
+  }
+}
+
+async function loadWith(
+  runtime: PrestartedRuntime,
+  name: string,
+  options: LoadOptions,
+  started: number,
+): Promise<LoadedModel> {
   const [base, variant] = splitModelName(name);
   const dir = await resolveModelDir(base, options.modelsDir);
   const read = await readManifest(dir);
@@ -124,20 +139,27 @@ async function load(name: string, options: LoadOptions): Promise<LoadedModel> {
     files.get('graph')!,
     join(dir, manifest.files['graph']!.path),
     options,
+    runtime,
   );
-  const { image, text } = manifest.inputs;
-  const { distribution, attributes, imageFeatures } = manifest.outputs;
-  session.assertSignature(
-    text ? [image.name, text.idsName, text.maskName] : [image.name],
-    [
-      distribution.name,
-      ...(attributes ? [attributes.name] : []),
-      ...(imageFeatures ? [imageFeatures.name] : []),
-    ],
-    dir,
-  );
-  const tokenizer = text ? makeTokenizer(text, files, dir) : undefined;
-  return { manifest, dir, session, tokenizer, loadMs: performance.now() - started };
+  try {
+    const { image, text } = manifest.inputs;
+    const { distribution, attributes, imageFeatures } = manifest.outputs;
+    session.assertSignature(
+      text ? [image.name, text.idsName, text.maskName] : [image.name],
+      [
+        distribution.name,
+        ...(attributes ? [attributes.name] : []),
+        ...(imageFeatures ? [imageFeatures.name] : []),
+      ],
+      dir,
+    );
+    const tokenizer = text ? makeTokenizer(text, files, dir) : undefined;
+    return { manifest, dir, session, tokenizer, loadMs: performance.now() - started };
+  } catch (error) {
+    // A graph that does not match its manifest: its thread must not outlive the failed load.
+    await session.release();
+    throw error;
+  }
 }
 
 function makeTokenizer(
