@@ -285,7 +285,7 @@ describe('osls package', () => {
     });
   });
 
-  it('runs library-tiers on its schedule, alone, with a role that can only list and read results, write them and tag uploads', () => {
+  it('runs library-tiers on its schedule, alone, with a role that can only list and read results, write them, list and tag uploads', () => {
     const fn = resources['LibraryTiersLambdaFunction'].Properties;
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['LibraryTiersRole', 'Arn'] });
     expect(fn.Handler).toBe('dist/functions/library-tiers/handler.handler');
@@ -302,13 +302,17 @@ describe('osls package', () => {
     )!;
     expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
     const bySid = Object.fromEntries(statements('LibraryTiersRole').map((st) => [st.Sid, st]));
-    expect(Object.keys(bySid).sort()).toEqual(['ListResults', 'Logs', 'Results', 'TagUploads']);
+    expect(Object.keys(bySid).sort()).toEqual(['ListResultsAndUploads', 'Logs', 'Results', 'TagUploads']);
     expect(bySid['TagUploads'].Resource).toBe('arn:aws:s3:::mmlq-edge-ci-media/uploads/*');
     expect(bySid['Results']).toMatchObject({
       Action: ['s3:GetObject', 's3:PutObject'],
       Resource: 'arn:aws:s3:::mmlq-edge-ci-media/results/*',
     });
-    expect(bySid['ListResults'].Condition.StringLike['s3:prefix']).toBe('results/*');
+    // The uploads are listed (never read): an image deleted since it was scored leaves the ranking.
+    expect(bySid['ListResultsAndUploads'].Condition.StringLike['s3:prefix']).toEqual([
+      'results/*',
+      'uploads/*',
+    ]);
     // on-upload and the backfill place new images against the same settings.
     for (const name of ['OnUploadLambdaFunction', 'BackfillLambdaFunction']) {
       expect(resources[name].Properties.Environment.Variables).toMatchObject({

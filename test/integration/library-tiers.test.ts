@@ -4,10 +4,16 @@
  * on-upload and scorer functions on serverless-offline; the real libraryTiers function (what the schedule
  * runs) ranks each library from the stored result documents in the local S3, writes its summary and tags
  * every image with its library tier; a new upload is placed against the summary by on-upload at once; the
- * CLI (`mmlq-edge bucket tiers`) finds nothing changed, then re-tags everything with --full.
+ * CLI (`mmlq-edge bucket tiers`) finds nothing changed, then re-tags everything with --full; an image
+ * deleted from the bucket leaves its library's ranking at the next run (its result stays).
  */
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { GetObjectTaggingCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectTaggingCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectStore } from '#core/clients/s3.ts';
 import {
@@ -112,8 +118,8 @@ describe('library tiers through the local stack', () => {
     expect(await libraryTag('uploads/a/img-0.jpg')).toBeUndefined();
     const report = await runSchedule();
     expect(report.libraries).toEqual([
-      { library: 'uploads/a/', count: 12, read: 12, retagged: 12, gone: 0, unchanged: false },
-      { library: 'uploads/b/', count: 5, read: 5, retagged: 5, gone: 0, unchanged: false },
+      { library: 'uploads/a/', count: 12, read: 12, retagged: 12, gone: 0, orphaned: 0, unchanged: false },
+      { library: 'uploads/b/', count: 5, read: 5, retagged: 5, gone: 0, orphaned: 0, unchanged: false },
     ]);
     for (const [library, n] of Object.entries(LIBRARIES)) {
       const keys = keysOf(library, n);
@@ -180,12 +186,37 @@ describe('library tiers through the local stack', () => {
     const full = await cli('--library', 'uploads/b/', '--full', '--json');
     expect(full.code, full.err).toBe(0);
     expect(JSON.parse(full.out)).toEqual({
-      libraries: [{ library: 'uploads/b/', count: 5, read: 5, retagged: 5, gone: 0, unchanged: false }],
+      libraries: [
+        { library: 'uploads/b/', count: 5, read: 5, retagged: 5, gone: 0, orphaned: 0, unchanged: false },
+      ],
     });
     const inside = await cli('--library', 'uploads/a/x/');
     expect(inside.code).toBe(2);
     expect(inside.err).toMatch(
       /^error \[INVALID_ARGUMENT\]: Expected the upload prefix "uploads\/" or a folder of it at most 1 deep/,
     );
+  }, 120_000);
+
+  it('an image deleted from the bucket leaves its library ranking at the next run; its result stays', async () => {
+    const keys = keysOf('uploads/b/', 5);
+    const before = await expectedTiers(keys);
+    const best = keys.find((k) => before.get(k) === 'top')!;
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: best }));
+    const report = await runSchedule();
+    expect(report.libraries.find((l) => l.library === 'uploads/b/')).toEqual({
+      library: 'uploads/b/',
+      count: 4,
+      read: 0,
+      retagged: expect.any(Number),
+      gone: 0,
+      orphaned: 1,
+      unchanged: false,
+    });
+    expect((await result(best))?.ok).toBe(true);
+    expect(await summary('uploads/b/')).toMatchObject({ count: 4, orphaned: 1, retagged: true });
+    const rest = keys.filter((k) => k !== best);
+    const want = await expectedTiers(rest);
+    for (const key of rest) expect(await libraryTag(key), key).toBe(want.get(key));
+    expect([...want.values()]).toContain('top');
   }, 120_000);
 });

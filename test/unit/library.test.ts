@@ -111,7 +111,8 @@ describe('ranking', () => {
 });
 
 describe('LibraryStore.recompute (fake S3; the real one in test/integration/library-tiers.test.ts)', () => {
-  function stored(objects: FakeObjects, key: string, outcome: number | 'error') {
+  async function stored(objects: FakeObjects, key: string, outcome: number | 'error') {
+    await objects.put({ bucket: 'b', key }, `image ${key}`, 'image/jpeg'); // the upload itself
     const doc =
       outcome === 'error'
         ? { ok: false, error: { code: 'IMAGE_CORRUPT', message: 'x' } }
@@ -135,10 +136,10 @@ describe('LibraryStore.recompute (fake S3; the real one in test/integration/libr
     await stored(objects, 'uploads/top-level.jpg', 6);
     const first = await store.recompute('b', { shares: SHARES, now: () => new Date('2026-12-01T00:00:00Z') });
     expect(first.libraries).toEqual([
-      { library: 'uploads/', count: 1, read: 1, retagged: 1, gone: 0, unchanged: false },
+      { library: 'uploads/', count: 1, read: 1, retagged: 1, gone: 0, orphaned: 0, unchanged: false },
       // 11 results read, the error result not ranked
-      { library: 'uploads/a/', count: 10, read: 11, retagged: 10, gone: 0, unchanged: false },
-      { library: 'uploads/b/', count: 4, read: 4, retagged: 4, gone: 0, unchanged: false },
+      { library: 'uploads/a/', count: 10, read: 11, retagged: 10, gone: 0, orphaned: 0, unchanged: false },
+      { library: 'uploads/b/', count: 4, read: 4, retagged: 4, gone: 0, orphaned: 0, unchanged: false },
     ]);
     const a = await objects.getJson<LibrarySummary>({
       bucket: 'b',
@@ -218,6 +219,40 @@ describe('LibraryStore.recompute (fake S3; the real one in test/integration/libr
       count: 6,
       read: 6,
       retagged: 6,
+    });
+  });
+
+  it('leaves images deleted since they were scored out of the ranking (their results stay)', async () => {
+    const objects = new FakeObjects();
+    const store = new LibraryStore(objects.asStore(), 'results/', { uploadPrefix: 'uploads/', depth: 0 });
+    for (let i = 0; i < 5; i++) await stored(objects, `uploads/${i}.jpg`, i + 1);
+    expect((await store.recompute('b', { shares: SHARES })).libraries[0]).toMatchObject({
+      count: 5,
+      orphaned: 0,
+    });
+    // The best image is deleted: the library is ranked again without it, its result is kept.
+    objects.objects.delete('b/uploads/4.jpg');
+    objects.tags.clear();
+    const after = await store.recompute('b', { shares: SHARES });
+    expect(after.libraries[0]).toMatchObject({ count: 4, orphaned: 1, unchanged: false, gone: 0 });
+    const summary = await objects.getJson<LibrarySummary>({
+      bucket: 'b',
+      key: 'results/uploads/.mmlq-library.json',
+    });
+    expect(summary).toMatchObject({ count: 4, orphaned: 1 });
+    // 4 images: top = rank 1 (at least the best), no good place (35 % rounds to 1), average = ranks 2-3.
+    expect(summary?.cutoffs).toEqual({ top: 4, average: 2 });
+    expect(objects.tags.get('b/uploads/4.jpg')).toBeUndefined();
+    // 4 (was good) is now the best: top.
+    expect(objects.tags.get('b/uploads/3.jpg')?.[LIBRARY_TAG]).toBe('top');
+    expect(objects.keys('b/results/uploads/4.jpg')).toEqual(['b/results/uploads/4.jpg.json']);
+    // Nothing changed since: skipped; the image uploaded again: ranked again.
+    expect((await store.recompute('b', { shares: SHARES })).libraries[0]).toMatchObject({ unchanged: true });
+    await objects.put({ bucket: 'b', key: 'uploads/4.jpg' }, 'image uploads/4.jpg', 'image/jpeg');
+    expect((await store.recompute('b', { shares: SHARES })).libraries[0]).toMatchObject({
+      count: 5,
+      orphaned: 0,
+      read: 0,
     });
   });
 

@@ -294,10 +294,11 @@ async function tiers(flags: TiersFlags, io: Io): Promise<number> {
     );
   for (const l of report.libraries) {
     const summary = `s3://${flags.bucket}/${store.resultsPrefix}${l.library}${LIBRARY_SUMMARY_SUFFIX}`;
+    const orphaned = l.orphaned ? `, ${l.orphaned} left out (image deleted since scored, result kept)` : '';
     io.stdout(
       l.unchanged
-        ? `${l.library}: ${l.count} ranked, unchanged since its summary (${summary})\n`
-        : `${l.library}: ${l.count} ranked (${l.read} results read), ${l.retagged} re-tagged${l.gone ? `, ${l.gone} deleted since scored` : ''} (${summary})\n`,
+        ? `${l.library}: ${l.count} ranked${orphaned}, unchanged since its summary (${summary})\n`
+        : `${l.library}: ${l.count} ranked (${l.read} results read), ${l.retagged} re-tagged${orphaned}${l.gone ? `, ${l.gone} deleted while tagging` : ''} (${summary})\n`,
     );
   }
   return 0;

@@ -141,8 +141,10 @@ export const libraryPercentile = (above: number, n: number): number =>
 export interface LibrarySummary {
   bucket: string;
   library: string;
-  /** Scored images ranked (error results do not count). */
+  /** Scored images ranked (error results do not count, nor images deleted since they were scored). */
   count: number;
+  /** Results kept whose image is no longer in the bucket (deleted since scored): not ranked. */
+  orphaned: number;
   shares: LibraryShares;
   /** The lowest score in each tier (absent: the tier is empty). */
   cutoffs: Partial<Record<Exclude<Tier, 'low'>, number>>;
@@ -150,7 +152,10 @@ export interface LibrarySummary {
   percentiles: number[];
   /** The models whose scores were ranked (`name@version`), with their counts. */
   models: Record<string, number>;
-  /** sha256 of the listing it was computed from (key and ETag of each result): unchanged → nothing to do. */
+  /**
+   * sha256 of the listing it was computed from (key and ETag of each result, and whether its image is
+   * still there): unchanged → nothing to do.
+   */
   fingerprint: string;
   computedAt: string;
   /** False while the images of a new summary are being re-tagged (a stopped recompute redoes them all). */
@@ -220,6 +225,11 @@ export class LibraryStore {
     return { bucket, key: `${this.resultsPrefix}${library}${LIBRARY_INDEX_SUFFIX}` };
   }
 
+  /** The upload a result document is of (`results/<upload key>.json`). */
+  private sourceOf(resultKey: string): string {
+    return resultKey.slice(this.resultsPrefix.length, -'.json'.length);
+  }
+
   private async readIndex(bucket: string, library: string): Promise<LibraryIndex['rows']> {
     const bytes = await this.objects.getBytes(this.indexRef(bucket, library));
     if (!bytes) return {};
@@ -263,11 +273,16 @@ export class LibraryStore {
       );
     }
     const progress: RecomputeProgress = { listed: 0, read: 0, toRead: 0, retagged: 0, libraries: 0 };
+    // The images themselves: a result whose image was deleted since it was scored is kept, not ranked.
+    const present = new Set<string>();
+    for await (const page of this.objects.list(bucket, within)) {
+      for (const o of page) present.add(o.key);
+    }
     const listings = new Map<string, ListedObject[]>();
     for await (const page of this.objects.list(bucket, this.resultsPrefix + within)) {
       for (const o of page) {
         if (!o.key.endsWith('.json') || o.key.endsWith(LIBRARY_SUMMARY_SUFFIX)) continue;
-        const source = o.key.slice(this.resultsPrefix.length, -'.json'.length);
+        const source = this.sourceOf(o.key);
         if (!source.startsWith(this.layout.uploadPrefix)) continue;
         const library = libraryOf(source, this.layout);
         const listed = listings.get(library);
@@ -280,7 +295,7 @@ export class LibraryStore {
     const report: RecomputeReport = { libraries: [] };
     const now = options.now ?? (() => new Date());
     for (const [library, listed] of [...listings].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const fingerprint = fingerprintOf(listed, options.shares);
+      const fingerprint = fingerprintOf(listed, options.shares, (o) => present.has(this.sourceOf(o.key)));
       const previous = await this.objects.getJson<LibrarySummary>(this.summaryRef(bucket, library));
       if (!options.full && previous?.fingerprint === fingerprint && previous.retagged) {
         report.libraries.push({
@@ -289,6 +304,7 @@ export class LibraryStore {
           read: 0,
           retagged: 0,
           gone: 0,
+          orphaned: previous.orphaned ?? 0,
           unchanged: true,
         });
         continue;
@@ -316,9 +332,16 @@ export class LibraryStore {
           doc.ok ? modelId(doc.model) : null,
         ];
       });
-      const entries: LibraryEntry[] = Object.values(rows).flatMap(([, key, versionId, score, model]) =>
-        score === null || model === null ? [] : [{ key, score, model, ...(versionId ? { versionId } : {}) }],
-      );
+      let orphaned = 0;
+      const entries: LibraryEntry[] = Object.values(rows).flatMap(([, key, versionId, score, model]) => {
+        if (!present.has(key)) {
+          orphaned++;
+          return [];
+        }
+        return score === null || model === null
+          ? []
+          : [{ key, score, model, ...(versionId ? { versionId } : {}) }];
+      });
       const { ranked, cutoffs, percentiles } = rankLibrary(entries, options.shares);
       const models: Record<string, number> = {};
       for (const e of entries) models[e.model] = (models[e.model] ?? 0) + 1;
@@ -326,6 +349,7 @@ export class LibraryStore {
         bucket,
         library,
         count: entries.length,
+        orphaned,
         shares: { ...options.shares },
         cutoffs,
         percentiles,
@@ -369,6 +393,7 @@ export class LibraryStore {
         read: toRead.length,
         retagged: changed.length - gone,
         gone,
+        orphaned,
         unchanged: false,
       });
     }
@@ -391,7 +416,8 @@ export interface RecomputeProgress {
 export interface RecomputeReport {
   /**
    * Per library: images ranked, result documents read this time (the others' scores came from the
-   * index), images re-tagged, not there to tag (deleted since scored), or nothing changed at all.
+   * index), images re-tagged, not there to tag (deleted between the listing and the tagging), results
+   * left out of the ranking because their image is gone (kept), or nothing changed at all.
    */
   libraries: {
     library: string;
@@ -399,13 +425,18 @@ export interface RecomputeReport {
     read: number;
     retagged: number;
     gone: number;
+    orphaned: number;
     unchanged: boolean;
   }[];
 }
 
-function fingerprintOf(listed: readonly ListedObject[], shares: LibraryShares): string {
+function fingerprintOf(
+  listed: readonly ListedObject[],
+  shares: LibraryShares,
+  imageThere: (o: ListedObject) => boolean,
+): string {
   const h = createHash('sha256').update(`${shares.top},${shares.good},${shares.average}\n`);
-  for (const o of listed) h.update(`${o.key} ${o.etag}\n`);
+  for (const o of listed) h.update(`${o.key} ${o.etag}${imageThere(o) ? '' : ' gone'}\n`);
   return h.digest('hex');
 }
 
