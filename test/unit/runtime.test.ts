@@ -119,25 +119,38 @@ describe('ModelSession runs', () => {
     expect(got.outputs[fetches[0]!]!.dims).toEqual(want[fetches[0]!]!.dims);
   });
 
-  it('rejects a pending run with INFERENCE_FAILED when its worker dies, and every later run too', async () => {
+  it('rejects a pending run with INFERENCE_FAILED when its worker dies, and starts a new worker for the next run', async () => {
     const graph = buildGraph({ text: false });
+    const logs: string[] = [];
     const session = await ModelSession.create(graph, 'tiny', {
       provider: 'cpu',
       intraOpThreads: 1,
-      log: () => {},
+      log: (m) => logs.push(m),
     });
-    const feeds = { pixel_values: { data: new Float32Array(3 * 8 * 8), dims: [1, 3, 8, 8] } };
+    const feeds = { pixel_values: { data: new Float32Array(3 * 8 * 8).fill(0.5), dims: [1, 3, 8, 8] } };
     const fetches = [session.outputNames[0]!];
-    await session.run(feeds, fetches);
+    const want = await session.run(feeds, fetches);
     const pending = session.run(feeds, fetches);
     // The worker thread is private: end it from outside, as a crash would.
-    await (session as unknown as { worker: { thread: Worker } }).worker.thread.terminate();
+    const kill = () => (session as unknown as { worker: { thread: Worker } }).worker.thread.terminate();
+    await kill();
     const error = await pending.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InferenceError);
     expect((error as InferenceError).code).toBe('INFERENCE_FAILED');
     expect((error as Error).message).toMatch(/^The inference worker stopped unexpectedly \(exit code \d+\)$/);
-    await expect(session.run(feeds, fetches)).rejects.toThrow(/inference worker stopped unexpectedly/);
-    await session.release(); // still safe
+    // A long-running scorer must not stay broken: the next runs get a new worker and the same answers.
+    const [again, concurrent] = await Promise.all([session.run(feeds, fetches), session.run(feeds, fetches)]);
+    expect([...again[fetches[0]!]!.data]).toEqual([...want[fetches[0]!]!.data]);
+    expect([...concurrent[fetches[0]!]!.data]).toEqual([...want[fetches[0]!]!.data]);
+    expect(session.restarts).toBe(1);
+    expect(logs).toEqual([
+      'The inference worker of tiny stopped (The inference worker stopped unexpectedly (exit code 1)); starting a new one',
+    ]);
+    await session.release();
+    await expect(session.run(feeds, fetches)).rejects.toThrow('The model session was released');
+    await kill(); // a released session is not revived
+    await expect(session.run(feeds, fetches)).rejects.toThrow('The model session was released');
+    expect(session.restarts).toBe(1);
   });
 
   it('ends its worker thread on release', async () => {

@@ -296,7 +296,8 @@ describe('Scorer', () => {
       'MODEL_LOAD_FAILED',
       'MODEL_NOT_FOUND',
     ]);
-    expect(readdirSync('/proc/self/task').length).toBe(before);
+    // Not more than before (other tests' threads may end meanwhile; each leaked load added two).
+    expect(readdirSync('/proc/self/task').length).toBeLessThanOrEqual(before);
   });
 
   it('fails with MODEL_LOAD_FAILED when the graph is not valid ONNX', async () => {

@@ -9,7 +9,8 @@
  * else `cpu`, with one log line saying so; or, with `requireProvider`, a MODEL_LOAD_FAILED error that
  * says why cuda could not start (the GPU image: a CPU fallback there would deploy green and crawl). Feeds are checked against the session's input names before
  * running; a failed run reports input names, types and dims, never data. A worker that dies rejects
- * every pending and later run with INFERENCE_FAILED; `release()` ends the worker.
+ * its pending runs with INFERENCE_FAILED, and the next run starts a new one (same graph and options,
+ * one log line); `release()` ends the worker.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -126,10 +127,16 @@ interface GraphInfo {
 type WireOutput = { type: string; data: unknown; dims: number[] } | undefined;
 
 export class ModelSession {
+  /** Workers started again after the one before died (a long-running scorer heals, see `exchange`). */
+  restarts = 0;
+  private revival: Promise<void> | undefined;
+  private released = false;
+
   private constructor(
-    private readonly worker: RuntimeWorker,
+    private worker: RuntimeWorker,
     private readonly graph: GraphInfo,
     readonly provider: Provider,
+    private readonly restart: { bytes: Uint8Array; source: string; options: RuntimeOptions },
   ) {}
 
   /**
@@ -173,7 +180,11 @@ export class ModelSession {
         try {
           // Severity 4 (fatal only): our own message below says why cuda was not used.
           const cuda = { ...sessionOptions('cuda', options.intraOpThreads), logSeverityLevel: 4 as const };
-          return new ModelSession(worker, await worker.create(graph, cuda), 'cuda');
+          return new ModelSession(worker, await worker.create(graph, cuda), 'cuda', {
+            bytes: graph,
+            source,
+            options,
+          });
         } catch (error) {
           // e.g. "libcublasLt.so.12: cannot open shared object file": names the missing CUDA library.
           reason = `it could not start: ${firstLine(error)}`;
@@ -194,6 +205,7 @@ export class ModelSession {
         worker,
         await worker.create(graph, sessionOptions('cpu', options.intraOpThreads)),
         'cpu',
+        { bytes: graph, source, options },
       );
     } catch (error) {
       if (error instanceof InferenceError) throw error; // the worker died: create() says so
@@ -289,6 +301,7 @@ export class ModelSession {
     });
     let reply: { result: unknown; returned: ArrayBuffer[] };
     try {
+      if (this.worker.dead && !this.released) await this.revive(this.worker.dead);
       reply = await this.worker.request({ op: 'run', feeds: wire, fetches: [...fetches] }, transfer);
     } catch (error) {
       if (error instanceof InferenceError) throw error;
@@ -315,7 +328,46 @@ export class ModelSession {
 
   /** Releases the session and ends its worker. */
   async release(): Promise<void> {
+    this.released = true;
+    await this.revival?.catch(() => undefined);
     await this.worker.stop();
+  }
+
+  /**
+   * A new worker with the same graph and options after the last one died (its pending runs failed
+   * with INFERENCE_FAILED; nothing else is lost): without this a long-running scorer (the HTTP service,
+   * a warm Lambda) would fail every later batch until replaced. Concurrent runs share one restart; a
+   * restart that fails fails the run that asked for it, and the next run tries again.
+   */
+  private revive(cause: InferenceError): Promise<void> {
+    this.revival ??= (async () => {
+      const { bytes, source, options } = this.restart;
+      options.log(`The inference worker of ${source} stopped (${cause.message}); starting a new one`);
+      const worker = new RuntimeWorker();
+      try {
+        const opts =
+          this.provider === 'cuda'
+            ? { ...sessionOptions('cuda', options.intraOpThreads), logSeverityLevel: 4 as const }
+            : sessionOptions('cpu', options.intraOpThreads);
+        await worker.create(bytes, opts);
+      } catch (error) {
+        await worker.stop();
+        throw error instanceof InferenceError
+          ? error
+          : new InferenceError(`Could not start a new inference worker for ${source}: ${firstLine(error)}`, {
+              cause: error,
+            });
+      }
+      if (this.released) {
+        await worker.stop();
+        return;
+      }
+      this.worker = worker;
+      this.restarts++;
+    })().finally(() => {
+      this.revival = undefined;
+    });
+    return this.revival;
   }
 }
 
@@ -341,8 +393,13 @@ class RuntimeWorker {
     { resolve: (reply: Reply & { ok: true }) => void; reject: (error: Error) => void }
   >();
   private nextId = 1;
-  private dead: InferenceError | undefined;
+  private died: InferenceError | undefined;
   private stopping = false;
+
+  /** Why the thread ended, when it died (not when it was stopped). */
+  get dead(): InferenceError | undefined {
+    return this.died;
+  }
 
   constructor() {
     // No execArgv: the worker is plain JavaScript and needs none of the parent's loaders (tsx, vitest).
@@ -360,7 +417,7 @@ class RuntimeWorker {
 
   /** Sends a request; resolves with its reply, rejects with the worker's error (an Error with its message). */
   request(request: Request, transfer: ArrayBuffer[] = []): Promise<Reply & { ok: true }> {
-    if (this.dead) return Promise.reject(this.dead);
+    if (this.died) return Promise.reject(this.died);
     if (this.stopping) return Promise.reject(new InferenceError('The model session was released'));
     const id = this.nextId++;
     const reply = new Promise<Reply & { ok: true }>((resolve, reject) => {
@@ -388,7 +445,7 @@ class RuntimeWorker {
   /** Releases the session (after the runs already sent) and ends the thread. */
   async stop(): Promise<void> {
     if (this.stopping) return;
-    if (!this.dead) {
+    if (!this.died) {
       try {
         await this.call({ op: 'release' });
       } catch {
@@ -408,10 +465,10 @@ class RuntimeWorker {
   }
 
   private die(error: InferenceError): void {
-    this.dead ??= error;
+    this.died ??= error;
     for (const [id, waiting] of [...this.pending]) {
       this.forget(id);
-      waiting.reject(this.dead);
+      waiting.reject(this.died);
     }
   }
 
