@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScorerClientConfig } from '#core/clients/config.ts';
 import { HttpScorerClient } from '#core/clients/scorer-client.ts';
@@ -140,7 +141,11 @@ describe('MicroBatcher', () => {
 describe('scorer HTTP server', () => {
   it('falls back from cuda to cpu with one log line and reports it in /health', async () => {
     expect(warnings.filter((w) => w.startsWith('Execution provider cuda'))).toHaveLength(1);
-    expect(await health()).toMatchObject({ status: 'ok', model: { name: 'tiny', provider: 'cpu' } });
+    expect(await health()).toMatchObject({
+      status: 'ok',
+      model: { name: 'tiny', provider: 'cpu' },
+      inference: { restarts: 0 },
+    });
   });
 
   it('scores jobs from concurrent clients in shared batches, in order, with per-item errors', async () => {
@@ -170,6 +175,24 @@ describe('scorer HTTP server', () => {
     expect(batching.items - before.items).toBe(6);
     expect(batching.batches - before.batches).toBeLessThan(3);
     expect(batching.largest).toBeGreaterThan(2);
+  });
+
+  it('heals when its inference worker dies: that batch fails, the next one scores, /health counts the restart', async () => {
+    const scorer = client(server.url, { maxAttempts: 1 });
+    const job = (id: string) =>
+      scorer.score({ items: [{ id, image: { url: `${imagesOrigin}/${id}.jpg` } }] });
+    const before = await job('before-crash');
+    expect(before.outcomes[0]!.ok).toBe(true);
+    // The worker thread is private to the session: end it from outside, as a crash would.
+    const session = server.service.scorer.model.session as unknown as { worker: { thread: Worker } };
+    await session.worker.thread.terminate();
+    const after = await job('after-crash');
+    expect(after.outcomes[0]).toMatchObject({ id: 'after-crash', ok: true });
+    expect(after.outcomes[0]!.ok && after.outcomes[0]!.result.score).toBe(
+      before.outcomes[0]!.ok && before.outcomes[0]!.result.score,
+    );
+    expect(await health()).toMatchObject({ status: 'ok', inference: { restarts: 1 } });
+    expect(warnings.some((w) => /^The inference worker of .+ stopped \(/.test(w))).toBe(true);
   });
 
   it('carries crop aspects through the micro-batcher: boxes inside the image; a bad aspect is a 400', async () => {

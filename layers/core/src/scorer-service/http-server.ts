@@ -1,7 +1,7 @@
 /**
  * The scorer's plain HTTP entry point, for GPU hosts (ECS on GPU instances) and any container platform:
  *   POST /v1/score   the same job as the Lambda handler → { model, outcomes }
- *   GET  /health     { status, model (with the provider in use), batching, queue }
+ *   GET  /health     { status, model (with the provider in use), inference: { restarts }, batching, queue }
  * Images of concurrent requests are micro-batched (batcher.ts) so the GPU sees full batches. At most
  * `maxQueuedItems` items are admitted at once; a job beyond that is answered 503 SCORER_UNAVAILABLE
  * with Retry-After (the scorer client retries it), so a burst cannot hold gigabytes of images.
@@ -75,6 +75,7 @@ export async function startScorerServer(config: ServerConfig, logger: Logger): P
         return send(200, {
           status: 'ok',
           model: service.model,
+          inference: { restarts: service.inferenceRestarts },
           batching: { ...batcher.stats },
           queue: { ...queue },
         });

@@ -59,6 +59,11 @@ export class ScoringService {
     return this.scorer.modelInfo;
   }
 
+  /** Inference workers started again after one died (0 on a healthy scorer; see runtime.ts). */
+  get inferenceRestarts(): number {
+    return this.scorer.model.session.restarts;
+  }
+
   async run(job: ScoreJob): Promise<ScoreJobResult> {
     const outcomes: ItemOutcome[] = new Array(job.items.length);
     const ready: { index: number; request: ScoreRequest; fetchMs: number; source: ScoredSource }[] = [];
