@@ -300,6 +300,26 @@ describe('Scorer', () => {
     expect(readdirSync('/proc/self/task').length).toBeLessThanOrEqual(before);
   });
 
+  it('reads and checks its graph again when its inference worker dies; a changed file is refused', async () => {
+    await writeTinyModel(root, { name: 'heal', size: 16 });
+    const scorer = await Scorer.create({ ...options(), model: 'heal' });
+    const request = { id: 'x', image: { bytes: await solid(32, 32, { r: 90, g: 140, b: 30 }) } };
+    const first = await scorer.scoreOne(request);
+    const kill = () =>
+      (
+        scorer.model.session as unknown as { worker: { thread: { terminate(): Promise<number> } } }
+      ).worker.thread.terminate();
+    await kill();
+    expect((await scorer.scoreOne(request)).score).toBe(first.score);
+    expect(scorer.model.session.restarts).toBe(1);
+    // The graph on disk changes under a running scorer: the restart refuses it instead of serving it.
+    await writeFile(join(root, 'heal', 'model.onnx'), 'not the graph that was loaded');
+    await kill();
+    const [outcome] = await scorer.scoreMany([request]);
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'MODEL_FILE_MISMATCH' } });
+    expect(scorer.model.session.restarts).toBe(1);
+  });
+
   it('fails with MODEL_LOAD_FAILED when the graph is not valid ONNX', async () => {
     await writeTinyModel(root, { name: 'garbage', graphBytes: new TextEncoder().encode('not a protobuf') });
     const error = await Scorer.create({ ...options(), model: 'garbage' }).catch((e: unknown) => e);

@@ -139,7 +139,18 @@ async function loadWith(
     files.get('graph')!,
     join(dir, manifest.files['graph']!.path),
     options,
-    runtime,
+    {
+      prestarted: runtime,
+      // Should the inference worker die, the graph is read (and checked) again rather than kept.
+      reload: async () =>
+        (
+          await readModelFiles(
+            dir,
+            { ...manifest, files: { graph: manifest.files['graph']! } },
+            options.verify,
+          )
+        ).get('graph')!,
+    },
   );
   try {
     const { image, text } = manifest.inputs;

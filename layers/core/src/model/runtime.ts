@@ -136,7 +136,11 @@ export class ModelSession {
     private worker: RuntimeWorker,
     private readonly graph: GraphInfo,
     readonly provider: Provider,
-    private readonly restart: { bytes: Uint8Array; source: string; options: RuntimeOptions },
+    private readonly restart: {
+      source: string;
+      options: RuntimeOptions;
+      reload: () => Promise<Uint8Array>;
+    },
   ) {}
 
   /**
@@ -148,12 +152,21 @@ export class ModelSession {
     graph: Uint8Array,
     source: string,
     options: RuntimeOptions,
-    prestarted?: PrestartedRuntime,
+    extras: {
+      /** A thread started earlier (see PrestartedRuntime). */
+      prestarted?: PrestartedRuntime;
+      /**
+       * How to get the graph again should the worker die (e.g. read the file): without it the session
+       * keeps `graph` in memory for that (a few MB for the default model, GBs for the paper-size one).
+       */
+      reload?: () => Promise<Uint8Array>;
+    } = {},
   ): Promise<ModelSession> {
     const wanted = oneOf('runtime.provider', options.provider, PROVIDERS);
-    const worker = prestarted?.take() ?? new RuntimeWorker();
+    const worker = extras.prestarted?.take() ?? new RuntimeWorker();
+    const reload = extras.reload ?? (() => Promise.resolve(graph));
     try {
-      return await ModelSession.start(worker, graph, source, wanted, options);
+      return await ModelSession.start(worker, graph, { source, options, reload }, wanted);
     } catch (error) {
       await worker.stop();
       // The thread itself failed (e.g. runtime-worker.mjs missing beside a bundle): a load failure.
@@ -169,10 +182,10 @@ export class ModelSession {
   private static async start(
     worker: RuntimeWorker,
     graph: Uint8Array,
-    source: string,
+    restart: ModelSession['restart'],
     wanted: Provider,
-    options: RuntimeOptions,
   ): Promise<ModelSession> {
+    const { source, options } = restart;
     if (wanted === 'cuda') {
       let reason = await cudaUnavailableReason(worker);
       let cause: unknown;
@@ -180,11 +193,7 @@ export class ModelSession {
         try {
           // Severity 4 (fatal only): our own message below says why cuda was not used.
           const cuda = { ...sessionOptions('cuda', options.intraOpThreads), logSeverityLevel: 4 as const };
-          return new ModelSession(worker, await worker.create(graph, cuda), 'cuda', {
-            bytes: graph,
-            source,
-            options,
-          });
+          return new ModelSession(worker, await worker.create(graph, cuda), 'cuda', restart);
         } catch (error) {
           // e.g. "libcublasLt.so.12: cannot open shared object file": names the missing CUDA library.
           reason = `it could not start: ${firstLine(error)}`;
@@ -205,7 +214,7 @@ export class ModelSession {
         worker,
         await worker.create(graph, sessionOptions('cpu', options.intraOpThreads)),
         'cpu',
-        { bytes: graph, source, options },
+        restart,
       );
     } catch (error) {
       if (error instanceof InferenceError) throw error; // the worker died: create() says so
@@ -299,9 +308,10 @@ export class ModelSession {
         slot: transfer.indexOf(data.buffer as ArrayBuffer),
       };
     });
+    // Its own typed errors (the graph file changed: MODEL_FILE_MISMATCH), not "failed to run".
+    if (this.worker.dead && !this.released) await this.revive(this.worker.dead);
     let reply: { result: unknown; returned: ArrayBuffer[] };
     try {
-      if (this.worker.dead && !this.released) await this.revive(this.worker.dead);
       reply = await this.worker.request({ op: 'run', feeds: wire, fetches: [...fetches] }, transfer);
     } catch (error) {
       if (error instanceof InferenceError) throw error;
@@ -341,10 +351,11 @@ export class ModelSession {
    */
   private revive(cause: InferenceError): Promise<void> {
     this.revival ??= (async () => {
-      const { bytes, source, options } = this.restart;
+      const { source, options, reload } = this.restart;
       options.log(`The inference worker of ${source} stopped (${cause.message}); starting a new one`);
       const worker = new RuntimeWorker();
       try {
+        const bytes = await reload();
         const opts =
           this.provider === 'cuda'
             ? { ...sessionOptions('cuda', options.intraOpThreads), logSeverityLevel: 4 as const }
@@ -352,7 +363,7 @@ export class ModelSession {
         await worker.create(bytes, opts);
       } catch (error) {
         await worker.stop();
-        throw error instanceof InferenceError
+        throw error instanceof InferenceError || error instanceof ModelError
           ? error
           : new InferenceError(`Could not start a new inference worker for ${source}: ${firstLine(error)}`, {
               cause: error,
