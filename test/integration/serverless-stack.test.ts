@@ -573,6 +573,13 @@ describe('HTTP API (score-api)', () => {
       ['uploads/library/missing.png', 'IMAGE_NOT_FOUND'],
     ]);
     expect(body.items[1].score).toBeGreaterThan(body.items[0].score);
+    // Where each scored image stands in this batch (the library rule among the 2 scored): the failed
+    // one has no standing.
+    expect(body.items.map((i: any) => i.batch)).toEqual([
+      { percentile: 50, tier: 'average' }, // 2nd of 2: no good place (35 % of 2 rounds to 1)
+      { percentile: 100, tier: 'top' },
+      undefined,
+    ]);
 
     // Every item's result can be fetched again by its own unguessable id, failures too.
     const ids = body.items.map((i: any) => i.resultId);

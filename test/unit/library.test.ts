@@ -14,6 +14,7 @@ import {
   parseLibraryShares,
   placeInLibrary,
   rankLibrary,
+  standingWithin,
 } from '#core/results/library.ts';
 import { FakeObjects, MODEL, result } from '../helpers/fakes.ts';
 
@@ -30,6 +31,27 @@ describe('libraryOf', () => {
     ['uploads/x/y/a.jpg', 5, 'uploads/x/y/'],
   ])('%s at depth %i is in %s', (key, depth, library) => {
     expect(libraryOf(key, { uploadPrefix: 'uploads/', depth })).toBe(library);
+  });
+});
+
+describe('standingWithin (one batch)', () => {
+  it('gives each score its percentile and tier among the others, ties sharing the better place, in input order', () => {
+    expect(standingWithin([5, 9, 7, 9], SHARES)).toEqual([
+      { percentile: 25, tier: 'low' },
+      { percentile: 100, tier: 'top' },
+      { percentile: 50, tier: 'average' },
+      { percentile: 100, tier: 'top' },
+    ]);
+    expect(standingWithin([6.2])).toEqual([{ percentile: 100, tier: 'top' }]);
+    expect(standingWithin([])).toEqual([]);
+    // the same as ranking the scores as a library
+    const scores = Array.from({ length: 20 }, (_, i) => ((i * 7) % 20) / 2);
+    const { ranked } = rankLibrary(
+      scores.map((score, i) => ({ key: String(i), score, model: 'm@1' })),
+      SHARES,
+    );
+    const byKey = new Map(ranked.map((r) => [r.entry.key, { percentile: r.percentile, tier: r.tier }]));
+    expect(standingWithin(scores, SHARES)).toEqual(scores.map((_, i) => byKey.get(String(i))));
   });
 });
 

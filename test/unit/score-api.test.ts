@@ -192,6 +192,31 @@ describe('score-api: results', () => {
     }
   });
 
+  it("gives each scored item of a batch its standing among the batch's scored images, and a single image none", async () => {
+    const scores: Record<string, number> = { a: 4.5, b: 7.25, c: 6 };
+    const scorer = new FakeScorer((item) => {
+      const name = (item.image as { url: string }).url.slice(-5, -4);
+      return name === 'x'
+        ? { id: item.id, ok: false, error: { code: 'IMAGE_CORRUPT', message: 'broken' } }
+        : { id: item.id, ok: true, result: result(scores[name]!) };
+    });
+    const { post } = setup(scorer);
+    const url = (name: string) => ({ url: `https://images.example.com/${name}.jpg` });
+    const { status, body } = await post({ items: [url('a'), url('x'), url('b'), url('c')] });
+    expect(status).toBe(200);
+    expect(body.items.map((i: any) => [i.ok, i.batch])).toEqual([
+      // 3 scored: top = the best, no good place (35 % of 3 rounds to 1), average = rank 2 (75 % → 2)
+      [true, { percentile: 33.3, tier: 'low' }],
+      [false, undefined],
+      [true, { percentile: 100, tier: 'top' }],
+      [true, { percentile: 66.7, tier: 'average' }],
+    ]);
+    const single = await post(url('b'));
+    expect(single.status).toBe(200);
+    expect(single.body.score).toBe(7.25);
+    expect(single.body.batch).toBeUndefined();
+  });
+
   it('forwards crop aspects per item and answers the boxes the scorer found', async () => {
     const box = { aspect: '16:9', left: 10, top: 0, width: 320, height: 180, score: 6.1 };
     const scorer = new FakeScorer((item) => ({

@@ -6,6 +6,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { CropBox } from '../model/crop.ts';
 import { hammingDistance } from '../model/image.ts';
 import type { ScoreOutcome, ScoreResult } from '../model/scorer.ts';
+import { libraryPercentile } from '../results/library.ts';
 
 /**
  * A row of a report: a scorer outcome, or a failure that is not the scorer's (the local stack reports
@@ -73,7 +74,7 @@ export function buildReport(
   const leaders: { file: string; phash: string }[] = [];
   for (const [i, o] of scored.entries()) {
     if (i > 0 && o.result.score < scored[i - 1]!.result.score) above = i;
-    const batchPercentile = Math.round((1000 * (n - above)) / n) / 10;
+    const batchPercentile = libraryPercentile(above, n); // the library rule's percentile, as the API's `batch`
     let leader: { file: string } | undefined;
     if (distinct) {
       const phash = o.result.image.phash;

@@ -137,6 +137,23 @@ export function libraryTierOf(above: number, n: number, shares: LibraryShares): 
 export const libraryPercentile = (above: number, n: number): number =>
   Math.round((1000 * (n - above)) / n) / 10;
 
+/**
+ * Where each of `scores` stands among them (one request's batch, a folder on the command line): its
+ * percentile and tier by the library rule, in input order.
+ */
+export function standingWithin(
+  scores: readonly number[],
+  shares: LibraryShares = DEFAULT_LIBRARY_SHARES,
+): { percentile: number; tier: Tier }[] {
+  const { ranked } = rankLibrary(
+    scores.map((score, i) => ({ key: String(i), score, model: '' })),
+    shares,
+  );
+  const out: { percentile: number; tier: Tier }[] = new Array(scores.length);
+  for (const r of ranked) out[Number(r.entry.key)] = { percentile: r.percentile, tier: r.tier };
+  return out;
+}
+
 /** A library's standing, as a recompute left it. */
 export interface LibrarySummary {
   bucket: string;

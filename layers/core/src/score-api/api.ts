@@ -27,6 +27,7 @@ import { bodyBytes, errorResponse, header, json, pathSegment, type Response, rou
 import { IMAGE_TYPES, suffixOfMime } from '../common/image-types.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
 import { parseJsonText, parseWith } from '../common/validate.ts';
+import { standingWithin } from '../results/library.ts';
 import { ApiResultStore, type ApiSource, newApiResultId } from '../results/store.ts';
 import type { ApiConfig } from './config.ts';
 
@@ -151,6 +152,18 @@ function sourceOf(item: ScoreItem, outcome: ItemOutcome, staged: string | undefi
 const apiResults = (deps: ApiDeps) =>
   new ApiResultStore(deps.objects, deps.config.bucket, deps.config.apiResultsPrefix);
 
+/**
+ * Each scored item of a batch gets `batch`: its percentile and tier among the batch's scored images
+ * (the library rule, as WordPress ranks a site and library-tiers a bucket prefix): "the best of these".
+ * Not stored with the result (it depends on the rest of the request).
+ */
+function withBatchStanding<T extends { ok: boolean; score?: number }>(items: T[]): T[] {
+  const scored = items.filter((i) => i.ok);
+  const standing = standingWithin(scored.map((i) => i.score!));
+  const of = new Map(scored.map((item, k) => [item, standing[k]!]));
+  return items.map((item) => (of.has(item) ? { ...item, batch: of.get(item) } : item));
+}
+
 function present(item: ScoreItem, outcome: ItemOutcome, stored: string) {
   if (!outcome.ok) return { id: item.id, ok: false, resultId: stored, error: outcome.error };
   return { id: item.id, ok: true, resultId: stored, ...outcome.result };
@@ -190,7 +203,7 @@ async function postScores(
     }),
   );
   const timings = { totalMs: Number((performance.now() - started).toFixed(2)) };
-  if (batch) return json(200, { model: answer.model, items: presented, timings });
+  if (batch) return json(200, { model: answer.model, items: withBatchStanding(presented), timings });
   const only = presented[0]!;
   if (!only.ok)
     return json(statusOf((only as { error: { code: string } }).error.code), {
