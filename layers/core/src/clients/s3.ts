@@ -166,11 +166,11 @@ export class ObjectStore {
   }
 
   async getJson<T>(ref: ObjectRef): Promise<T | undefined> {
+    const bytes = await this.getBytes(ref);
+    if (bytes === undefined) return undefined;
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
-      return JSON.parse((await out.Body!.transformToString('utf8')) || 'null') as T;
+      return JSON.parse(bytes.toString('utf8') || 'null') as T;
     } catch (error) {
-      if (isMissing(error)) return undefined;
       throw storageError('read', ref, error);
     }
   }

@@ -82,11 +82,13 @@ export function intraOpThreadsFor(requested: number): number {
  *   the core a decode needs; measured on 2 shared cores, the same or less wall time for less CPU;
  * - the CPU arena stays (without it every run pays fresh page faults: ~4x slower), but no memory
  *   pattern: the pattern pre-plans one block for a whole batch's activations (~380 MiB more peak RSS
- *   at batch 8 x 448 px) and was not faster here, the arena reuses freed blocks instead.
+ *   at batch 8 x 448 px) and was not faster here, the arena reuses freed blocks instead;
+ * - on cuda, onnxruntime logs fatal errors only (severity 4): our own message says why cuda was not used.
  */
 function sessionOptions(provider: Provider, intraOpThreads: number): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
+    ...(provider === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
     graphOptimizationLevel: 'all',
     enableCpuMemArena: true,
     enableMemPattern: false,
@@ -191,8 +193,7 @@ export class ModelSession {
       let cause: unknown;
       if (reason === undefined) {
         try {
-          // Severity 4 (fatal only): our own message below says why cuda was not used.
-          const cuda = { ...sessionOptions('cuda', options.intraOpThreads), logSeverityLevel: 4 as const };
+          const cuda = sessionOptions('cuda', options.intraOpThreads);
           return new ModelSession(worker, await worker.create(graph, cuda), 'cuda', restart);
         } catch (error) {
           // e.g. "libcublasLt.so.12: cannot open shared object file": names the missing CUDA library.
@@ -355,12 +356,7 @@ export class ModelSession {
       options.log(`The inference worker of ${source} stopped (${cause.message}); starting a new one`);
       const worker = new RuntimeWorker();
       try {
-        const bytes = await reload();
-        const opts =
-          this.provider === 'cuda'
-            ? { ...sessionOptions('cuda', options.intraOpThreads), logSeverityLevel: 4 as const }
-            : sessionOptions('cpu', options.intraOpThreads);
-        await worker.create(bytes, opts);
+        await worker.create(await reload(), sessionOptions(this.provider, options.intraOpThreads));
       } catch (error) {
         await worker.stop();
         throw error instanceof InferenceError || error instanceof ModelError
