@@ -6,7 +6,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { CropBox } from '../model/crop.ts';
 import { hammingDistance } from '../model/image.ts';
 import type { ScoreOutcome, ScoreResult } from '../model/scorer.ts';
-import { libraryPercentile } from '../results/library.ts';
+import { standingWithin } from '../results/library.ts';
 
 /**
  * A row of a report: a scorer outcome, or a failure that is not the scorer's (the local stack reports
@@ -68,13 +68,11 @@ export function buildReport(
 ): Report {
   const scored = outcomes.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
   scored.sort((a, b) => b.result.score - a.result.score || a.id.localeCompare(b.id));
-  const n = scored.length;
-  let above = 0;
+  // The library rule's percentile among this run's scored images, as the API's `batch`.
+  const standing = standingWithin(scored.map((o) => o.result.score));
   const all: Ranked[] = [];
   const leaders: { file: string; phash: string }[] = [];
   for (const [i, o] of scored.entries()) {
-    if (i > 0 && o.result.score < scored[i - 1]!.result.score) above = i;
-    const batchPercentile = libraryPercentile(above, n); // the library rule's percentile, as the API's `batch`
     let leader: { file: string } | undefined;
     if (distinct) {
       const phash = o.result.image.phash;
@@ -85,7 +83,7 @@ export function buildReport(
       rank: i + 1,
       file: o.id,
       result: o.result,
-      batchPercentile,
+      batchPercentile: standing[i]!.percentile,
       ...(leader ? { sameAs: leader.file } : {}),
     });
   }
