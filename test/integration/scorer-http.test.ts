@@ -10,7 +10,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScorerClientConfig } from '#core/clients/config.ts';
 import { HttpScorerClient } from '#core/clients/scorer-client.ts';
@@ -21,6 +20,7 @@ import { readScorerConfig, readServerConfig } from '#core/scorer-service/config.
 import { type ScorerServer, startScorerServer } from '#core/scorer-service/http-server.ts';
 import { ScoringService } from '#core/scorer-service/service.ts';
 import { freePort } from '#tools/local/stack.ts';
+import { crashInferenceWorker } from '../helpers/crash.ts';
 import { patternJpeg } from '../helpers/images.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
 
@@ -183,9 +183,7 @@ describe('scorer HTTP server', () => {
       scorer.score({ items: [{ id, image: { url: `${imagesOrigin}/${id}.jpg` } }] });
     const before = await job('before-crash');
     expect(before.outcomes[0]!.ok).toBe(true);
-    // The worker thread is private to the session: end it from outside, as a crash would.
-    const session = server.service.scorer.model.session as unknown as { worker: { thread: Worker } };
-    await session.worker.thread.terminate();
+    await crashInferenceWorker(server.service.scorer.model.session);
     const after = await job('after-crash');
     expect(after.outcomes[0]).toMatchObject({ id: 'after-crash', ok: true });
     expect(after.outcomes[0]!.ok && after.outcomes[0]!.result.score).toBe(

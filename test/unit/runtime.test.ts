@@ -1,11 +1,11 @@
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InferenceError } from '#core/common/errors.ts';
 import { DEFAULT_MODEL, DEFAULT_MODELS_DIR, loadModel, unloadAll } from '#core/model/registry.ts';
 import { type Feed, ModelSession } from '#core/model/runtime.ts';
+import { crashInferenceWorker } from '../helpers/crash.ts';
 import { buildGraph } from '../helpers/tiny-model.ts';
 
 /** The threads this process has now (Linux: one entry per thread). */
@@ -131,8 +131,7 @@ describe('ModelSession runs', () => {
     const fetches = [session.outputNames[0]!];
     const want = await session.run(feeds, fetches);
     const pending = session.run(feeds, fetches);
-    // The worker thread is private: end it from outside, as a crash would.
-    const kill = () => (session as unknown as { worker: { thread: Worker } }).worker.thread.terminate();
+    const kill = () => crashInferenceWorker(session);
     await kill();
     const error = await pending.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InferenceError);

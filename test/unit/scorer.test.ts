@@ -8,6 +8,7 @@ import { MmlqError } from '#core/common/errors.ts';
 import { loadModel, unloadAll } from '#core/model/registry.ts';
 import { Scorer } from '#core/model/scorer.ts';
 import { distributionStats } from '#core/model/scores.ts';
+import { crashInferenceWorker } from '../helpers/crash.ts';
 import { patternJpeg, solid } from '../helpers/images.ts';
 import { expected, VOCAB, writeTinyModel } from '../helpers/tiny-model.ts';
 
@@ -305,10 +306,7 @@ describe('Scorer', () => {
     const scorer = await Scorer.create({ ...options(), model: 'heal' });
     const request = { id: 'x', image: { bytes: await solid(32, 32, { r: 90, g: 140, b: 30 }) } };
     const first = await scorer.scoreOne(request);
-    const kill = () =>
-      (
-        scorer.model.session as unknown as { worker: { thread: { terminate(): Promise<number> } } }
-      ).worker.thread.terminate();
+    const kill = () => crashInferenceWorker(scorer.model.session);
     await kill();
     expect((await scorer.scoreOne(request)).score).toBe(first.score);
     expect(scorer.model.session.restarts).toBe(1);
