@@ -130,10 +130,9 @@ describe('ModelSession runs', () => {
     const feeds = { pixel_values: { data: new Float32Array(3 * 8 * 8).fill(0.5), dims: [1, 3, 8, 8] } };
     const fetches = [session.outputNames[0]!];
     const want = await session.run(feeds, fetches);
-    const pending = session.run(feeds, fetches);
     const kill = () => crashInferenceWorker(session);
-    await kill();
-    const error = await pending.catch((e: unknown) => e);
+    // A run sent as the worker ends: pending when it exits.
+    const error = await crashInferenceWorker(session, () => session.run(feeds, fetches).catch((e: unknown) => e));
     expect(error).toBeInstanceOf(InferenceError);
     expect((error as InferenceError).code).toBe('INFERENCE_FAILED');
     expect((error as Error).message).toMatch(/^The inference worker stopped unexpectedly \(exit code \d+\)$/);
