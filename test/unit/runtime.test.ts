@@ -132,7 +132,9 @@ describe('ModelSession runs', () => {
     const want = await session.run(feeds, fetches);
     const kill = () => crashInferenceWorker(session);
     // A run sent as the worker ends: pending when it exits.
-    const error = await crashInferenceWorker(session, () => session.run(feeds, fetches).catch((e: unknown) => e));
+    const error = await crashInferenceWorker(session, () =>
+      session.run(feeds, fetches).catch((e: unknown) => e),
+    );
     expect(error).toBeInstanceOf(InferenceError);
     expect((error as InferenceError).code).toBe('INFERENCE_FAILED');
     expect((error as Error).message).toMatch(/^The inference worker stopped unexpectedly \(exit code \d+\)$/);
