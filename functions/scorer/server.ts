@@ -6,6 +6,7 @@
  * what is missing, so a broken image fails its deployment rather than serving slowly on CPU.
  */
 import { observability } from '#core/common/observability.ts';
+import { unloadAll } from '#core/model/registry.ts';
 import { readServerConfig } from '#core/scorer-service/config.ts';
 import { type ScorerServer, startScorerServer } from '#core/scorer-service/http-server.ts';
 
@@ -22,6 +23,12 @@ logger.info('scorer listening', { url: scorer.url, provider: scorer.service.mode
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     logger.info('shutting down', { signal });
-    void scorer.close().then(() => process.exit(0));
+    // Answers the connected clients, then releases the model: its release waits for the runs already
+    // sent, so no inference thread is still running when the process exits (one ended inside
+    // onnxruntime's native run aborts the process, exit 134; test/integration/shutdown.test.ts).
+    void scorer
+      .close()
+      .then(unloadAll)
+      .then(() => process.exit(0));
   });
 }
