@@ -371,9 +371,6 @@ describe('at-least-once: uploads in = results + dead letters, under faults', () 
     expect(counts.before.local).toBeGreaterThan(0);
   });
 
-  /** Result writes seen while the same event was delivered 4 times at once. */
-  let duplicateWrites: string[] = [];
-
   it('the same event delivered 4 times at once: one result, tags that agree', async () => {
     const key = 'uploads/dup/img.jpg';
     const etag = await put(key, await patternJpeg(72, 40));
@@ -405,20 +402,12 @@ describe('at-least-once: uploads in = results + dead letters, under faults', () 
       console.log(`duplicates: statuses ${statuses.join(', ')}; result writes ${writes.length}`);
       expect(statuses.every((s) => s === 'scored' || s === 'duplicate')).toBe(true);
       expect((await account(new Map([[key, etag]]))).problems).toEqual([]);
-      // Whoever wrote, the one result left is that of this upload, with tags that agree (above).
+      // Whoever wrote, the one result left is that of this upload, with tags that agree (above). s3rver
+      // ignores conditional PUTs, so here more than one may have written: that exactly one does on an S3
+      // that honours them is test/integration/conditional-writes.test.ts.
       expect(writes.length).toBeGreaterThanOrEqual(1);
-      duplicateWrites = writes;
     } finally {
       unsubscribe();
     }
-  });
-
-  // Deliveries that run at once all miss the result and all score. on-upload writes the result with a
-  // conditional PUT (If-None-Match * / If-Match the ETag it saw: results/store.ts put), so on S3 one
-  // commits and the others answer duplicate (test/unit/on-upload.test.ts, against S3's semantics).
-  // s3rver ignores conditions on PUT, so here each of them writes: this records that the local stack
-  // cannot show it; when the local S3 honours conditional writes, this fails and becomes an `it`.
-  it.fails('... and exactly one result write for those 4 deliveries (s3rver ignores conditional PUTs)', () => {
-    expect(duplicateWrites).toEqual(['ObjectCreated:Put']);
   });
 });
