@@ -2,8 +2,9 @@
  * A local S3 that honours conditional writes, for the tests that need them: moto's server (Python,
  * `moto[server]` ≥ 5.1). s3rver, the local stack's S3, ignores If-None-Match and If-Match on PUT.
  *
- * Found as MOTO_SERVER (a path), else `moto_server` on PATH, else the newest pyenv Python's. Before a
- * test relies on it, it is checked to refuse a second If-None-Match: * PUT of a key with 412.
+ * Found as MOTO_SERVER (a path), else `moto_server` on PATH, else the newest pyenv Python's, else
+ * ~/.local/bin's (`bash .ci/moto-deps.sh`, which `npm test` runs, installs it there when none is found).
+ * Before a test relies on it, it is checked to refuse a second If-None-Match: * PUT of a key with 412.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -24,19 +25,23 @@ export const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'test
 function findMotoServer(): string {
   const named = process.env['MOTO_SERVER'];
   if (named) return named;
+  // pyenv's shims run whichever Python is selected, which may lack moto: its versions are looked at instead.
   for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (dir && existsSync(join(dir, 'moto_server'))) return join(dir, 'moto_server');
+    if (dir && !dir.includes('/.pyenv/') && existsSync(join(dir, 'moto_server')))
+      return join(dir, 'moto_server');
   }
   const pyenv = join(process.env['PYENV_ROOT'] ?? join(homedir(), '.pyenv'), 'versions');
   const versions = existsSync(pyenv)
     ? readdirSync(pyenv).sort((a, b) => b.localeCompare(a, 'en', { numeric: true }))
     : [];
-  for (const v of versions) {
-    const bin = join(pyenv, v, 'bin', 'moto_server');
+  for (const bin of [
+    ...versions.map((v) => join(pyenv, v, 'bin', 'moto_server')),
+    join(homedir(), '.local', 'bin', 'moto_server'),
+  ]) {
     if (existsSync(bin)) return bin;
   }
   throw new Error(
-    "No moto server found (MOTO_SERVER, moto_server on PATH, or a pyenv Python's): install it with pip install 'moto[server]>=5.1'",
+    "No moto server found (MOTO_SERVER, moto_server on PATH, a pyenv Python's or ~/.local/bin's): bash .ci/moto-deps.sh installs it (pip install --user 'moto[server]>=5.1')",
   );
 }
 
