@@ -84,6 +84,21 @@ async function expectedTiers(keys: readonly string[]): Promise<Map<string, strin
   );
 }
 
+/** `mmlq-edge bucket tiers` against the local S3 (credentials from the environment, as the AWS CLI takes them). */
+function cli(...args: string[]) {
+  process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
+  return runCliCaptured(
+    ['bucket', 'tiers', '--bucket', BUCKET, '--depth', '1', '--s3-endpoint', stack.s3Endpoint, ...args],
+    process.cwd(),
+  );
+}
+
+/** The image of b/ the deletion test removed. */
+let deleted: string;
+
+const modelOf = (doc: StoredResult | undefined) => `${doc?.model.name}@${doc?.model.version}`;
+
 const keysOf = (library: string, n: number) => Array.from({ length: n }, (_, i) => `${library}img-${i}.jpg`);
 
 beforeAll(async () => {
@@ -117,9 +132,28 @@ describe('library tiers through the local stack', () => {
     // Before any summary, on-upload had nothing to place against: no library tier yet.
     expect(await libraryTag('uploads/a/img-0.jpg')).toBeUndefined();
     const report = await runSchedule();
+    const model = modelOf(await result('uploads/a/img-0.jpg'));
     expect(report.libraries).toEqual([
-      { library: 'uploads/a/', count: 12, read: 12, retagged: 12, gone: 0, orphaned: 0, unchanged: false },
-      { library: 'uploads/b/', count: 5, read: 5, retagged: 5, gone: 0, orphaned: 0, unchanged: false },
+      {
+        library: 'uploads/a/',
+        count: 12,
+        read: 12,
+        retagged: 12,
+        gone: 0,
+        orphaned: 0,
+        unchanged: false,
+        models: { [model]: 12 },
+      },
+      {
+        library: 'uploads/b/',
+        count: 5,
+        read: 5,
+        retagged: 5,
+        gone: 0,
+        orphaned: 0,
+        unchanged: false,
+        models: { [model]: 5 },
+      },
     ]);
     for (const [library, n] of Object.entries(LIBRARIES)) {
       const keys = keysOf(library, n);
@@ -166,14 +200,6 @@ describe('library tiers through the local stack', () => {
     const want = await expectedTiers(keys);
     for (const key of keys) expect(await libraryTag(key), key).toBe(want.get(key));
 
-    // The CLI takes credentials from the environment, as the AWS CLI does (the local S3 takes any).
-    process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
-    process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
-    const cli = (...args: string[]) =>
-      runCliCaptured(
-        ['bucket', 'tiers', '--bucket', BUCKET, '--depth', '1', '--s3-endpoint', stack.s3Endpoint, ...args],
-        process.cwd(),
-      );
     const unchanged = await cli();
     expect(unchanged.code, unchanged.err).toBe(0);
     expect(unchanged.out).toBe(
@@ -187,7 +213,16 @@ describe('library tiers through the local stack', () => {
     expect(full.code, full.err).toBe(0);
     expect(JSON.parse(full.out)).toEqual({
       libraries: [
-        { library: 'uploads/b/', count: 5, read: 5, retagged: 5, gone: 0, orphaned: 0, unchanged: false },
+        {
+          library: 'uploads/b/',
+          count: 5,
+          read: 5,
+          retagged: 5,
+          gone: 0,
+          orphaned: 0,
+          unchanged: false,
+          models: { [modelOf(await result('uploads/b/img-0.jpg'))]: 5 },
+        },
       ],
     });
     const inside = await cli('--library', 'uploads/a/x/');
@@ -201,6 +236,7 @@ describe('library tiers through the local stack', () => {
     const keys = keysOf('uploads/b/', 5);
     const before = await expectedTiers(keys);
     const best = keys.find((k) => before.get(k) === 'top')!;
+    deleted = best;
     await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: best }));
     const report = await runSchedule();
     expect(report.libraries.find((l) => l.library === 'uploads/b/')).toEqual({
@@ -211,6 +247,7 @@ describe('library tiers through the local stack', () => {
       gone: 0,
       orphaned: 1,
       unchanged: false,
+      models: expect.any(Object),
     });
     expect((await result(best))?.ok).toBe(true);
     expect(await summary('uploads/b/')).toMatchObject({ count: 4, orphaned: 1, retagged: true });
@@ -218,5 +255,35 @@ describe('library tiers through the local stack', () => {
     const want = await expectedTiers(rest);
     for (const key of rest) expect(await libraryTag(key), key).toBe(want.get(key));
     expect([...want.values()]).toContain('top');
+  }, 120_000);
+
+  it('says when a library ranks scores of two model versions (after a model change), and ranks them all', async () => {
+    // One image of b/ as a newer model version scored it (what on-upload writes after a model change).
+    const key = keysOf('uploads/b/', 5).find((k) => k !== deleted)!;
+    const doc = (await result(key))!;
+    const old = modelOf(doc);
+    await objects.putJson(
+      { bucket: BUCKET, key: `results/${key}.json` },
+      {
+        ...doc,
+        model: { ...doc.model, version: '9.0.0' },
+      },
+    );
+    const report = await runSchedule();
+    const b = report.libraries.find((l) => l.library === 'uploads/b/')!;
+    expect(b).toMatchObject({ count: 4, read: 1, unchanged: false });
+    expect(b.models).toEqual({ [old]: 3, [`${doc.model.name}@9.0.0`]: 1 });
+    const run = await cli('--library', 'uploads/b/');
+    expect(run.code, run.err).toBe(0);
+    expect(run.out).toMatch(/^uploads\/b\/: 4 ranked, 1 left out .*unchanged since its summary/);
+    // stderr: the progress line, then the warning.
+    expect(
+      run.err
+        .split('\n')
+        .filter((l) => l.startsWith('warning: '))
+        .join('\n'),
+    ).toBe(
+      `warning: uploads/b/: scores of 2 model versions ranked together (${old}: 3, ${doc.model.name}@9.0.0: 1); rescore the library with one model (mmlq-edge bucket backfill) for one scale`,
+    );
   }, 120_000);
 });

@@ -1,6 +1,9 @@
 /** Library tiers (results/library.ts): the ranking rule, the summary, placing new images, the recompute. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InvalidArgumentError } from '#core/common/errors.ts';
+import type { Logger } from '#core/common/observability.ts';
+import { readLibraryTiersConfig } from '#core/library-tiers/config.ts';
+import { recomputeLibraryTiers } from '#core/library-tiers/recompute.ts';
 import { readUploadConfig } from '#core/on-upload/config.ts';
 import { ignoreReason } from '#core/on-upload/uploads.ts';
 import {
@@ -11,12 +14,13 @@ import {
   libraryOf,
   libraryPercentile,
   libraryTierOf,
+  mixedModels,
   parseLibraryShares,
   placeInLibrary,
   rankLibrary,
   standingWithin,
 } from '#core/results/library.ts';
-import { FakeObjects, MODEL, result } from '../helpers/fakes.ts';
+import { countingMetrics, FakeObjects, MODEL, quietLogger, result } from '../helpers/fakes.ts';
 
 const SHARES = { top: 10, good: 35, average: 75 };
 
@@ -133,7 +137,14 @@ describe('ranking', () => {
 });
 
 describe('LibraryStore.recompute (fake S3; the real one in test/integration/library-tiers.test.ts)', () => {
-  async function stored(objects: FakeObjects, key: string, outcome: number | 'error') {
+  const one = (n: number) => ({ [`${MODEL.name}@${MODEL.version}`]: n });
+
+  async function stored(
+    objects: FakeObjects,
+    key: string,
+    outcome: number | 'error',
+    version = MODEL.version,
+  ) {
     await objects.put({ bucket: 'b', key }, `image ${key}`, 'image/jpeg'); // the upload itself
     const doc =
       outcome === 'error'
@@ -143,7 +154,7 @@ describe('LibraryStore.recompute (fake S3; the real one in test/integration/libr
       { bucket: 'b', key: `results/${key}.json` },
       {
         source: { bucket: 'b', key, etag: 'e' },
-        model: { name: MODEL.name, version: MODEL.version },
+        model: { name: MODEL.name, version },
         ...doc,
       },
     );
@@ -158,10 +169,37 @@ describe('LibraryStore.recompute (fake S3; the real one in test/integration/libr
     await stored(objects, 'uploads/top-level.jpg', 6);
     const first = await store.recompute('b', { shares: SHARES, now: () => new Date('2026-12-01T00:00:00Z') });
     expect(first.libraries).toEqual([
-      { library: 'uploads/', count: 1, read: 1, retagged: 1, gone: 0, orphaned: 0, unchanged: false },
+      {
+        library: 'uploads/',
+        count: 1,
+        read: 1,
+        retagged: 1,
+        gone: 0,
+        orphaned: 0,
+        unchanged: false,
+        models: one(1),
+      },
       // 11 results read, the error result not ranked
-      { library: 'uploads/a/', count: 10, read: 11, retagged: 10, gone: 0, orphaned: 0, unchanged: false },
-      { library: 'uploads/b/', count: 4, read: 4, retagged: 4, gone: 0, orphaned: 0, unchanged: false },
+      {
+        library: 'uploads/a/',
+        count: 10,
+        read: 11,
+        retagged: 10,
+        gone: 0,
+        orphaned: 0,
+        unchanged: false,
+        models: one(10),
+      },
+      {
+        library: 'uploads/b/',
+        count: 4,
+        read: 4,
+        retagged: 4,
+        gone: 0,
+        orphaned: 0,
+        unchanged: false,
+        models: one(4),
+      },
     ]);
     const a = await objects.getJson<LibrarySummary>({
       bucket: 'b',
@@ -216,6 +254,41 @@ describe('LibraryStore.recompute (fake S3; the real one in test/integration/libr
       '6.jpg': 'average', // 7: was good
       '2.jpg': 'low', // 3: was average
     });
+  });
+
+  it('reports the model versions it ranked, and says when a library mixes them (after a model change)', async () => {
+    const objects = new FakeObjects();
+    const store = new LibraryStore(objects.asStore(), 'results/', { uploadPrefix: 'uploads/', depth: 0 });
+    for (let i = 0; i < 3; i++) await stored(objects, `uploads/${i}.jpg`, i + 4);
+    const first = await store.recompute('b', { shares: SHARES });
+    expect(first.libraries[0]!.models).toEqual(one(3));
+    expect(mixedModels(first.libraries[0]!.models)).toBeUndefined();
+    // Two uploads scored by the next version (and one error result of it, not ranked).
+    await stored(objects, 'uploads/new1.jpg', 7, '2.0.0');
+    await stored(objects, 'uploads/new2.jpg', 3, '2.0.0');
+    await stored(objects, 'uploads/new3.jpg', 'error', '2.0.0');
+    const mixed = await store.recompute('b', { shares: SHARES });
+    const models = { 'fake@1.0.0': 3, 'fake@2.0.0': 2 };
+    expect(mixed.libraries[0]).toMatchObject({ count: 5, unchanged: false, models });
+    expect(mixedModels(models)).toBe(
+      'scores of 2 model versions ranked together (fake@1.0.0: 3, fake@2.0.0: 2); rescore the library with one model (mmlq-edge bucket backfill) for one scale',
+    );
+    // An unchanged library reports the models of its summary.
+    expect((await store.recompute('b', { shares: SHARES })).libraries[0]).toMatchObject({
+      unchanged: true,
+      models,
+    });
+    // The schedule (functions/library-tiers) logs it as a warning, with the counts.
+    const warnings: unknown[][] = [];
+    const logger = quietLogger();
+    logger.warn = ((...args: unknown[]) => warnings.push(args)) as Logger['warn'];
+    await recomputeLibraryTiers({
+      config: readLibraryTiersConfig({ BUCKET: 'b', AWS_REGION: 'eu-west-1' }),
+      objects: objects.asStore(),
+      logger,
+      metrics: countingMetrics(),
+    });
+    expect(warnings).toEqual([[mixedModels(models), { bucket: 'b', library: 'uploads/', models }]]);
   });
 
   it('reads a result again when it changed (rescored), and every result when the index is unreadable or with full', async () => {

@@ -32,6 +32,7 @@ import {
   LIBRARY_SUMMARY_SUFFIX,
   type LibraryShares,
   LibraryStore,
+  mixedModels,
   parseLibraryShares,
   type RecomputeProgress,
 } from '../results/library.ts';
@@ -300,6 +301,8 @@ async function tiers(flags: TiersFlags, io: Io): Promise<number> {
         ? `${l.library}: ${l.count} ranked${orphaned}, unchanged since its summary (${summary})\n`
         : `${l.library}: ${l.count} ranked (${l.read} results read), ${l.retagged} re-tagged${orphaned}${l.gone ? `, ${l.gone} deleted while tagging` : ''} (${summary})\n`,
     );
+    const mixed = mixedModels(l.models);
+    if (mixed) io.stderr(`warning: ${l.library}: ${mixed}\n`);
   }
   return 0;
 }

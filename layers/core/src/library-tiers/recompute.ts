@@ -6,7 +6,7 @@
  */
 import type { ObjectStore } from '../clients/s3.ts';
 import { type Logger, type Metrics, MetricUnit } from '../common/observability.ts';
-import { LibraryStore, type RecomputeReport } from '../results/library.ts';
+import { LibraryStore, mixedModels, type RecomputeReport } from '../results/library.ts';
 import type { LibraryTiersConfig } from './config.ts';
 
 export async function recomputeLibraryTiers(deps: {
@@ -23,7 +23,11 @@ export async function recomputeLibraryTiers(deps: {
   }
   const store = new LibraryStore(deps.objects, config.resultsPrefix, config.library.layout);
   const report = await store.recompute(bucket, { shares: config.library.shares });
-  for (const l of report.libraries) logger.info('library tiers', { bucket, ...l });
+  for (const l of report.libraries) {
+    logger.info('library tiers', { bucket, ...l });
+    const mixed = mixedModels(l.models);
+    if (mixed) logger.warn(mixed, { bucket, library: l.library, models: l.models });
+  }
   metrics.addMetric('LibrariesRanked', MetricUnit.Count, report.libraries.filter((l) => !l.unchanged).length);
   metrics.addMetric(
     'LibraryRetags',

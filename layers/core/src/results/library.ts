@@ -217,6 +217,17 @@ export function rankLibrary(
   return { ranked, cutoffs, percentiles };
 }
 
+/**
+ * What to say of a library whose ranking mixes model versions (undefined when it is one model): after
+ * a model change the new uploads' scores sit beside the old model's until the library is rescored, and
+ * two models' scores are not on one scale.
+ */
+export function mixedModels(models: Record<string, number>): string | undefined {
+  const names = Object.entries(models).sort(([a, m], [b, n]) => n - m || (a < b ? -1 : 1));
+  if (names.length < 2) return undefined;
+  return `scores of ${names.length} model versions ranked together (${names.map(([name, n]) => `${name}: ${n}`).join(', ')}); rescore the library with one model (mmlq-edge bucket backfill) for one scale`;
+}
+
 /** Where a score lands in a library as its summary stands: its tier, or undefined before any summary. */
 export function placeInLibrary(score: number, summary: LibrarySummary | undefined): Tier | undefined {
   if (!summary || summary.count === 0) return undefined;
@@ -323,6 +334,7 @@ export class LibraryStore {
           gone: 0,
           orphaned: previous.orphaned ?? 0,
           unchanged: true,
+          models: previous.models ?? {},
         });
         continue;
       }
@@ -412,6 +424,7 @@ export class LibraryStore {
         gone,
         orphaned,
         unchanged: false,
+        models,
       });
     }
     return report;
@@ -434,7 +447,9 @@ export interface RecomputeReport {
   /**
    * Per library: images ranked, result documents read this time (the others' scores came from the
    * index), images re-tagged, not there to tag (deleted between the listing and the tagging), results
-   * left out of the ranking because their image is gone (kept), or nothing changed at all.
+   * left out of the ranking because their image is gone (kept), or nothing changed at all; and the
+   * models whose scores were ranked (`name@version`: count), more than one after a model change until
+   * the library is rescored.
    */
   libraries: {
     library: string;
@@ -444,6 +459,7 @@ export interface RecomputeReport {
     gone: number;
     orphaned: number;
     unchanged: boolean;
+    models: Record<string, number>;
   }[];
 }
 
