@@ -76,15 +76,21 @@ afterAll(async () => {
 let termIds: Record<string, number>;
 
 /** Writes a score the way the wp-webhook function does: the meta and the model's tier term, one request. */
-async function writeScore(id: number, score: number, percentile: number, tier: string): Promise<void> {
+async function writeScore(
+  id: number,
+  score: number,
+  percentile: number,
+  tier: string,
+  scored: { model: string; at: string } = { model: 'mmlq@1.1.0', at: '2026-11-23T19:05:00.000Z' },
+): Promise<void> {
   const res = await api('POST', `wp/v2/media/${id}`, {
     meta: {
       mmlq_score: score,
       mmlq_std: 0.4,
       mmlq_percentile: percentile,
       mmlq_tier: tier,
-      mmlq_model: 'mmlq@1.1.0',
-      mmlq_scored_at: '2026-11-23T19:05:00.000Z',
+      mmlq_model: scored.model,
+      mmlq_scored_at: scored.at,
       mmlq_attributes: JSON.stringify({ sharp: 0.9 }),
       mmlq_error: '',
     },
@@ -554,6 +560,76 @@ describe('what editors see in chromium', { timeout: 180_000 }, () => {
     expect(states.lastIndexOf('done')).toBeGreaterThan(states.indexOf('running'));
     for (const id of fresh) expect((await status(id)).startsWith('pending|')).toBe(true);
     await page.context().close();
+  });
+
+  it('after a model change: names the model versions ranked together, and rescores what the older one scored', async () => {
+    const editor = await createUser(wp, 'lib-editor3', 'editor', { password: `pw-${Date.now()}` });
+    const rest = (method: string, path: string, body?: unknown) => apiAs(editor.auth, method, path, body);
+    const before = (await rest('GET', 'mmlq-edge/v1/backfill')).json;
+    expect(Object.keys(before.models)).toEqual(['mmlq@1.1.0']); // every score so far is 1.1.0's
+    expect(before).toMatchObject({ newest: 'mmlq@1.1.0', older: 0 });
+    const single = await pageAs(editor);
+    await single.goto(`${wp.url}/wp-admin/upload.php?page=mmlq-edge-library`);
+    expect(await single.locator('.mmlq-edge-older-models').count()).toBe(0);
+    await single.context().close();
+
+    // The scorer's model changes: two new uploads are scored by 1.2.0.
+    const newer = [await upload('new-model-1.jpg'), await upload('new-model-2.jpg')];
+    for (const id of newer)
+      await writeScore(id, 6.1, 80, 'good', { model: 'mmlq@1.2.0', at: '2026-12-01T08:00:00.000Z' });
+    const older = JSON.parse(
+      await wp.php("echo json_encode(mmlq_edge_older_model_ids('mmlq@1.2.0', 0, 1000));"),
+    ) as number[];
+    const n = before.models['mmlq@1.1.0'] as number;
+    expect(older).toHaveLength(n);
+    const mixed = (await rest('GET', 'mmlq-edge/v1/backfill')).json;
+    expect(mixed).toMatchObject({
+      models: { 'mmlq@1.1.0': n, 'mmlq@1.2.0': 2 },
+      newest: 'mmlq@1.2.0',
+      older: n,
+    });
+    // Every image as delivered, so that what the run queues shows.
+    await wp.php(
+      `foreach ([${[...older, ...newer].join(',')}] as $id) { update_post_meta($id, '_mmlq_edge_status', 'sent'); }`,
+    );
+
+    const page = await pageAs(editor);
+    await page.goto(`${wp.url}/wp-admin/upload.php?page=mmlq-edge-library`);
+    expect(await page.locator('.mmlq-edge-older-models p').textContent()).toBe(
+      `Scores of 2 model versions are ranked together here, though they are not on one scale: mmlq@1.1.0: ${n} images; mmlq@1.2.0: 2 images (the newest score's). Rescore the images an older model scored to rank the library on one scale.`,
+    );
+    const button = page.locator('#mmlq-edge-rescore-older');
+    expect(await button.getAttribute('value')).toBe(`Rescore the ${n} images an older model scored`);
+    await button.click();
+    await page.locator('.mmlq-edge-state[data-state="running"]').waitFor();
+    expect(await page.locator('.mmlq-edge-progress').textContent()).toMatch(
+      new RegExp(`^Rescoring images an older model scored: 0 of ${n} images queued so far\\.`),
+    );
+    let running = true;
+    const cron = (async () => {
+      while (running) await wp.runCron();
+    })();
+    try {
+      await page.locator('.mmlq-edge-state[data-state="done"]').waitFor({ timeout: 60_000 });
+    } finally {
+      running = false;
+      await cron;
+    }
+    expect(await page.locator('.mmlq-edge-progress').textContent()).toMatch(
+      new RegExp(`^Last "rescore older": ${n} images queued, finished `),
+    );
+    await page.context().close();
+    for (const id of older) expect(await status(id), String(id)).not.toMatch(/^sent\|/);
+    for (const id of newer) expect(await status(id), String(id)).toMatch(/^sent\|/);
+    expect((await rest('GET', 'mmlq-edge/v1/backfill')).json).toMatchObject({
+      state: 'done',
+      mode: 'older',
+      total: n,
+      queued: n,
+    });
+    // Authors may not start it.
+    expect((await apiAs(author.auth, 'POST', 'mmlq-edge/v1/backfill', { mode: 'older' })).status).toBe(403);
+    expect((await rest('POST', 'mmlq-edge/v1/backfill', { mode: 'stale' })).status).toBe(400);
   });
 });
 

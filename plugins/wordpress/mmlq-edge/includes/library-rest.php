@@ -55,6 +55,13 @@ function mmlq_edge_register_library_routes(): void {
 				'methods'             => WP_REST_Server::CREATABLE,
 				'callback'            => 'mmlq_edge_rest_start_backfill',
 				'permission_callback' => $can_backfill,
+				'args'                => array(
+					'mode' => array(
+						'type'    => 'string',
+						'enum'    => array( 'unscored', 'older' ),
+						'default' => 'unscored',
+					),
+				),
 			),
 		)
 	);
@@ -77,14 +84,16 @@ function mmlq_edge_register_library_routes(): void {
 }
 
 /**
- * POST /mmlq-edge/v1/backfill: starts "score all unscored images" unless it is running already.
+ * POST /mmlq-edge/v1/backfill: starts "score all unscored images" (mode `unscored`, the default) or
+ * "rescore images an older model scored" (mode `older`) unless a run is going already.
  *
+ * @param WP_REST_Request $request Request.
  * @return WP_REST_Response
  */
-function mmlq_edge_rest_start_backfill() {
+function mmlq_edge_rest_start_backfill( WP_REST_Request $request ) {
 	$state = get_option( 'mmlq_edge_backfill' );
 	if ( ! is_array( $state ) || 'running' !== ( $state['state'] ?? '' ) ) {
-		mmlq_edge_start_backfill();
+		mmlq_edge_start_backfill( (string) $request['mode'] );
 	}
 	$response = rest_ensure_response( mmlq_edge_backfill_status() );
 	$response->set_status( 202 );
@@ -118,7 +127,10 @@ function mmlq_edge_rest_rescore( WP_REST_Request $request ) {
 /**
  * The backfill and the queue now: what the progress display polls.
  *
- * @return array{state: string, queued: int, total: int, started: string|null, finished: string|null, pending: int, sent: int, failed: int, unscored: int, message: string}
+ * The model versions of the stored scores (`models`, with counts), the newest score's (`newest`) and how many
+ * images another version scored (`older`) say whether "Rescore images an older model scored" has work.
+ *
+ * @return array{state: string, queued: int, total: int, started: string|null, finished: string|null, pending: int, sent: int, failed: int, unscored: int, mode: string, models: object, newest: string, older: int, message: string}
  */
 function mmlq_edge_backfill_status(): array {
 	$state  = get_option( 'mmlq_edge_backfill' );
@@ -135,6 +147,10 @@ function mmlq_edge_backfill_status(): array {
 		'sent'     => $counts['sent'],
 		'failed'   => $counts['failed'],
 		'unscored' => mmlq_edge_unscored_count(),
+		'mode'     => 'older' === ( $state['mode'] ?? '' ) ? 'older' : 'unscored',
+		'models'   => (object) mmlq_edge_scored_models(),
+		'newest'   => mmlq_edge_newest_model(),
+		'older'    => mmlq_edge_older_model_count(),
 		'message'  => mmlq_edge_progress_text( $state, $counts ),
 	);
 }
@@ -147,7 +163,24 @@ function mmlq_edge_backfill_status(): array {
  */
 function mmlq_edge_progress_text( array $state, array $counts ): string {
 	$parts = array();
-	if ( 'running' === ( $state['state'] ?? '' ) ) {
+	$older = 'older' === ( $state['mode'] ?? '' );
+	if ( 'running' === ( $state['state'] ?? '' ) && $older ) {
+		$total   = (int) $state['total'];
+		$parts[] = sprintf(
+			/* translators: 1: images queued so far, 2: images to queue. */
+			_n( 'Rescoring images an older model scored: %1$s of %2$s image queued so far.', 'Rescoring images an older model scored: %1$s of %2$s images queued so far.', $total, 'mmlq-edge' ),
+			number_format_i18n( (int) $state['queued'] ),
+			number_format_i18n( $total )
+		);
+	} elseif ( 'done' === ( $state['state'] ?? '' ) && $older ) {
+		$queued  = (int) $state['queued'];
+		$parts[] = sprintf(
+			/* translators: 1: number of images, 2: date and time. */
+			_n( 'Last "rescore older": %1$s image queued, finished %2$s.', 'Last "rescore older": %1$s images queued, finished %2$s.', $queued, 'mmlq-edge' ),
+			number_format_i18n( $queued ),
+			mmlq_edge_readable_time( gmdate( 'c', (int) $state['finished'] ) )
+		);
+	} elseif ( 'running' === ( $state['state'] ?? '' ) ) {
 		$total   = (int) $state['total'];
 		$parts[] = sprintf(
 			/* translators: 1: images queued so far, 2: images to queue. */

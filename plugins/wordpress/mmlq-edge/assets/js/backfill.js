@@ -1,6 +1,7 @@
 /**
  * MMLQ Edge: live progress of "Score all unscored images" (Media → Aesthetic scores, Settings → MMLQ
- * Edge). The button's form posts over REST instead (POST mmlq-edge/v1/backfill); the status
+ * Edge) and of "Rescore images an older model scored" (Media → Aesthetic scores, when there are some).
+ * Each button's form posts over REST instead (POST mmlq-edge/v1/backfill with its mode); the status
  * (GET mmlq-edge/v1/backfill) is polled every 2 s while the backfill queues images, every 10 s while
  * deliveries are pending. Without JavaScript the form posts to admin-post.php and the page shows the status at load.
  */
@@ -16,9 +17,17 @@
 	}
 	var bar = document.getElementById( 'mmlq-edge-backfill-bar' );
 	var state = document.querySelector( '.mmlq-edge-state' );
-	var input = document.querySelector( 'form input[name="action"][value="mmlq_edge_backfill"]' );
-	var form = input ? input.form : null;
-	var button = form ? form.querySelector( '[type="submit"]' ) : null;
+	var forms = Array.prototype.map.call(
+		document.querySelectorAll( 'form input[name="action"][value="mmlq_edge_backfill"]' ),
+		function ( input ) {
+			return input.form;
+		}
+	);
+	var buttons = forms
+		.map( function ( form ) {
+			return form.querySelector( '[type="submit"]' );
+		} )
+		.filter( Boolean );
 	var timer = null;
 	var labels = {
 		running: __( 'Queuing images…', 'mmlq-edge' ),
@@ -36,9 +45,9 @@
 			state.setAttribute( 'data-state', s.state );
 			state.textContent = labels[ s.state ] || '';
 		}
-		if ( button ) {
+		buttons.forEach( function ( button ) {
 			button.disabled = s.state === 'running';
-		}
+		} );
 	}
 
 	function poll() {
@@ -58,13 +67,18 @@
 		);
 	}
 
-	if ( form ) {
+	forms.forEach( function ( form ) {
 		form.addEventListener( 'submit', function ( event ) {
 			event.preventDefault();
-			if ( button ) {
+			var mode = form.querySelector( 'input[name="mode"]' );
+			buttons.forEach( function ( button ) {
 				button.disabled = true;
-			}
-			apiFetch( { path: '/mmlq-edge/v1/backfill', method: 'POST' } ).then(
+			} );
+			apiFetch( {
+				path: '/mmlq-edge/v1/backfill',
+				method: 'POST',
+				data: { mode: mode ? mode.value : 'unscored' },
+			} ).then(
 				function ( s ) {
 					render( s );
 					if ( timer ) {
@@ -74,13 +88,13 @@
 				},
 				function ( error ) {
 					line.textContent = ( error && error.message ) || __( 'The backfill could not be started.', 'mmlq-edge' );
-					if ( button ) {
+					buttons.forEach( function ( button ) {
 						button.disabled = false;
-					}
+					} );
 				}
 			);
 		} );
-	}
+	} );
 	var initial = state ? state.getAttribute( 'data-state' ) : '';
 	render( { message: line.textContent, total: bar ? bar.max : 1, queued: bar ? bar.value : 0, state: initial || 'idle' } );
 	poll();

@@ -59,14 +59,16 @@ function mmlq_edge_handle_regenerate(): void {
 }
 
 /**
- * "Score all unscored images" (Settings → MMLQ Edge, Media → Aesthetic scores): editors may run it
+ * "Score all unscored images" (Settings → MMLQ Edge, Media → Aesthetic scores), or with `mode=older`
+ * "Rescore images an older model scored" (Media → Aesthetic scores): editors may run it
  * (MMLQ_EDGE_BACKFILL_CAP); back to the page it came from.
  */
 function mmlq_edge_handle_backfill(): void {
 	mmlq_edge_guard( 'mmlq_edge_backfill', MMLQ_EDGE_BACKFILL_CAP );
+	$mode  = isset( $_POST['mode'] ) && 'older' === sanitize_key( wp_unslash( $_POST['mode'] ) ) ? 'older' : 'unscored'; // phpcs:ignore WordPress.Security.NonceVerification.Missing -- checked in the guard.
 	$state = get_option( 'mmlq_edge_backfill' );
 	if ( ! is_array( $state ) || 'running' !== ( $state['state'] ?? '' ) ) {
-		mmlq_edge_start_backfill();
+		mmlq_edge_start_backfill( $mode );
 	}
 	$referer = wp_get_referer();
 	$back    = $referer && str_contains( $referer, 'page=mmlq-edge-library' ) ? $referer : mmlq_edge_settings_url();

@@ -94,11 +94,66 @@ function mmlq_edge_library_page(): void {
 			<?php wp_nonce_field( 'mmlq_edge_backfill' ); ?>
 			<?php submit_button( __( 'Score all unscored images', 'mmlq-edge' ), 'primary', 'submit', false, array( 'id' => 'mmlq-edge-backfill' ) ); ?>
 		</form>
+		<?php mmlq_edge_older_models_section(); ?>
 		<p>
 			<progress id="mmlq-edge-backfill-bar" max="<?php echo esc_attr( (string) max( 1, $status['total'] ) ); ?>" value="<?php echo esc_attr( (string) $status['queued'] ); ?>"></progress>
 			<span class="mmlq-edge-state" data-state="<?php echo esc_attr( $status['state'] ); ?>"></span>
 		</p>
 		<p class="mmlq-edge-progress" aria-live="polite"><?php echo esc_html( $status['message'] ); ?></p>
+	</div>
+	<?php
+}
+
+/**
+ * When the stored scores come from more than one model version (the scorer's model changed): which, how
+ * many images each scored, and a button that rescores the images an older version scored, so that the
+ * library tiers rank scores on one scale again.
+ */
+function mmlq_edge_older_models_section(): void {
+	$models = mmlq_edge_scored_models();
+	if ( count( $models ) < 2 ) {
+		return;
+	}
+	$newest = mmlq_edge_newest_model();
+	$older  = mmlq_edge_older_model_count();
+	$list   = array();
+	foreach ( $models as $model => $n ) {
+		$list[] = sprintf(
+			/* translators: 1: model version, 2: number of images. */
+			_n( '%1$s: %2$s image', '%1$s: %2$s images', $n, 'mmlq-edge' ),
+			$model,
+			number_format_i18n( $n )
+		) . ( $model === $newest ? ' ' . __( '(the newest score\'s)', 'mmlq-edge' ) : '' );
+	}
+	?>
+	<div class="notice notice-warning inline mmlq-edge-older-models">
+		<?php
+		$text = sprintf(
+			/* translators: 1: number of model versions, 2: the versions with their image counts. */
+			__( 'Scores of %1$s model versions are ranked together here, though they are not on one scale: %2$s. Rescore the images an older model scored to rank the library on one scale.', 'mmlq-edge' ),
+			number_format_i18n( count( $models ) ),
+			implode( '; ', $list )
+		);
+		?>
+		<p><?php echo esc_html( $text ); ?></p>
+		<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" class="mmlq-edge-backfill-form">
+			<input type="hidden" name="action" value="mmlq_edge_backfill" />
+			<input type="hidden" name="mode" value="older" />
+			<?php wp_nonce_field( 'mmlq_edge_backfill' ); ?>
+			<?php
+			submit_button(
+				sprintf(
+					/* translators: %s: number of images. */
+					_n( 'Rescore the %s image an older model scored', 'Rescore the %s images an older model scored', $older, 'mmlq-edge' ),
+					number_format_i18n( $older )
+				),
+				'secondary',
+				'submit',
+				false,
+				array( 'id' => 'mmlq-edge-rescore-older' )
+			);
+			?>
+		</form>
 	</div>
 	<?php
 }
