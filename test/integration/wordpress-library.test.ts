@@ -430,6 +430,20 @@ describe('what editors see in chromium', { timeout: 180_000 }, () => {
     await browser?.close();
   });
 
+  /** Runs WP-cron, as visits to the site would, while the page polls, until it shows the backfill done. */
+  async function cronUntilDone(page: Page): Promise<void> {
+    let running = true;
+    const cron = (async () => {
+      while (running) await wp.runCron();
+    })();
+    try {
+      await page.locator('.mmlq-edge-state[data-state="done"]').waitFor({ timeout: 60_000 });
+    } finally {
+      running = false;
+      await cron;
+    }
+  }
+
   async function pageAs(who: { user: string; password: string }): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
@@ -537,17 +551,7 @@ describe('what editors see in chromium', { timeout: 180_000 }, () => {
     expect(await page.locator('.mmlq-edge-progress').textContent()).toMatch(
       /^Scoring all unscored images: 0 of \d+ images queued so far\./,
     );
-    // WP-cron, as visits to the site would run it, while the page polls.
-    let running = true;
-    const cron = (async () => {
-      while (running) await wp.runCron();
-    })();
-    try {
-      await page.locator('.mmlq-edge-state[data-state="done"]').waitFor({ timeout: 60_000 });
-    } finally {
-      running = false;
-      await cron;
-    }
+    await cronUntilDone(page);
     expect(await page.locator('.mmlq-edge-state').textContent()).toBe('Done');
     const line = (await page.locator('.mmlq-edge-progress').textContent()) ?? '';
     expect(line).toMatch(
@@ -605,16 +609,7 @@ describe('what editors see in chromium', { timeout: 180_000 }, () => {
     expect(await page.locator('.mmlq-edge-progress').textContent()).toMatch(
       new RegExp(`^Rescoring images an older model scored: 0 of ${n} images queued so far\\.`),
     );
-    let running = true;
-    const cron = (async () => {
-      while (running) await wp.runCron();
-    })();
-    try {
-      await page.locator('.mmlq-edge-state[data-state="done"]').waitFor({ timeout: 60_000 });
-    } finally {
-      running = false;
-      await cron;
-    }
+    await cronUntilDone(page);
     expect(await page.locator('.mmlq-edge-progress').textContent()).toMatch(
       new RegExp(`^Last "rescore older": ${n} images queued, finished `),
     );
