@@ -336,7 +336,9 @@ export function bucketCommand(io: Io, setExit: (code: number) => void): Command 
     awsOptions(
       bucket
         .command('backfill')
-        .description('start a job that scores every image under a prefix (or in a manifest) not yet scored')
+        .description(
+          'start a job that scores every image under a prefix (or in a manifest) that the deployed model version has not scored yet (after a model change: all of them)',
+        )
         .requiredOption('-b, --bucket <name>', 'the bucket (results go to its results/ prefix)')
         .option('-p, --prefix <prefix>', 'score the keys under this prefix', 'uploads/')
         .option(
