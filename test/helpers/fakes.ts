@@ -133,6 +133,8 @@ export class FakeObjects {
 export class FakeScorer implements ScorerClient {
   readonly target = 'fake-scorer';
   readonly jobs: ScoreJob[] = [];
+  /** The model it answers with (a test may change it, as a deployment changes the scorer's model). */
+  model: ModelInfo = MODEL;
   constructor(
     private readonly answer: (item: ScoreJob['items'][number]) => ItemOutcome | undefined = (item) => ({
       id: item.id,
@@ -146,7 +148,7 @@ export class FakeScorer implements ScorerClient {
     this.jobs.push(job);
     if (this.fail) throw this.fail;
     return {
-      model: MODEL,
+      model: this.model,
       outcomes: job.items.map((i) => this.answer(i)).filter((o): o is ItemOutcome => o !== undefined),
     };
   }

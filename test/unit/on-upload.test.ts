@@ -38,7 +38,7 @@ function setup(answer?: (id: string) => ItemOutcome | undefined, fail?: Error, c
     metrics,
     model: async () => MODEL,
   };
-  return { objects, scorer, metrics, run: (event: unknown) => handleUploadEvent(event, deps) };
+  return { objects, scorer, metrics, deps, run: (event: unknown) => handleUploadEvent(event, deps) };
 }
 
 describe('on-upload', () => {
@@ -142,6 +142,22 @@ describe('on-upload', () => {
     expect(statuses).toEqual(['duplicate', 'duplicate', 'duplicate', 'scored']);
     expect(objects.conditionalWrites).toBe(4);
     expect(objects.keys('media/results/')).toEqual(['media/results/uploads/cat.jpg.json']);
+  });
+
+  it('rescores an object the previous model version scored (after a model change), replacing its result', async () => {
+    const { run, objects, scorer, deps } = setup();
+    await run(s3Event('uploads/cat.jpg'));
+    const next = { ...MODEL, version: '2.0.0' };
+    deps.model = async () => next;
+    scorer.model = next;
+    expect((await run(s3Event('uploads/cat.jpg'))).records[0]!.status).toBe('scored');
+    expect(scorer.jobs).toHaveLength(2);
+    const doc = JSON.parse(objects.objects.get('media/results/uploads/cat.jpg.json')!.body.toString());
+    expect(doc.idempotencyKey).toBe('media/uploads/cat.jpg#e1@fake@2.0.0');
+    expect(doc.model).toMatchObject({ name: 'fake', version: '2.0.0' });
+    expect(objects.tags.get('media/uploads/cat.jpg')).toMatchObject({ 'aesthetic-model': 'fake@2.0.0' });
+    // ...and the next delivery under the new model is a duplicate again.
+    expect((await run(s3Event('uploads/cat.jpg'))).records[0]!.status).toBe('duplicate');
   });
 
   it('replaces the result of an earlier version (If-Match the document it saw)', async () => {
