@@ -2,8 +2,10 @@
  * The scorer's Lambda container image, replayed without Docker (there is no engine here): the
  * bundles are built as the image's build stage builds them, LAMBDA_TASK_ROOT is laid out exactly as
  * the final stage of functions/scorer/Dockerfile COPYs it (read from the Dockerfile itself), and the
- * handler its CMD names runs in a fresh node process with the image's ENV. This catches a bundle that
- * does not run, a path the image gets wrong, and a model that is not where MODELS_DIR says.
+ * handler its CMD names runs in a fresh node process with the image's ENV, on the image's Node major
+ * (its FROM line: Lambda's nodejs:24; fetched from the npm registry, test/helpers/node-release.ts, as
+ * this machine runs Node 20). This catches a bundle that does not run on the deployed Node, a path the
+ * image gets wrong, and a model that is not where MODELS_DIR says.
  * Not covered: the base image itself and `npm prune` (node_modules is this checkout's).
  */
 import { spawn } from 'node:child_process';
@@ -15,11 +17,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODELS_DIR } from '#core/model/registry.ts';
 import { Scorer } from '#core/model/scorer.ts';
 import { runChecked } from '../helpers/cloudformation.ts';
+import { nodeRelease } from '../helpers/node-release.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const SAMPLE = join(REPO, 'test/fixtures/samples/rocket.jpg');
 
 interface FinalStage {
+  /** The Node.js major of the stage's base image (`public.ecr.aws/lambda/nodejs:<major>`). */
+  nodeMajor: number;
   args: Record<string, string>;
   env: Record<string, string>;
   copies: { from: string | undefined; src: string; dest: string }[];
@@ -30,11 +35,13 @@ interface FinalStage {
 function finalStage(dockerfile: string): FinalStage {
   const lines = dockerfile.split('\n');
   const start = lines.findLastIndex((l) => /^FROM\s/i.test(l));
-  const stage: FinalStage = { args: {}, env: {}, copies: [], cmd: [] };
-  const base: Record<string, string> = { LAMBDA_TASK_ROOT: '/var/task' }; // set by the Lambda base image
+  const base = /public\.ecr\.aws\/lambda\/nodejs:(\d+)\b/.exec(lines[start]!);
+  if (!base) throw new Error(`The final stage's base is not a Lambda Node.js image: ${lines[start]}`);
+  const stage: FinalStage = { nodeMajor: Number(base[1]), args: {}, env: {}, copies: [], cmd: [] };
+  const preset: Record<string, string> = { LAMBDA_TASK_ROOT: '/var/task' }; // set by the Lambda base image
   const expand = (s: string) =>
     s.replace(/\$\{(\w+)\}/g, (_, name: string) => {
-      const value = stage.args[name] ?? stage.env[name] ?? base[name];
+      const value = stage.args[name] ?? stage.env[name] ?? preset[name];
       if (value === undefined) throw new Error(`\${${name}} is not defined in the final stage`);
       return value;
     });
@@ -62,6 +69,7 @@ function finalStage(dockerfile: string): FinalStage {
 }
 
 let work: string;
+let node: { node: string; version: string };
 let taskRoot: string;
 let stage: FinalStage;
 let images: Server;
@@ -78,6 +86,7 @@ beforeAll(async () => {
     join(build, 'dist'),
   ]);
   stage = finalStage(await readFile(join(REPO, 'functions/scorer/Dockerfile'), 'utf8'));
+  node = nodeRelease(stage.nodeMajor);
   taskRoot = join(work, 'var/task');
   await mkdir(taskRoot, { recursive: true });
   const inRoot = (dest: string) => join(taskRoot, dest.replace(/^\/var\/task/, ''));
@@ -124,9 +133,9 @@ function invoke(event: unknown): Promise<any> {
       invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:scorer', memoryLimitInMB: '3008',
       getRemainingTimeInMillis: () => 60000 };
     const out = await m[${JSON.stringify(exported)}](JSON.parse(process.argv[1]), context);
-    process.stdout.write('\\n@@' + JSON.stringify(out) + '\\n');`;
+    process.stdout.write('\\n@@' + JSON.stringify({ node: process.version, out }) + '\\n');`;
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', runner, JSON.stringify(event)], {
+    const child = spawn(node.node, ['--input-type=module', '-e', runner, JSON.stringify(event)], {
       cwd: taskRoot,
       env,
     });
@@ -137,7 +146,11 @@ function invoke(event: unknown): Promise<any> {
     child.on('exit', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('@@'));
       if (code !== 0 || !line) fail(new Error(`handler exited ${code}:\n${out}\n${err}`));
-      else done(JSON.parse(line.slice(2)));
+      else {
+        const { node: version, out: answer } = JSON.parse(line.slice(2));
+        if (version === `v${node.version}`) done(answer);
+        else fail(new Error(`the handler ran on Node ${version}, not ${node.version}`));
+      }
     });
   });
 }
@@ -152,7 +165,9 @@ describe('the scorer image (functions/scorer/Dockerfile), replayed', () => {
     await expect(readFile(join(taskRoot, 'handler.mjs.map'))).resolves.toBeInstanceOf(Buffer);
   });
 
-  it('scores by the CMD handler with the image ENV, exactly as the core does in-process', async () => {
+  it("scores by the CMD handler with the image ENV on the image's Node, exactly as the core does in-process", async () => {
+    expect(stage.nodeMajor).toBe(24); // as serverless.yml's provider.runtime (nodejs24.x)
+    expect(node.version).toMatch(/^24\./);
     const answer = await invoke({
       items: [
         { id: 'rocket', image: { url: `${origin}/rocket.jpg` }, text: 'crisp and lovely' },
