@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patternJpeg } from '../helpers/images.ts';
+import { nodeRelease } from '../helpers/node-release.ts';
 
 const ROOT = process.cwd();
 const ABORTED = /terminate called|FATAL ERROR|Napi::Error/;
@@ -22,8 +23,8 @@ interface Run {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+function run(args: string[], env: NodeJS.ProcessEnv = {}, node = process.execPath): Run {
+  const child = spawn(node, ['--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -97,16 +98,21 @@ describe('SIGTERM to the HTTP scorer (functions/scorer/server.ts) while a batch 
   afterAll(() => new Promise<void>((r) => images.close(() => r())));
 
   it('finishes the run its gone client started, releases the model and exits 0', {
-    timeout: 120_000,
+    timeout: 180_000,
   }, async () => {
-    const p = run(['functions/scorer/server.ts'], {
-      HOST: '127.0.0.1',
-      PORT: '0',
-      AWS_REGION: 'eu-west-1',
-      MAX_BATCH_ITEMS: '32',
-      URL_ALLOWED_ORIGINS: origin,
-      URL_ALLOW_PRIVATE_NETWORKS: 'true',
-    });
+    // On the Node the GPU image runs (functions/scorer/Dockerfile.gpu: node:24); the abort is the same there.
+    const p = run(
+      ['functions/scorer/server.ts'],
+      {
+        HOST: '127.0.0.1',
+        PORT: '0',
+        AWS_REGION: 'eu-west-1',
+        MAX_BATCH_ITEMS: '32',
+        URL_ALLOWED_ORIGINS: origin,
+        URL_ALLOW_PRIVATE_NETWORKS: 'true',
+      },
+      nodeRelease(24).node,
+    );
     const url = (await p.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/))[1]!;
     const client = new AbortController();
     const items = Array.from({ length: 64 }, (_, i) => ({
