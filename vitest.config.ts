@@ -8,7 +8,7 @@ export default defineConfig({
     pool: 'forks',
     // CI also writes a JSON report, from which .ci/run prints the plain 'N passed, N failed' line.
     reporters: process.env['CI']
-      ? ['default', ['json', { outputFile: '.tmp/vitest-report.json' }]]
+      ? ['default', ['json', { outputFile: process.env['VITEST_REPORT'] ?? '.tmp/vitest-report.json' }]]
       : ['default'],
   },
 });
