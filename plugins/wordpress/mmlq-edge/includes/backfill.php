@@ -128,15 +128,18 @@ function mmlq_edge_older_model_ids( string $model, int $after_id, int $limit ): 
 }
 
 /**
- * How many scored images another model version than the newest score's scored.
+ * How many scored images another model version than the newest score's scored, from what
+ * mmlq_edge_scored_models() and mmlq_edge_newest_model() returned (callers have both at hand).
+ *
+ * @param array<string, int> $models The model versions of the stored scores, with their counts.
+ * @param string             $newest The newest score's model version ('' before any).
  */
-function mmlq_edge_older_model_count(): int {
-	$newest = mmlq_edge_newest_model();
+function mmlq_edge_older_model_count( array $models, string $newest ): int {
 	if ( '' === $newest ) {
 		return 0;
 	}
 	$n = 0;
-	foreach ( mmlq_edge_scored_models() as $model => $count ) {
+	foreach ( $models as $model => $count ) {
 		$n += $model === $newest ? 0 : $count;
 	}
 	return $n;
@@ -159,7 +162,7 @@ function mmlq_edge_start_backfill( string $mode = 'unscored' ): void {
 			'model'    => $model,
 			'cursor'   => 0,
 			'queued'   => 0,
-			'total'    => 'older' === $mode ? mmlq_edge_older_model_count() : mmlq_edge_unscored_count(),
+			'total'    => 'older' === $mode ? mmlq_edge_older_model_count( mmlq_edge_scored_models(), $model ) : mmlq_edge_unscored_count(),
 			'started'  => time(),
 			'finished' => 0,
 		),

@@ -136,6 +136,8 @@ function mmlq_edge_backfill_status(): array {
 	$state  = get_option( 'mmlq_edge_backfill' );
 	$state  = is_array( $state ) ? $state : array();
 	$counts = mmlq_edge_status_counts();
+	$models = mmlq_edge_scored_models();
+	$newest = mmlq_edge_newest_model();
 	$time   = static fn( $ts ): ?string => empty( $ts ) ? null : mmlq_edge_readable_time( gmdate( 'c', (int) $ts ) );
 	return array(
 		'state'    => in_array( $state['state'] ?? '', array( 'running', 'done' ), true ) ? $state['state'] : 'idle',
@@ -148,9 +150,9 @@ function mmlq_edge_backfill_status(): array {
 		'failed'   => $counts['failed'],
 		'unscored' => mmlq_edge_unscored_count(),
 		'mode'     => 'older' === ( $state['mode'] ?? '' ) ? 'older' : 'unscored',
-		'models'   => (object) mmlq_edge_scored_models(),
-		'newest'   => mmlq_edge_newest_model(),
-		'older'    => mmlq_edge_older_model_count(),
+		'models'   => (object) $models,
+		'newest'   => $newest,
+		'older'    => mmlq_edge_older_model_count( $models, $newest ),
 		'message'  => mmlq_edge_progress_text( $state, $counts ),
 	);
 }

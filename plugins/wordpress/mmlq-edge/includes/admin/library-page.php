@@ -115,7 +115,7 @@ function mmlq_edge_older_models_section(): void {
 		return;
 	}
 	$newest = mmlq_edge_newest_model();
-	$older  = mmlq_edge_older_model_count();
+	$older  = mmlq_edge_older_model_count( $models, $newest );
 	$list   = array();
 	foreach ( $models as $model => $n ) {
 		$list[] = sprintf(
