@@ -701,6 +701,11 @@ describe('MMLQ Edge plugin', () => {
     }
     const states = Object.fromEntries(await Promise.all(missing().map(async (id) => [id, await state(id)])));
     expect(missing(), `never delivered: ${JSON.stringify(states)}`).toEqual([]);
+    // Two cron runners that overlap may both run one image's event (WordPress core logs "Cron unschedule
+    // event error ... could_not_set" for the second, see (d)); the image's claim lets only one send it.
+    expect(Object.fromEntries(burst.map((id) => [id, webhookDeliveries(id).length]))).toEqual(
+      Object.fromEntries(burst.map((id) => [id, 1])),
+    );
     reply = { status: 200, body: { status: 'scored' } };
     // Bounded: one cron run sends at most a batch, however many are due.
     const bounded = JSON.parse(
@@ -1007,7 +1012,14 @@ describe('MMLQ Edge plugin', () => {
     await wp.php("error_log('test: the debug log is on');");
     const log = await readFile(wp.debugLog, 'utf8');
     expect(log).toContain('test: the debug log is on');
-    expect(log.split('\n').filter((l) => /mmlq-edge\/|mmlq_edge/.test(l))).toEqual([]);
+    // Left out: WordPress core's own line when two cron runners overlap (as (e) makes them) and the second
+    // finds the event it was about to run already taken from the cron option by the first (wp-cron.php logs
+    // it, then runs the hook anyway: (e) checks that the image is still sent once).
+    const coreCronRace =
+      /Cron (un|re)schedule event error for hook: mmlq_edge_\w+, Error code: could_not_set,/;
+    expect(log.split('\n').filter((l) => /mmlq-edge\/|mmlq_edge/.test(l) && !coreCronRace.test(l))).toEqual(
+      [],
+    );
   });
 
   it('(g) the local harness PHP programs (tools/local/php) pass php -l', async () => {
