@@ -1,5 +1,5 @@
 /**
- * A long command in a real process for test/integration/interrupts.test.ts: the default model scores
+ * A long command in a real process for test/integration/shutdown.test.ts: the default model scores
  * the image at argv[2] in batches of 8 until killed, printing "batch N" after each, with Ctrl-C wired as
  * the CLI wires it (cli/interrupts.ts). It keeps scoring after the first Ctrl-C so that the second
  * one lands while onnxruntime runs.

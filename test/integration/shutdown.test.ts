@@ -97,12 +97,15 @@ describe('SIGTERM to the HTTP scorer (functions/scorer/server.ts) while a batch 
   });
   afterAll(() => new Promise<void>((r) => images.close(() => r())));
 
-  it('finishes the run its gone client started, releases the model and exits 0', {
-    timeout: 180_000,
-  }, async () => {
-    // On the Node the GPU image runs (functions/scorer/Dockerfile.gpu: node:24); the abort is the same there.
+  /**
+   * The HTTP scorer on the Node the GPU image runs (functions/scorer/Dockerfile.gpu: node:24; the abort is
+   * the same there), `preload` imported first, with a batch of 64 images of 1024 px sent (two runs of 32,
+   * ~1 s each here) and well inside the first run.
+   */
+  async function scorerInRun(preload: string[] = []) {
+    served = 0;
     const p = run(
-      ['functions/scorer/server.ts'],
+      [...preload, 'functions/scorer/server.ts'],
       {
         HOST: '127.0.0.1',
         PORT: '0',
@@ -126,9 +129,16 @@ describe('SIGTERM to the HTTP scorer (functions/scorer/server.ts) while a batch 
       signal: client.signal,
     }).catch((e: unknown) => e);
     while (served < 64) await new Promise((r) => setTimeout(r, 10));
-    // 64 images of 1024 px: two runs of 32 (~1 s each here). Well inside the first, the client leaves
-    // (its connection closes: nothing holds server.close() back) and the platform stops the task.
     await new Promise((r) => setTimeout(r, 600));
+    return { p, client, answered };
+  }
+
+  it('finishes the run its gone client started, releases the model and exits 0', {
+    timeout: 180_000,
+  }, async () => {
+    const { p, client, answered } = await scorerInRun();
+    // The client leaves (its connection closes: nothing holds server.close() back) and the platform
+    // stops the task.
     client.abort();
     expect(await answered).toBeInstanceOf(Error);
     p.child.kill('SIGTERM');
@@ -136,5 +146,26 @@ describe('SIGTERM to the HTTP scorer (functions/scorer/server.ts) while a batch 
     expect(p.output()).not.toMatch(ABORTED);
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     expect(p.output()).toContain('"message":"shutting down"');
+  });
+
+  it('an exception nothing catches: logged with its stack, the model released, exit 1 (not an abort)', {
+    timeout: 180_000,
+  }, async () => {
+    const { p, answered } = await scorerInRun(['--import', './test/helpers/uncaught-on-signal.ts']);
+    p.child.kill('SIGUSR2');
+    const { code, signal } = await p.exited;
+    expect(p.output()).not.toMatch(ABORTED);
+    expect({ code, signal }).toEqual({ code: 1, signal: null });
+    const logged = p
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: string; message: string; error?: string });
+    expect(logged.find((l) => l.message === 'uncaught exception: stopping')).toMatchObject({
+      level: 'ERROR',
+      error: expect.stringMatching(/^Error: test: an exception nothing catches\n\s+at /),
+    });
+    // Its client loses the connection (and retries elsewhere): no answer made up for it.
+    expect(await answered).toBeInstanceOf(Error);
   });
 });
