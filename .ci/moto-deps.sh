@@ -1,19 +1,10 @@
 #!/usr/bin/env bash
 # moto's S3 server for test/integration/conditional-writes.test.ts (s3rver ignores conditional PUTs):
-# present on PATH, in a pyenv Python or in ~/.local/bin (where test/helpers/moto.ts looks), else
-# installed with pip for this user. Idempotent; prints one line saying what it did.
+# found where the test looks (test/helpers/moto-server.ts: MOTO_SERVER, PATH, pyenv Pythons,
+# ~/.local/bin), else installed with pip for this user. Idempotent; prints one line saying what it did.
 set -euo pipefail
-found=""
-IFS=: read -ra dirs <<<"${PATH:-}"
-for dir in "${dirs[@]}"; do
-  # pyenv's shims run whichever Python is selected: its versions are looked at below instead
-  if [ -z "$found" ] && [[ "$dir" != */.pyenv/* ]] && [ -x "$dir/moto_server" ]; then found=$dir/moto_server; fi
-done
-for bin in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/*/bin/moto_server "$HOME/.local/bin/moto_server"; do
-  if [ -z "$found" ] && [ -x "$bin" ]; then found=$bin; fi
-done
-if [ -n "${MOTO_SERVER:-}" ]; then found=$MOTO_SERVER; fi
-if [ -n "$found" ]; then
+cd "$(dirname "$0")/.."
+if found=$(node --import tsx test/helpers/moto-server.ts 2>/dev/null); then
   echo "moto-deps: present ($found)"
   exit 0
 fi

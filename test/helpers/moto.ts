@@ -2,17 +2,14 @@
  * A local S3 that honours conditional writes, for the tests that need them: moto's server (Python,
  * `moto[server]` ≥ 5.1). s3rver, the local stack's S3, ignores If-None-Match and If-Match on PUT.
  *
- * Found as MOTO_SERVER (a path), else `moto_server` on PATH, else the newest pyenv Python's, else
- * ~/.local/bin's (`bash .ci/moto-deps.sh`, which `npm test` runs, installs it there when none is found).
+ * Found by ./moto-server.ts (`bash .ci/moto-deps.sh`, which `npm test` runs, installs it when none is).
  * Before a test relies on it, it is checked to refuse a second If-None-Match: * PUT of a key with 412.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '#core/clients/s3.ts';
 import { freePort } from '#tools/local/stack.ts';
+import { findMotoServer } from './moto-server.ts';
 import { eventually } from './poll.ts';
 
 export interface Moto {
@@ -21,29 +18,6 @@ export interface Moto {
 }
 
 export const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
-
-function findMotoServer(): string {
-  const named = process.env['MOTO_SERVER'];
-  if (named) return named;
-  // pyenv's shims run whichever Python is selected, which may lack moto: its versions are looked at instead.
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (dir && !dir.includes('/.pyenv/') && existsSync(join(dir, 'moto_server')))
-      return join(dir, 'moto_server');
-  }
-  const pyenv = join(process.env['PYENV_ROOT'] ?? join(homedir(), '.pyenv'), 'versions');
-  const versions = existsSync(pyenv)
-    ? readdirSync(pyenv).sort((a, b) => b.localeCompare(a, 'en', { numeric: true }))
-    : [];
-  for (const bin of [
-    ...versions.map((v) => join(pyenv, v, 'bin', 'moto_server')),
-    join(homedir(), '.local', 'bin', 'moto_server'),
-  ]) {
-    if (existsSync(bin)) return bin;
-  }
-  throw new Error(
-    "No moto server found (MOTO_SERVER, moto_server on PATH, a pyenv Python's or ~/.local/bin's): bash .ci/moto-deps.sh installs it (pip install --user 'moto[server]>=5.1')",
-  );
-}
 
 export async function startMoto(): Promise<Moto> {
   const bin = findMotoServer();
