@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '#core/clients/s3.ts';
@@ -159,5 +160,62 @@ describe('dead letters', () => {
     expect(moved.requestPayload.Records[0].s3.object.key).toBe('uploads/one.jpg');
     expect(await listDeadLetters(store)).toHaveLength(1);
     expect(sent.filter((k) => k.endsWith('one.jpg'))).toHaveLength(1);
+  });
+  it('a record whose S3 write timed out yet landed, also kept locally, is re-driven once and moved from both', async () => {
+    const local = join(dir, 'twins');
+    // A small S3 of the calls the store makes; `answers: false` applies a PUT and then loses its answer.
+    const s3 = new Map<string, unknown>();
+    const objectsOf = (answers: boolean) =>
+      ({
+        client: {
+          send: async (command: unknown) => {
+            if (command instanceof ListObjectsV2Command)
+              return {
+                Contents: [...s3.keys()]
+                  .filter((k) => k.startsWith(command.input.Prefix!))
+                  .map((Key) => ({ Key })),
+              };
+            if (command instanceof DeleteObjectCommand) return void s3.delete(command.input.Key!);
+            throw new Error(`unexpected command ${String(command)}`);
+          },
+        },
+        getJson: async ({ key }: { key: string }) => s3.get(key),
+        putJson: async ({ key }: { key: string }, value: unknown) => {
+          s3.set(key, value);
+          if (!answers) throw new Error('socket timeout');
+        },
+      }) as unknown as ObjectStore;
+    const store = { objects: objectsOf(true), bucket: 'b', prefix: 'p/', dir: local };
+    const sink = deadLetterSink({
+      ...store,
+      objects: objectsOf(false),
+      attempts: 2,
+      backoffMs: 1,
+      log: () => {},
+    });
+    await bridge({ invoke: async () => ({ ok: false, payload: {} }), deadLetter: sink }).deliver(
+      upload('uploads/twin.jpg'),
+    );
+    const [name] = await readdir(local);
+    expect([...s3.keys()]).toEqual([`p/${name}`]); // the same record in both places
+
+    const listed = await listDeadLetters(store);
+    expect(listed.map((e) => e.location)).toEqual([`s3://b/p/${name}`]);
+    const sent: string[] = [];
+    const again = bridge({
+      invoke: async (_, event) => {
+        sent.push((event as S3Event).Records[0]!.s3.object.key);
+        return { ok: true, payload: {} };
+      },
+    });
+    const report = await redrive(store, again);
+    expect(sent).toEqual(['uploads/twin.jpg']);
+    expect(report.redriven).toEqual([
+      { from: `s3://b/p/${name}`, to: expect.stringMatching(/^s3:\/\/b\/p\/redriven\//) },
+    ]);
+    expect([...s3.keys()]).toEqual([expect.stringMatching(/^p\/redriven\/.*\.json$/)]);
+    expect(await readdir(local)).toEqual(['redriven']);
+    expect(await readdir(join(local, 'redriven'))).toEqual([expect.stringMatching(new RegExp(`-${name}$`))]);
+    expect(await listDeadLetters(store)).toEqual([]);
   });
 });

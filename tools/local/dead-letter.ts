@@ -66,9 +66,14 @@ export interface DeadLetterEntry {
   markRedriven: (at: Date) => Promise<string>;
 }
 
-/** Every record not yet re-driven, S3 first, then the local folder, each oldest first. */
+/**
+ * Every record not yet re-driven, S3 first, then the local folder, each oldest first. A record in both
+ * (one name: an S3 write whose answer was lost landed after all, and the sink also kept the local file) is
+ * listed once, as the S3 one; re-driving it moves both.
+ */
 export async function listDeadLetters(s: DeadLetterStore): Promise<DeadLetterEntry[]> {
   const entries: DeadLetterEntry[] = [];
+  const inS3 = new Map<string, DeadLetterEntry>();
   let token: string | undefined;
   do {
     const page = await s.objects.client.send(
@@ -78,7 +83,7 @@ export async function listDeadLetters(s: DeadLetterStore): Promise<DeadLetterEnt
       if (!key || key.startsWith(`${s.prefix}${REDRIVEN}`)) continue;
       const record = await s.objects.getJson<DeadLetterRecord>({ bucket: s.bucket, key });
       if (!record) continue;
-      entries.push({
+      const entry: DeadLetterEntry = {
         location: `s3://${s.bucket}/${key}`,
         record,
         markRedriven: async (at) => {
@@ -90,7 +95,9 @@ export async function listDeadLetters(s: DeadLetterStore): Promise<DeadLetterEnt
           await s.objects.client.send(new DeleteObjectCommand({ Bucket: s.bucket, Key: key }));
           return `s3://${s.bucket}/${target}`;
         },
-      });
+      };
+      entries.push(entry);
+      inS3.set(key.slice(s.prefix.length), entry);
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -99,18 +106,25 @@ export async function listDeadLetters(s: DeadLetterStore): Promise<DeadLetterEnt
   for (const name of names) {
     const file = join(s.dir, name);
     const record = JSON.parse(await readFile(file, 'utf8')) as DeadLetterRecord;
-    entries.push({
-      location: file,
-      record,
-      markRedriven: async (at) => {
-        const folder = join(s.dir, REDRIVEN);
-        await mkdir(folder, { recursive: true });
-        const target = join(folder, `${stampOf(at.toISOString())}-${name}`);
-        await writeFile(file, `${JSON.stringify({ ...record, redrivenAt: at.toISOString() }, null, 2)}\n`);
-        await rename(file, target);
-        return target;
-      },
-    });
+    const markRedriven = async (at: Date) => {
+      const folder = join(s.dir, REDRIVEN);
+      await mkdir(folder, { recursive: true });
+      const target = join(folder, `${stampOf(at.toISOString())}-${name}`);
+      await writeFile(file, `${JSON.stringify({ ...record, redrivenAt: at.toISOString() }, null, 2)}\n`);
+      await rename(file, target);
+      return target;
+    };
+    const twin = inS3.get(name);
+    if (twin) {
+      const markS3 = twin.markRedriven;
+      twin.markRedriven = async (at) => {
+        const to = await markS3(at);
+        await markRedriven(at);
+        return to;
+      };
+      continue;
+    }
+    entries.push({ location: file, record, markRedriven });
   }
   return entries;
 }
