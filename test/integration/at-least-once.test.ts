@@ -115,10 +115,18 @@ async function put(key: string, body: Buffer): Promise<string> {
   return stripQuotes(out.ETag);
 }
 
-/** n distinct images under uploads/<name>/; the first is a truncated JPEG (a permanent error result). */
-async function uploadBatch(name: string, n: number): Promise<Batch> {
+/**
+ * n distinct images under uploads/<name>/; the first is a truncated JPEG (a permanent error result).
+ * `beforeUpload(i)` is awaited before the i-th upload.
+ */
+async function uploadBatch(
+  name: string,
+  n: number,
+  beforeUpload: (i: number) => Promise<void> = async () => {},
+): Promise<Batch> {
   const batch: Batch = new Map();
   for (let i = 0; i < n; i++) {
+    await beforeUpload(i);
     const key = `uploads/${name}/img-${i}.jpg`;
     const jpeg = await patternJpeg(40 + i, 32);
     batch.set(key, await put(key, i === 0 && n > 2 ? jpeg.subarray(0, jpeg.length >> 1) : jpeg));
@@ -165,24 +173,31 @@ interface StoredResult {
   error?: { code: string };
 }
 
-/** Dead-letter records not yet re-driven, S3 and local folder: upload key → where. */
-async function deadLetters(): Promise<Map<string, string[]>> {
-  const found = new Map<string, string[]>();
-  const note = (record: DeadLetterRecord, where: string) => {
+/**
+ * Dead-letter records not yet re-driven, S3 and local folder: upload key → record name → where. One
+ * record can be in both places under its one name: the sink's S3 write timed out in the freeze, yet its
+ * bytes reached S3 at the thaw, and the sink had also kept the local file (re-drive sends it once).
+ */
+async function deadLetters(): Promise<Map<string, Map<string, string[]>>> {
+  const found = new Map<string, Map<string, string[]>>();
+  const note = (record: DeadLetterRecord, name: string, where: string) => {
     for (const r of (record.requestPayload as S3Event).Records) {
       const key = decodeEventKey(r.s3.object.key);
-      found.set(key, [...(found.get(key) ?? []), where]);
+      const records = found.get(key) ?? new Map<string, string[]>();
+      records.set(name, [...(records.get(name) ?? []), where]);
+      found.set(key, records);
     }
   };
   const { prefix, dir: local } = stack.deadLetters;
   for (const key of await listKeys(prefix)) {
     if (key.startsWith(`${prefix}redriven/`)) continue;
     const record = await getJson<DeadLetterRecord>(key);
-    if (record) note(record, `s3://${key}`); // listDeadLetters (redrive) skips torn ones the same way
+    // listDeadLetters (redrive) skips torn ones the same way
+    if (record) note(record, key.slice(prefix.length), `s3://${key}`);
   }
   for (const name of await readdir(local).catch(() => [] as string[])) {
     if (name.endsWith('.json'))
-      note(JSON.parse(await readFile(join(local, name), 'utf8')), join(local, name));
+      note(JSON.parse(await readFile(join(local, name), 'utf8')), name, join(local, name));
   }
   return found;
 }
@@ -195,6 +210,8 @@ interface Count {
   /** In S3 / in the local fallback folder. */
   inS3: number;
   local: number;
+  /** Records found both in S3 and locally (one record; its S3 write's answer was lost). */
+  inBoth: number;
   /** Uploads with both: their result was written, yet the delivery failed and was dead-lettered. */
   ackLost: string[];
   /** Every way an upload is not accounted for exactly once; [] when all are. */
@@ -204,7 +221,15 @@ interface Count {
 /** Accounts for every upload of the batch: one result (right ETag, agreeing tags) or one dead letter. */
 async function account(batch: Batch): Promise<Count> {
   const letters = await deadLetters();
-  const count: Count = { results: 0, deadLettered: 0, inS3: 0, local: 0, ackLost: [], problems: [] };
+  const count: Count = {
+    results: 0,
+    deadLettered: 0,
+    inS3: 0,
+    local: 0,
+    inBoth: 0,
+    ackLost: [],
+    problems: [],
+  };
   for (const [key, etag] of batch) {
     const result = await getJson<StoredResult>(`results/${key}.json`);
     let good = false;
@@ -222,14 +247,16 @@ async function account(batch: Batch): Promise<Count> {
         count.problems.push(`${key}: tags ${JSON.stringify(tags)} disagree with the result`);
       } else good = true;
     }
-    const where = letters.get(key) ?? [];
+    const records = letters.get(key) ?? new Map<string, string[]>();
+    const where = [...records.values()].flat();
     if (good) count.results++;
-    if (where.length) count.deadLettered++;
+    if (records.size) count.deadLettered++;
     for (const w of where) w.startsWith('s3://') ? count.inS3++ : count.local++;
-    if (!good && where.length === 0 && !result)
+    count.inBoth += [...records.values()].filter((w) => w.length > 1).length;
+    if (!good && records.size === 0 && !result)
       count.problems.push(`${key}: lost (no result, no dead letter)`);
-    if (where.length > 1)
-      count.problems.push(`${key}: dead-lettered ${where.length} times: ${where.join(', ')}`);
+    if (records.size > 1)
+      count.problems.push(`${key}: dead-lettered ${records.size} times: ${where.join(', ')}`);
     // The result landed but the delivery still failed (the write's answer was lost to the fault): at
     // least once, not twice, if re-driving that dead letter finds the result and writes nothing.
     if (good && where.length === 1) count.ackLost.push(key);
@@ -248,8 +275,8 @@ function finished(batch: Batch, outcome: 'delivered' | 'dead-lettered'): number 
 }
 
 /**
- * Uploads N images, starts `fault` once `after` of them are delivered (mid-batch), lifts it with
- * `lift` once `until` holds, waits for the bridge, then counts; re-drives; counts again.
+ * Uploads `after` images, starts `fault` once they are delivered, uploads the rest of N (mid-batch),
+ * lifts it with `lift` once `until` holds, waits for the bridge, then counts; re-drives; counts again.
  */
 async function scenario(
   name: string,
@@ -261,14 +288,26 @@ async function scenario(
     after?: number;
   },
 ): Promise<{ before: Count; after: Count }> {
-  const uploaded = uploadBatch(name, N);
   // The bridge sees the keys as they are put; the batch is known once all are.
   const keys = new Map(Array.from({ length: N }, (_, i) => [`uploads/${name}/img-${i}.jpg`, '']));
-  await eventually(`${fault.after ?? 3} deliveries of ${name}`, async () =>
-    finished(keys, 'delivered') >= (fault.after ?? 3) ? true : undefined,
-  );
-  fault.inject();
-  const injectedAt = Date.now();
+  const faultAfter = fault.after ?? 3;
+  let injectedAt = 0;
+  let onInjected = () => {};
+  const injected = new Promise<void>((r) => (onInjected = r));
+  // The first `after` uploads, then (once they are delivered) the fault, then the rest: however fast the
+  // first ones went, the rest of the batch meets the fault (waiting on deliveries alone, a fast run could
+  // finish them all before the fault began, and nothing was left to meet it).
+  const uploaded = uploadBatch(name, N, async (i) => {
+    if (i !== faultAfter) return;
+    await eventually(`${faultAfter} deliveries of ${name}`, async () =>
+      finished(keys, 'delivered') >= faultAfter ? true : undefined,
+    );
+    fault.inject();
+    injectedAt = Date.now();
+    onInjected();
+  });
+  await Promise.race([injected, uploaded]); // a failed upload or wait ends it here
+  expect(injectedAt, `the ${name} fault began mid-batch`).toBeGreaterThan(0);
   try {
     if (fault.until) {
       const until = fault.until;
@@ -300,7 +339,7 @@ async function scenario(
   const after = await account(batch);
   console.log(
     `${name}: in ${N}, results ${before.results}, dead letters ${before.deadLettered} ` +
-      `(S3 ${before.inS3}, local ${before.local}); after redrive: results ${after.results}, ` +
+      `(S3 ${before.inS3}, local ${before.local}${before.inBoth ? `, ${before.inBoth} of them in both` : ''}); after redrive: results ${after.results}, ` +
       `dead letters ${after.deadLettered}${before.ackLost.length ? `; both: ${before.ackLost.join(', ')}` : ''}`,
   );
   return { before, after };
