@@ -259,7 +259,7 @@ async function account(batch: Batch): Promise<Count> {
       count.problems.push(`${key}: dead-lettered ${records.size} times: ${where.join(', ')}`);
     // The result landed but the delivery still failed (the write's answer was lost to the fault): at
     // least once, not twice, if re-driving that dead letter finds the result and writes nothing.
-    if (good && where.length === 1) count.ackLost.push(key);
+    if (good && records.size === 1) count.ackLost.push(key);
   }
   return count;
 }
