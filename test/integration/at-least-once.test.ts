@@ -291,9 +291,8 @@ async function scenario(
   // The bridge sees the keys as they are put; the batch is known once all are.
   const keys = new Map(Array.from({ length: N }, (_, i) => [`uploads/${name}/img-${i}.jpg`, '']));
   const faultAfter = fault.after ?? 3;
-  let injectedAt = 0;
-  let onInjected = () => {};
-  const injected = new Promise<void>((r) => (onInjected = r));
+  let onInjected: (at: number) => void = () => {};
+  const injected = new Promise<number>((r) => (onInjected = r));
   // The first `after` uploads, then (once they are delivered) the fault, then the rest: however fast the
   // first ones went, the rest of the batch meets the fault (waiting on deliveries alone, a fast run could
   // finish them all before the fault began, and nothing was left to meet it).
@@ -303,10 +302,10 @@ async function scenario(
       finished(keys, 'delivered') >= faultAfter ? true : undefined,
     );
     fault.inject();
-    injectedAt = Date.now();
-    onInjected();
+    onInjected(Date.now());
   });
-  await Promise.race([injected, uploaded]); // a failed upload or wait ends it here
+  // When the fault began; a failed upload or wait ends it here, a batch uploaded without it gives 0.
+  const injectedAt = await Promise.race([injected, uploaded.then(() => 0)]);
   expect(injectedAt, `the ${name} fault began mid-batch`).toBeGreaterThan(0);
   try {
     if (fault.until) {
